@@ -1,0 +1,20 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * What every metadata store (Neon, RDS, local) gives the rest of the program: two databases
+ * owned by one least-privilege application role, as secret connection URIs. The auth database
+ * is separate from tracking (MLflow's auth app crash-loops when they share one).
+ */
+export interface MetadataDatabase {
+  /** postgresql://app:password@host:5432/mlflow_tracking?sslmode=require, a Pulumi secret. */
+  readonly trackingUri: pulumi.Output<string>;
+  /** postgresql://app:password@host:5432/mlflow_auth?sslmode=require, a Pulumi secret. */
+  readonly authUri: pulumi.Output<string>;
+  /** Resources the server must wait for before it starts (role and databases exist). */
+  readonly ready: pulumi.Output<string>;
+}
+
+/** Names shared by every database implementation. */
+export const TRACKING_DATABASE = "mlflow_tracking";
+export const AUTH_DATABASE = "mlflow_auth";
+export const APP_ROLE = "mlflow_app";

@@ -1,0 +1,125 @@
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { ArtifactStore } from "./artifacts/s3";
+import { ServerCredentials } from "./credentials/server-credentials";
+import { RdsDatabase } from "./database/rds";
+import type { MetadataDatabase } from "./database/types";
+import { MlflowImage } from "./image/mlflow-image";
+import { runtimeEnvironment, type RuntimeEnvironment } from "./runtime-contract";
+import type { Settings } from "./settings";
+import { targetProfile } from "./targets/profile";
+
+export interface MlflowDeploymentArgs {
+  settings: Settings;
+}
+
+/**
+ * One MLflow tracking server: artifact store, metadata database, image, credentials, and the
+ * runtime contract that the target runs the image with. Reads no config: Settings is all.
+ */
+export class MlflowDeployment extends pulumi.ComponentResource {
+  readonly artifacts: ArtifactStore;
+  readonly database: (MetadataDatabase & pulumi.Resource) | undefined;
+  readonly image: MlflowImage;
+  readonly credentials: ServerCredentials;
+  /** The container env, secrets as Pulumi secrets; undefined while the database is not deployed. */
+  readonly environment: RuntimeEnvironment | undefined;
+  readonly publicUrl: string;
+  readonly adminUsername: string;
+
+  constructor(name: string, args: MlflowDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mlflow-kit:index:MlflowDeployment", name, {}, opts);
+    const s = args.settings;
+
+    this.artifacts = new ArtifactStore(`${name}-artifacts`, {
+      bucketName: `${s.namePrefix}-artifacts`,
+      userName: `${s.namePrefix}-artifacts`,
+      prefix: s.artifacts.prefix,
+      lifecycle: s.lifecycle,
+      noncurrentVersionExpirationDays: s.artifacts.noncurrentVersionDays,
+      accessKeys: { active: s.artifacts.activeKey, rotations: s.artifacts.keyRotations },
+      tags: s.tags,
+    }, { parent: this });
+
+    this.database = s.deploy.database ? this.createDatabase(name, s) : undefined;
+
+    this.image = new MlflowImage(`${name}-image`, {
+      registry: "ghcr.io",
+      owner: s.image.owner,
+      imageName: s.image.name,
+      username: s.image.username ?? s.image.owner,
+      token: s.secrets.ghcrToken!,
+      platform: s.image.platform,
+      context: path.join(__dirname, "..", "images", "mlflow"),
+    }, { parent: this });
+
+    this.credentials = new ServerCredentials(`${name}-credentials`, {
+      adminPassword: s.secrets.adminPassword,
+      rotation: s.rotation,
+    }, { parent: this });
+
+    const profile = targetProfile(s);
+    this.publicUrl = `https://${profile.publicHostname}`;
+    this.adminUsername = s.server.adminUsername;
+    this.environment = this.database && runtimeEnvironment({
+      trackingDatabaseUri: this.database.trackingUri,
+      auth: profile.authMode === "proxy"
+        ? { mode: "proxy" }
+        : {
+            mode: "basic",
+            databaseUri: this.database.authUri,
+            adminUsername: s.server.adminUsername,
+            adminPassword: this.credentials.adminPassword,
+            flaskSecretKey: this.credentials.flaskSecretKey,
+            defaultPermission: s.server.defaultPermission,
+          },
+      artifacts: {
+        destination: this.artifacts.artifactsDestination,
+        region: this.artifacts.region,
+        // ECS gives the task a role; the other targets run with the IAM user's active key.
+        accessKey: s.target.kind === "ecs" ? undefined : { id: this.artifacts.accessKeyId, secret: this.artifacts.secretAccessKey },
+      },
+      server: {
+        publicHostname: profile.publicHostname,
+        port: profile.port,
+        workers: s.server.workers,
+        migrate: profile.migrate,
+        corsAllowedOrigins: s.server.corsAllowedOrigins,
+      },
+    });
+    this.registerOutputs({});
+  }
+
+  private createDatabase(name: string, s: Settings): MetadataDatabase & pulumi.Resource {
+    const db = s.database;
+    switch (db.kind) {
+      case "rds":
+        return new RdsDatabase(`${name}-database`, {
+          identifier: `${s.namePrefix}-db`,
+          lifecycle: s.lifecycle,
+          instanceClass: db.instanceClass,
+          engineVersion: db.engineVersion,
+          allocatedStorageGb: db.allocatedStorageGb,
+          maxAllocatedStorageGb: db.maxAllocatedStorageGb,
+          multiAz: db.multiAz,
+          backupRetentionDays: db.backupRetentionDays,
+          vpc: db.vpcId
+            ? { existing: { vpcId: db.vpcId, privateSubnetIds: db.privateSubnetIds ?? [] } }
+            : { create: { cidrBlock: db.cidrBlock, availabilityZoneCount: db.availabilityZones } },
+          bootstrap: db.bootstrap,
+          clientSecurityGroupIds: [],
+          passwordRotation: s.rotation.databasePassword,
+          tags: s.tags,
+        }, { parent: this });
+      default:
+        // settings.ts refuses kinds that are not deployable yet; reaching here is a bug.
+        throw new Error(`mlflow-kit: database.kind ${db.kind} has no implementation`);
+    }
+  }
+}
+
+/** KEY=value lines of the container env, for `docker run --env-file` and debugging. */
+export function envFile(env: RuntimeEnvironment): pulumi.Output<string> {
+  const names = Object.keys(env).sort();
+  return pulumi.secret(pulumi.all(names.map((n) => env[n])).apply((values) => names.map((n, i) => `${n}=${values[i]}`).join("\n") + "\n"));
+}

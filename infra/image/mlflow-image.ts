@@ -1,0 +1,128 @@
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+
+// @pulumi/docker rather than @pulumi/docker-build: docker-build's npm install script downloads
+// its provider plugin from GitHub, which this sandbox and many CI sandboxes cannot reach, and
+// @pulumi/docker is the provider the local target already uses to run containers: one provider,
+// installed from the npm registry alone, for building, pushing and running.
+
+export interface MlflowImageArgs {
+  registry: "ghcr.io";
+  /** GHCR owner (lower-case). */
+  owner: string;
+  /** e.g. mlflow-kit-server */
+  imageName: string;
+  /** GitHub user the token belongs to. */
+  username: string;
+  /** Secret, write:packages. */
+  token: pulumi.Input<string>;
+  platform: "linux/amd64" | "linux/arm64";
+  /** Absolute path of images/mlflow. */
+  context: string;
+}
+
+/**
+ * The MLflow image, built from images/mlflow and pushed to GHCR under a tag derived from the
+ * content of the build context. Targets deploy `imageRef` (repository@sha256:...), never a tag:
+ * a digest cannot move under a running service.
+ */
+export class MlflowImage extends pulumi.ComponentResource {
+  /** ghcr.io/<owner>/<name>@sha256:<digest>: the only reference targets may deploy. */
+  readonly imageRef: pulumi.Output<string>;
+  /** ghcr.io/<owner>/<name> */
+  readonly repository: string;
+  /** Content hash of the build context: same files, same tag, no rebuild and no push. */
+  readonly tag: string;
+
+  constructor(name: string, args: MlflowImageArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mlflow-kit:image:MlflowImage", name, {}, opts);
+
+    if (!path.isAbsolute(args.context)) {
+      throw new Error(`MlflowImage: context must be an absolute path (got "${args.context}"); pass path.join(__dirname, ..., "images", "mlflow")`);
+    }
+    if (!fs.existsSync(path.join(args.context, "Dockerfile"))) {
+      throw new Error(`MlflowImage: no Dockerfile in ${args.context}; context must be the images/mlflow directory`);
+    }
+    this.repository = `${args.registry}/${args.owner}/${args.imageName}`;
+    this.tag = `ctx-${contextHash(args.context).slice(0, 16)}`;
+
+    const image = new docker.Image(name, {
+      imageName: `${this.repository}:${this.tag}`,
+      build: {
+        context: args.context,
+        // The provider resolves a given dockerfile against the working directory, not the
+        // context: pass it absolute so `pulumi up` works from any directory.
+        dockerfile: path.join(args.context, "Dockerfile"),
+        platform: args.platform,
+        builderVersion: docker.BuilderVersion.BuilderBuildKit,
+        // No cacheFrom: the tag changes with every content change, so there is no stable
+        // cache image to name; an unchanged context is not rebuilt at all (same imageName).
+      },
+      registry: {
+        server: args.registry,
+        username: args.username,
+        // Wrapped again in case the caller passed a plain string: the token must never be
+        // stored or printed in clear in the state or a plan.
+        password: pulumi.secret(args.token),
+      },
+      skipPush: false,
+    }, { parent: this });
+
+    const repository = this.repository;
+    this.imageRef = image.repoDigest.apply((ref) => {
+      // A local-only build (or a provider change) would give a bare image id: refuse it rather
+      // than hand targets something they cannot pull.
+      if (!new RegExp(`^${escapeRegExp(repository)}@sha256:[0-9a-f]{64}$`).test(ref)) {
+        throw new Error(`MlflowImage: expected a pushed digest ${repository}@sha256:<64 hex>, got "${ref}"`);
+      }
+      return ref;
+    });
+
+    this.registerOutputs({ imageRef: this.imageRef, repository: this.repository, tag: this.tag });
+  }
+}
+
+/**
+ * Files that never reach the repository (.gitignore lists them) and would otherwise make a
+ * developer's tag differ from CI's for the same commit.
+ */
+const IGNORED = new Set(["__pycache__", ".pytest_cache", ".DS_Store"]);
+const IGNORED_SUFFIXES = [".pyc"];
+
+/**
+ * sha256 (hex) of every file under `dir`: relative path (with "/"), executable bit, and
+ * content, in sorted path order. Deterministic across machines; independent of mtimes.
+ */
+export function contextHash(dir: string): string {
+  const outer = createHash("sha256");
+  for (const rel of listFiles(dir)) {
+    const full = path.join(dir, ...rel.split("/"));
+    const st = fs.lstatSync(full);
+    // The executable bit survives COPY into the image (an entrypoint script), so it counts.
+    const kind = st.isSymbolicLink() ? "l" : (st.mode & 0o100) ? "x" : "f";
+    const body = st.isSymbolicLink() ? Buffer.from(fs.readlinkSync(full)) : fs.readFileSync(full);
+    const fileHash = createHash("sha256").update(body).digest("hex");
+    outer.update(`${rel}\0${kind}\0${fileHash}\n`);
+  }
+  return outer.digest("hex");
+}
+
+/** Relative paths of every file under dir, "/"-separated, sorted by code unit. */
+function listFiles(dir: string, prefix = ""): string[] {
+  const out: string[] = [];
+  for (const entry of fs.readdirSync(path.join(dir, prefix), { withFileTypes: true })) {
+    if (IGNORED.has(entry.name) || IGNORED_SUFFIXES.some((s) => entry.name.endsWith(s))) continue;
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push(...listFiles(dir, rel));
+    else out.push(rel);
+  }
+  // Sorted as plain strings (not localeCompare): the order must not depend on the machine's locale.
+  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

@@ -1,0 +1,21 @@
+import { envFile, MlflowDeployment } from "./deployment";
+import type { Settings } from "./settings";
+
+/** The stack: one MlflowDeployment and its outputs. Credentials are outputs only as secrets. */
+export function mlflowStack(settings: Settings) {
+  const d = new MlflowDeployment("mlflow", { settings });
+  return {
+    trackingUri: settings.deploy.target ? d.publicUrl : undefined,
+    adminUsername: d.adminUsername,
+    adminPassword: d.credentials.adminPassword,
+    artifactBucket: d.artifacts.bucketName,
+    artifactsDestination: d.artifacts.artifactsDestination,
+    artifactUser: d.artifacts.userName,
+    activeAccessKeyId: d.artifacts.accessKeyId,
+    imageRef: d.image.imageRef,
+    trackingDatabaseUri: d.database?.trackingUri,
+    authDatabaseUri: d.database?.authUri,
+    envFile: d.environment && envFile(d.environment),
+    skipped: settings.skipped.length ? settings.skipped : undefined,
+  };
+}

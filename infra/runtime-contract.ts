@@ -1,0 +1,111 @@
+/**
+ * The one place that turns database, artifacts and credentials into the container env that
+ * images/mlflow accepts. The variables themselves are declared once, in
+ * images/mlflow/contract.json, which the image's entrypoint validates against too.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import contract from "../images/mlflow/contract.json";
+
+export type ContractVariable = (typeof contract.variables)[number];
+export const CONTRACT_VARIABLES: readonly ContractVariable[] = contract.variables;
+const byName = new Map(CONTRACT_VARIABLES.map((v) => [v.name, v]));
+
+export type MigrateMode = "auto" | "only" | "off";
+
+export interface RuntimeInputs {
+  trackingDatabaseUri: pulumi.Input<string>;
+  auth:
+    | {
+        /** MLflow's own basic auth: the server authenticates every request. */
+        mode: "basic";
+        databaseUri: pulumi.Input<string>;
+        adminUsername: string;
+        adminPassword: pulumi.Input<string>;
+        flaskSecretKey: pulumi.Input<string>;
+        defaultPermission: "READ" | "EDIT" | "MANAGE" | "NO_PERMISSIONS";
+      }
+    | {
+        /** An authenticating proxy (Traefik + Authelia) in front; MLflow runs without auth. */
+        mode: "proxy";
+      };
+  artifacts: {
+    /** s3://bucket/prefix */
+    destination: pulumi.Input<string>;
+    region: pulumi.Input<string>;
+    /** Non-AWS S3 only (MinIO, an emulator). */
+    endpointUrl?: pulumi.Input<string>;
+    /** Static keys of the artifact store's IAM user; omitted where the platform gives a role. */
+    accessKey?: { id: pulumi.Input<string>; secret: pulumi.Input<string> };
+  };
+  server: {
+    publicHostname: pulumi.Input<string>;
+    port: number;
+    workers: number;
+    migrate: MigrateMode;
+    corsAllowedOrigins?: string[];
+    dbWaitSeconds?: number;
+  };
+}
+
+export type RuntimeEnvironment = Record<string, pulumi.Output<string>>;
+
+/**
+ * The container env for these inputs. Every variable the contract marks secret is a Pulumi
+ * secret here, so a target can hand the map to its platform without deciding again.
+ */
+export function runtimeEnvironment(i: RuntimeInputs): RuntimeEnvironment {
+  const env: Record<string, pulumi.Input<string> | undefined> = {
+    MLFLOW_BACKEND_STORE_URI: i.trackingDatabaseUri,
+    MLFLOW_AUTH_MODE: i.auth.mode,
+    MLFLOW_ARTIFACTS_DESTINATION: i.artifacts.destination,
+    AWS_DEFAULT_REGION: i.artifacts.region,
+    MLFLOW_S3_ENDPOINT_URL: i.artifacts.endpointUrl,
+    AWS_ACCESS_KEY_ID: i.artifacts.accessKey?.id,
+    AWS_SECRET_ACCESS_KEY: i.artifacts.accessKey?.secret,
+    MLFLOW_PUBLIC_HOSTNAME: i.server.publicHostname,
+    PORT: String(i.server.port),
+    MLFLOW_WORKERS: String(i.server.workers),
+    MLFLOW_MIGRATE: i.server.migrate,
+    MLFLOW_DB_WAIT_SECONDS: i.server.dbWaitSeconds === undefined ? undefined : String(i.server.dbWaitSeconds),
+    MLFLOW_CORS_ALLOWED_ORIGINS: i.server.corsAllowedOrigins?.length ? i.server.corsAllowedOrigins.join(",") : undefined,
+  };
+  if (i.auth.mode === "basic") {
+    Object.assign(env, {
+      MLFLOW_AUTH_DATABASE_URI: i.auth.databaseUri,
+      MLFLOW_ADMIN_USERNAME: i.auth.adminUsername,
+      MLFLOW_ADMIN_PASSWORD: i.auth.adminPassword,
+      MLFLOW_FLASK_SERVER_SECRET_KEY: i.auth.flaskSecretKey,
+      MLFLOW_DEFAULT_PERMISSION: i.auth.defaultPermission,
+    });
+  }
+
+  const out: RuntimeEnvironment = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    const variable = byName.get(name);
+    // A name missing from contract.json is a bug here, not a config problem: fail loudly.
+    if (!variable) throw new Error(`runtime-contract: ${name} is not declared in images/mlflow/contract.json`);
+    out[name] = variable.secret ? pulumi.secret(value) : pulumi.output(value);
+  }
+  return out;
+}
+
+/** The variables the image requires for an auth mode, per the contract. */
+export function requiredVariables(mode: "basic" | "proxy"): string[] {
+  return CONTRACT_VARIABLES.filter((v) => v.required === "always" || v.required === mode).map((v) => v.name);
+}
+
+/** Problems of a concrete env against the contract (names only: values are never echoed). */
+export function contractProblems(env: Record<string, string>): string[] {
+  const problems: string[] = [];
+  const mode = (env.MLFLOW_AUTH_MODE ?? "basic") as "basic" | "proxy";
+  for (const name of requiredVariables(mode)) if (!(name in env)) problems.push(`${name}: required`);
+  for (const [name, value] of Object.entries(env)) {
+    const v = byName.get(name) as (ContractVariable & { pattern?: string; enum?: string[]; minLength?: number }) | undefined;
+    if (!v) problems.push(`${name}: not in the contract`);
+    else if (v.pattern && !new RegExp(v.pattern).test(value)) problems.push(`${name}: does not match ${v.pattern}`);
+    else if (v.enum && !v.enum.includes(value)) problems.push(`${name}: not one of ${v.enum.join(", ")}`);
+    else if (v.minLength && value.length < v.minLength) problems.push(`${name}: shorter than ${v.minLength}`);
+  }
+  return problems;
+}

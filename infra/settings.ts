@@ -1,0 +1,410 @@
+/**
+ * The stack config, validated once into typed Settings. The only module that reads config.
+ *
+ * Every problem is collected and reported at once, before any resource exists, as
+ * "<key>: <what is wrong>. <the fix>". Values of secret keys never appear in a message.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+
+export const PROJECT = "mlflow-kit";
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks
+
+const dnsLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** A public DNS name: at least two labels, no IP address, no localhost, no trailing dot. */
+const domainName = z
+  .string()
+  .refine((s) => s.length <= 253 && s.split(".").length >= 2 && s.split(".").every((l) => dnsLabel.test(l)) && !/^[0-9.]+$/.test(s), {
+    message: "must be a fully qualified lower-case domain name such as mlflow.example.com (letters, digits and hyphens, at least two labels, no scheme, port or path)",
+  })
+  .refine((s) => !/(^|\.)localhost$/.test(s), { message: "must be a public domain, not localhost" });
+
+const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: "must be an AWS region such as us-east-1" });
+const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-8])$/, { message: "must be an IPv4 CIDR block between /16 and /28, such as 10.40.0.0/16" });
+const rotation = z.number().int().min(0);
+const lifecycle = z.enum(["long-lived", "ephemeral"]);
+export type Lifecycle = z.infer<typeof lifecycle>;
+
+// ---------------------------------------------------------------------------------------------
+// database: discriminated by kind
+
+const rdsDatabase = z.strictObject({
+  kind: z.literal("rds"),
+  instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { message: "must be an RDS instance class such as db.t4g.micro" }).default("db.t4g.micro"),
+  engineVersion: z.string().regex(/^1[4-8](\.\d+)?$/, { message: "must be a PostgreSQL major version from 14 to 18, such as \"16\"" }).default("16"),
+  allocatedStorageGb: z.number().int().min(20).max(65536).default(20),
+  maxAllocatedStorageGb: z.number().int().min(20).max(65536).default(100),
+  multiAz: z.boolean().default(false),
+  backupRetentionDays: z.number().int().min(1, { message: "must be at least 1: automated backups stay on" }).max(35).default(7),
+  /** Create a VPC with this block, or use an existing one (vpcId + privateSubnetIds). */
+  cidrBlock: cidr.default("10.40.0.0/16"),
+  availabilityZones: z.number().int().min(2).max(3).default(2),
+  vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, { message: "must be a VPC id such as vpc-0abc12345def67890" }).optional(),
+  privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { message: "must be subnet ids such as subnet-0abc1234" })).optional(),
+  /** lambda: a function inside the VPC creates role and databases during `pulumi up`. direct: the runner reaches the instance. */
+  bootstrap: z.enum(["lambda", "direct"]).default("lambda"),
+});
+
+const neonDatabase = z.strictObject({
+  kind: z.literal("neon"),
+  /** An existing Neon project; omitted: one is created. */
+  projectId: z.string().regex(/^[a-z0-9-]+$/).optional(),
+  region: z.string().regex(/^aws-[a-z]{2}-[a-z]+-\d$|^azure-[a-z0-9]+$/, { message: "must be a Neon region id such as aws-us-east-2" }).default("aws-us-east-2"),
+  /** Copy-on-write branch of the project's default branch (review stacks). */
+  branch: z.string().optional(),
+});
+
+const localDatabase = z.strictObject({ kind: z.literal("local") });
+
+const database = z.discriminatedUnion("kind", [rdsDatabase, neonDatabase, localDatabase]);
+
+// ---------------------------------------------------------------------------------------------
+// target: discriminated by kind
+
+const renderTarget = z.strictObject({
+  kind: z.literal("render"),
+  serviceName: z.string().regex(dnsLabel, { message: "must be a lower-case DNS label (letters, digits, hyphens)" }).optional(),
+  region: z.enum(["oregon", "ohio", "virginia", "frankfurt", "singapore"]).default("oregon"),
+  plan: z.enum(["free", "starter", "standard", "pro"]).default("starter"),
+  /** A custom domain; the service also answers on <serviceName>.onrender.com. */
+  domain: domainName.optional(),
+});
+
+const hfSpaceTarget = z.strictObject({
+  kind: z.literal("hf-space"),
+  owner: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,95}$/, { message: "must be a Hugging Face user or organization name" }),
+  spaceName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/, { message: "must be a Space name (letters, digits, . _ -)" }).optional(),
+  hardware: z.string().default("cpu-basic"),
+  visibility: z.enum(["private", "public"]).default("private"),
+});
+
+const ecsTarget = z.strictObject({
+  kind: z.literal("ecs"),
+  domain: domainName,
+  /** Authelia's portal, https://auth.<domain parent> by default. */
+  authDomain: domainName.optional(),
+  acmeEmail: z.string().email({ message: "must be an e-mail address for Let's Encrypt notices" }),
+  cpu: z.number().int().refine((n) => [256, 512, 1024, 2048, 4096].includes(n), { message: "must be one of 256, 512, 1024, 2048, 4096 (Fargate CPU units)" }).default(512),
+  memoryMb: z.number().int().min(512).max(30720).default(1024),
+  desiredCount: z.number().int().min(1).max(10).default(1),
+});
+
+const localTarget = z.strictObject({
+  kind: z.literal("local"),
+  port: z.number().int().min(1024).max(65535).default(5000),
+});
+
+const target = z.discriminatedUnion("kind", [renderTarget, hfSpaceTarget, ecsTarget, localTarget]);
+
+// ---------------------------------------------------------------------------------------------
+// the rest
+
+const artifacts = z
+  .strictObject({
+    prefix: z.string().regex(/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/, { message: "must be a key prefix without leading or trailing slash, such as mlflow" }).default("mlflow"),
+    noncurrentVersionDays: z.number().int().min(1).max(3650).default(30),
+    /** The access-key slot the server uses; see README "Rotating credentials". */
+    activeKey: z.enum(["blue", "green"]).default("blue"),
+    keyRotations: z.strictObject({ blue: rotation.default(0), green: rotation.default(0) }).default({ blue: 0, green: 0 }),
+  })
+  .default({ prefix: "mlflow", noncurrentVersionDays: 30, activeKey: "blue", keyRotations: { blue: 0, green: 0 } });
+
+const server = z
+  .strictObject({
+    workers: z.number().int().min(1).max(16).default(1),
+    adminUsername: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, { message: "must be 1-64 letters, digits, _ . @ -" }).default("admin"),
+    defaultPermission: z.enum(["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]).default("READ"),
+    corsAllowedOrigins: z.array(z.string().url({ message: "must be origins such as https://app.example.com" })).default([]),
+  })
+  .default({ workers: 1, adminUsername: "admin", defaultPermission: "READ", corsAllowedOrigins: [] });
+
+const image = z.strictObject({
+  /** GitHub user or organization that owns the package: ghcr.io/<owner>/<name>. */
+  owner: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38})$/, { message: "must be a lower-case GitHub user or organization name (GHCR names are lower-case)" }),
+  name: z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*$/, { message: "must be a lower-case image name such as mlflow-kit-server" }).default("mlflow-kit-server"),
+  /** GitHub user the token belongs to (defaults to owner). */
+  username: z.string().optional(),
+  platform: z.enum(["linux/amd64", "linux/arm64"]).default("linux/amd64"),
+});
+
+const credentialRotation = z
+  .strictObject({ adminPassword: rotation.default(0), databasePassword: rotation.default(0), flaskSecretKey: rotation.default(0) })
+  .default({ adminPassword: 0, databasePassword: 0, flaskSecretKey: 0 });
+
+/** Config keys (without the "mlflow-kit:" namespace) and their schemas. */
+const plainKeys = {
+  lifecycle,
+  database,
+  target,
+  artifacts,
+  server,
+  image,
+  rotation: credentialRotation,
+  /** Deploy storage, database and image only (a target that is not yet supported, or a data-first rollout). */
+  skipTarget: z.boolean().default(false),
+} as const;
+
+/** Secret config keys: set with `pulumi config set --secret`, never in plain text. */
+export const SECRET_KEYS = {
+  ghcrToken: "GitHub token with write:packages, to push the image to GHCR",
+  renderApiKey: "Render API key (target.kind render)",
+  hfToken: "Hugging Face token with write access (target.kind hf-space)",
+  neonApiKey: "Neon API key (database.kind neon)",
+  adminPassword: "MLflow admin password (optional: generated and rotated by `rotation.adminPassword` when unset)",
+} as const;
+export type SecretKey = keyof typeof SECRET_KEYS;
+
+/** What this version deploys; the rest of the schema is accepted so configs stay valid as targets land. */
+const SUPPORTED = { database: ["rds"], target: [] as string[] } as const;
+
+const schema = z.object({
+  ...plainKeys,
+  aws: z.strictObject({ region: awsRegion }),
+});
+
+type Parsed = z.infer<typeof schema>;
+export type DatabaseSettings = Parsed["database"];
+export type RdsSettings = z.infer<typeof rdsDatabase>;
+export type TargetSettings = Parsed["target"];
+
+export interface Settings {
+  project: string;
+  stack: string;
+  /** `<project>-<stack>`: the prefix of every physical name, so that stacks never collide. */
+  namePrefix: string;
+  lifecycle: Lifecycle;
+  region: string;
+  database: DatabaseSettings;
+  target: TargetSettings;
+  /** What gets deployed: false for a skipped target (skipTarget), or, in the offline plan only, a kind not yet supported. */
+  deploy: { database: boolean; target: boolean };
+  artifacts: Parsed["artifacts"];
+  server: Parsed["server"];
+  image: Parsed["image"];
+  rotation: Parsed["rotation"];
+  secrets: Partial<Record<SecretKey, pulumi.Output<string>>>;
+  tags: Record<string, string>;
+  /** What settings left out, and why (shown by the plan). */
+  skipped: string[];
+}
+
+export class SettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`mlflow-kit: the stack config has ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "SettingsError";
+  }
+}
+
+export interface RawConfig {
+  project: string;
+  stack: string;
+  /** Full keys ("mlflow-kit:lifecycle", "aws:region") to their string values, as the engine has them. */
+  values: Record<string, string>;
+  /** Full keys whose values are secrets. */
+  secretKeys: ReadonlySet<string>;
+}
+
+/** Reads the engine's config for this stack and validates it. */
+export function loadSettings(options: { allowUnsupported?: boolean } = {}): Settings {
+  const values = pulumi.runtime.allConfig();
+  // isConfigSecret is exported by the runtime but not declared in its typings.
+  const isSecret = (require("@pulumi/pulumi/runtime/config") as { isConfigSecret(k: string): boolean }).isConfigSecret;
+  const secretKeys = new Set(Object.keys(values).filter((k) => isSecret(k)));
+  return parseSettings({ project: pulumi.getProject(), stack: pulumi.getStack(), values, secretKeys }, options);
+}
+
+/** Pure: raw config in, Settings out, or a SettingsError listing every problem. */
+export function parseSettings(raw: RawConfig, options: { allowUnsupported?: boolean } = {}): Settings {
+  const problems: string[] = [];
+  const ns = `${PROJECT}:`;
+  const input: Record<string, unknown> = {};
+  const secrets: Partial<Record<SecretKey, pulumi.Output<string>>> = {};
+
+  for (const [fullKey, value] of Object.entries(raw.values)) {
+    if (fullKey === "aws:region") {
+      input.aws = { region: value };
+      continue;
+    }
+    if (!fullKey.startsWith(ns)) continue; // other providers' config (aws:profile, ...) is theirs
+    const key = fullKey.slice(ns.length);
+    if (key in SECRET_KEYS) {
+      if (!raw.secretKeys.has(fullKey)) {
+        problems.push(`${fullKey}: is set in plain text, so it is stored unencrypted in Pulumi.${raw.stack}.yaml. Remove it and set it as a secret: \`pulumi config rm ${fullKey} && pulumi config set --secret ${fullKey} <value>\``);
+      } else {
+        secrets[key as SecretKey] = pulumi.secret(value);
+      }
+      continue;
+    }
+    if (!(key in plainKeys)) {
+      const hint = closest(key, [...Object.keys(plainKeys), ...Object.keys(SECRET_KEYS)]);
+      problems.push(`${fullKey}: is not a setting of mlflow-kit.${hint ? ` Did you mean ${ns}${hint}?` : ""} See the configuration reference in README.md, or remove it with \`pulumi config rm ${fullKey}\``);
+      continue;
+    }
+    input[key] = parseValue(value);
+    for (const path of credentialLikePaths(input[key], key)) {
+      problems.push(`${ns}${path}: looks like a credential in plain config. Credentials are separate secret keys (${Object.keys(SECRET_KEYS).map((k) => ns + k).join(", ")}): remove it from this object and use \`pulumi config set --secret\``);
+    }
+  }
+  if (!raw.values["aws:region"]) {
+    problems.push("aws:region: is missing; the artifact bucket and AWS resources live there. Set it: `pulumi config set aws:region us-east-1`");
+    input.aws = { region: "us-east-1" };
+  }
+  for (const required of ["lifecycle", "database", "target", "image"] as const) {
+    if (input[required] === undefined) problems.push(`${ns}${required}: is missing. ${MISSING_HINT[required]}`);
+  }
+
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      if (issue.path.length === 1 && input[String(issue.path[0])] === undefined && issue.code === "invalid_type") continue; // reported as missing above
+      problems.push(describeIssue(issue, ns));
+    }
+  }
+  if (problems.length || !parsed.success) throw new SettingsError(problems);
+  const s = parsed.data;
+
+  // Rules that span keys.
+  const skipped: string[] = [];
+  if (s.database.kind === "rds") {
+    if (s.database.vpcId && (s.database.privateSubnetIds?.length ?? 0) < 2) {
+      problems.push(`${ns}database.privateSubnetIds: an existing VPC (database.vpcId) needs at least two private subnets in different availability zones for the RDS subnet group. List them: privateSubnetIds: [subnet-..., subnet-...]`);
+    }
+    if (!s.database.vpcId && s.database.privateSubnetIds) {
+      problems.push(`${ns}database.privateSubnetIds: is only used with database.vpcId. Set vpcId too, or remove privateSubnetIds to let mlflow-kit create the VPC`);
+    }
+    if (s.database.maxAllocatedStorageGb < s.database.allocatedStorageGb) {
+      problems.push(`${ns}database.maxAllocatedStorageGb: (${s.database.maxAllocatedStorageGb}) is below allocatedStorageGb (${s.database.allocatedStorageGb}). Raise it, or set it equal to turn storage autoscaling off`);
+    }
+    if (s.target && s.target.kind !== "ecs") {
+      problems.push(`${ns}database.kind: rds is private to its VPC and only target.kind ecs runs inside it; ${s.target.kind} could never reach it. Use database.kind neon for ${s.target.kind}, or target.kind ecs`);
+    }
+  }
+  if (s.lifecycle === "long-lived" && s.database.kind === "rds" && s.database.backupRetentionDays < 7) {
+    problems.push(`${ns}database.backupRetentionDays: a long-lived stack keeps at least 7 days of automated backups (got ${s.database.backupRetentionDays}). Raise it to 7 or more`);
+  }
+  if (s.target?.kind === "render" && s.target.plan === "free" && s.server.workers > 1) {
+    problems.push(`${ns}server.workers: ${s.server.workers} workers do not fit Render's free plan (512 MB); each worker is a full MLflow process. Use workers: 1 or a larger plan`);
+  }
+  for (const need of requiredSecrets(s)) {
+    if (!secrets[need]) {
+      problems.push(`${ns}${need}: is missing: ${SECRET_KEYS[need]}. Set it: \`pulumi config set --secret ${ns}${need} <value>\``);
+    }
+  }
+  // Kinds the schema knows but this version cannot deploy yet: an error for `pulumi up`, a
+  // note for the offline plan (options.allowUnsupported), which shows the rest of the stack.
+  const deploy = { database: true, target: true };
+  if (!(SUPPORTED.database as readonly string[]).includes(s.database.kind)) {
+    const why = `${ns}database.kind: ${s.database.kind} is not yet supported by this version of mlflow-kit (supported now: ${SUPPORTED.database.join(", ")})`;
+    if (options.allowUnsupported) skipped.push(why);
+    else problems.push(`${why}. Use one of those, or wait for the ${s.database.kind} database to land`);
+    deploy.database = false;
+  }
+  if (s.skipTarget) {
+    skipped.push(`${ns}target: ${s.target.kind} skipped by ${ns}skipTarget`);
+    deploy.target = false;
+  } else if (!(SUPPORTED.target as readonly string[]).includes(s.target.kind)) {
+    const why = `${ns}target.kind: ${s.target.kind} is not yet supported by this version of mlflow-kit`;
+    if (options.allowUnsupported) skipped.push(why);
+    else problems.push(`${why}. To deploy storage, database and image now, set \`pulumi config set ${ns}skipTarget true\``);
+    deploy.target = false;
+  }
+  if (problems.length) throw new SettingsError(problems);
+
+  const namePrefix = `${raw.project}-${raw.stack}`.toLowerCase();
+  if (!/^[a-z0-9][a-z0-9-]{1,40}[a-z0-9]$/.test(namePrefix)) {
+    throw new SettingsError([`stack name: "${raw.stack}" gives the name prefix "${namePrefix}", which must be 3-42 lower-case letters, digits and hyphens (it names the bucket and the database). Use a shorter stack name of that form`]);
+  }
+  return {
+    project: raw.project,
+    stack: raw.stack,
+    namePrefix,
+    lifecycle: s.lifecycle,
+    region: s.aws.region,
+    database: s.database,
+    target: s.target,
+    deploy,
+    artifacts: s.artifacts,
+    server: s.server,
+    image: s.image,
+    rotation: s.rotation,
+    secrets,
+    tags: { "mlflow-kit:project": raw.project, "mlflow-kit:stack": raw.stack, "mlflow-kit:lifecycle": s.lifecycle },
+    skipped,
+  };
+}
+
+/** The secret keys a stack must have for what it deploys. */
+function requiredSecrets(s: Parsed): SecretKey[] {
+  const need: SecretKey[] = ["ghcrToken"];
+  if (s.database.kind === "neon") need.push("neonApiKey");
+  if (!s.skipTarget && s.target.kind === "render") need.push("renderApiKey");
+  if (!s.skipTarget && s.target.kind === "hf-space") need.push("hfToken");
+  return need;
+}
+
+const MISSING_HINT: Record<string, string> = {
+  lifecycle: "Say whether the stack's data is kept: `pulumi config set mlflow-kit:lifecycle long-lived` (prod) or `ephemeral` (review, demo)",
+  database: "Choose the metadata store, e.g. in Pulumi.<stack>.yaml: `mlflow-kit:database: {kind: rds}` (or neon, local)",
+  target: "Choose where MLflow runs, e.g. `mlflow-kit:target: {kind: ecs, domain: mlflow.example.com, acmeEmail: ops@example.com}` (or render, hf-space, local)",
+  image: "Name the GHCR owner the image is pushed to: `mlflow-kit:image: {owner: <github user or org>}`",
+};
+
+/** The engine gives structured config as JSON text, scalars as plain text. */
+function parseValue(value: string): unknown {
+  const t = value.trim();
+  if (/^[[{]/.test(t) || t === "true" || t === "false" || /^-?\d+(\.\d+)?$/.test(t)) {
+    try {
+      return JSON.parse(t);
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}
+
+/** Paths inside a structured value whose key names a credential. */
+function credentialLikePaths(value: unknown, path: string): string[] {
+  if (!value || typeof value !== "object") return [];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(value)) {
+    const p = Array.isArray(value) ? `${path}[${k}]` : `${path}.${k}`;
+    if (!Array.isArray(value) && /(password|passwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key)$/i.test(k)) out.push(p);
+    else out.push(...credentialLikePaths(v, p));
+  }
+  return out;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, ns: string): string {
+  const [head, ...rest] = issue.path.map(String);
+  const key = head === "aws" ? `aws:${rest.join(".")}` : `${ns}${[head, ...rest].join(".")}`;
+  switch (issue.code) {
+    case "invalid_union":
+      if ((issue as { note?: string }).note === "No matching discriminator") {
+        return `${key}.kind: must be one of ${head === "database" ? "rds, neon, local" : "render, hf-space, ecs, local"}. Set it, e.g. \`kind: ${head === "database" ? "rds" : "ecs"}\``;
+      }
+      return `${key}: ${issue.message}`;
+    case "unrecognized_keys":
+      return `${key}: has unknown setting${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}. Check the spelling against the configuration reference in README.md, or remove ${issue.keys.length > 1 ? "them" : "it"}`;
+    case "invalid_value":
+      return `${key}: must be one of ${issue.values.map((v) => String(v)).join(", ")}. Pick one of those`;
+    case "invalid_type":
+      return `${key}: ${issue.input === undefined ? "is missing" : `must be ${issue.expected}`}. Set it in Pulumi.<stack>.yaml (see the configuration reference in README.md)`;
+    default:
+      return `${key}: ${issue.message}. Fix it in Pulumi.<stack>.yaml (see the configuration reference in README.md)`;
+  }
+}
+
+function closest(word: string, candidates: string[]): string | undefined {
+  const dist = (a: string, b: string) => {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) d[0][j] = j;
+    for (let i = 1; i <= a.length; i++)
+      for (let j = 1; j <= b.length; j++)
+        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+    return d[a.length][b.length];
+  };
+  const best = candidates.map((c) => ({ c, d: dist(word, c) })).sort((x, y) => x.d - y.d)[0];
+  return best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? best.c : undefined;
+}

@@ -1,0 +1,30 @@
+import type { MigrateMode } from "../runtime-contract";
+import type { Settings } from "../settings";
+
+/**
+ * What a target decides about the server, beside the shared contract: how clients reach it,
+ * who authenticates them, on which port it listens, and who runs schema migrations.
+ */
+export interface TargetProfile {
+  publicHostname: string;
+  authMode: "basic" | "proxy";
+  port: number;
+  migrate: MigrateMode;
+}
+
+export function targetProfile(s: Pick<Settings, "target" | "namePrefix">): TargetProfile {
+  const t = s.target;
+  switch (t.kind) {
+    case "render":
+      // One instance per service: the entrypoint migrates before serving. Render sets $PORT.
+      return { publicHostname: t.domain ?? `${t.serviceName ?? s.namePrefix}.onrender.com`, authMode: "basic", port: 10000, migrate: "auto" };
+    case "hf-space":
+      // A Space runs one container on app_port 7860; its host is <owner>-<space>.hf.space.
+      return { publicHostname: `${t.owner}-${t.spaceName ?? s.namePrefix}.hf.space`.toLowerCase().replace(/[._]/g, "-"), authMode: "basic", port: 7860, migrate: "auto" };
+    case "ecs":
+      // Authelia authenticates at Traefik; replicas never migrate, a one-off task does.
+      return { publicHostname: t.domain, authMode: "proxy", port: 5000, migrate: "off" };
+    case "local":
+      return { publicHostname: "localhost", authMode: "basic", port: t.port, migrate: "auto" };
+  }
+}

@@ -1,0 +1,98 @@
+import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * Provider behaviour without providers: the outputs a real provider would fill in on create
+ * (ids, ARNs, endpoints, generated passwords), derived deterministically from the resource's
+ * name so that two plans of the same config print the same thing. Used by the offline plan
+ * and by the unit tests: nothing here talks to a network.
+ */
+export class OfflineMocks implements pulumi.runtime.Mocks {
+  constructor(
+    private readonly region = "us-east-1",
+    private readonly accountId = "123456789012",
+  ) {}
+
+  newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+    const inputs = (args.inputs ?? {}) as Record<string, any>;
+    const token = (prefix: string, len = 17) => `${prefix}${digest(args.type, args.name).slice(0, len)}`;
+    const arn = (service: string, resource: string) =>
+      `arn:aws:${service}:${this.region}:${this.accountId}:${resource}`;
+
+    switch (args.type) {
+      case "aws:s3/bucket:Bucket": {
+        const bucket = inputs.bucket ?? `${args.name}-${digest(args.name).slice(0, 7)}`;
+        return {
+          id: bucket,
+          state: {
+            ...inputs, bucket, arn: `arn:aws:s3:::${bucket}`, region: this.region,
+            bucketDomainName: `${bucket}.s3.amazonaws.com`,
+            bucketRegionalDomainName: `${bucket}.s3.${this.region}.amazonaws.com`,
+          },
+        };
+      }
+      case "aws:iam/user:User":
+        return { id: inputs.name, state: { ...inputs, arn: `arn:aws:iam::${this.accountId}:user${inputs.path ?? "/"}${inputs.name}`, uniqueId: token("AIDA", 17).toUpperCase() } };
+      case "aws:iam/role:Role":
+        return { id: inputs.name ?? args.name, state: { ...inputs, name: inputs.name ?? args.name, arn: `arn:aws:iam::${this.accountId}:role/${inputs.name ?? args.name}` } };
+      case "aws:iam/accessKey:AccessKey":
+        // Shaped like real keys (20 upper-case characters, 40-character secret) but marked as
+        // mocks so that they can never be mistaken for a credential.
+        return {
+          id: `MOCK${digest(args.name).slice(0, 16).toUpperCase()}`,
+          state: { ...inputs, secret: digest("secret", args.name).slice(0, 40), status: inputs.status ?? "Active" },
+        };
+      case "aws:ec2/vpc:Vpc":
+        return { id: token("vpc-"), state: { ...inputs, arn: arn("ec2", `vpc/${token("vpc-")}`) } };
+      case "aws:ec2/subnet:Subnet":
+        return { id: token("subnet-"), state: { ...inputs, arn: arn("ec2", `subnet/${token("subnet-")}`) } };
+      case "aws:ec2/securityGroup:SecurityGroup":
+        return { id: token("sg-"), state: { ...inputs, arn: arn("ec2", `security-group/${token("sg-")}`) } };
+      case "aws:rds/instance:Instance": {
+        const id = inputs.identifier ?? args.name;
+        const address = `${id}.${digest(id).slice(0, 12)}.${this.region}.rds.amazonaws.com`;
+        const port = inputs.port ?? 5432;
+        return { id, state: { ...inputs, address, port, endpoint: `${address}:${port}`, arn: arn("rds", `db:${id}`), resourceId: token("db-", 26).toUpperCase() } };
+      }
+      case "aws:lambda/function:Function":
+        return { id: inputs.name ?? args.name, state: { ...inputs, arn: arn("lambda", `function:${inputs.name ?? args.name}`), invokeArn: arn("lambda", `function:${inputs.name ?? args.name}/invocations`) } };
+      case "aws:lambda/invocation:Invocation":
+        return { id: token("inv-"), state: { ...inputs, result: JSON.stringify({ ok: true }) } };
+      case "random:index/randomPassword:RandomPassword":
+      case "random:index/randomString:RandomString": {
+        const length = inputs.length ?? 32;
+        return { id: "none", state: { ...inputs, result: password(args.name, length) } };
+      }
+      default:
+        return { id: token(`${args.name}-`, 8), state: { ...inputs, arn: inputs.arn ?? arn(args.type.split(":")[0], args.name) } };
+    }
+  }
+
+  call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+    switch (args.token) {
+      case "aws:index/getRegion:getRegion":
+        return { name: this.region, region: this.region, id: this.region };
+      case "aws:index/getCallerIdentity:getCallerIdentity":
+        return { accountId: this.accountId, arn: `arn:aws:iam::${this.accountId}:user/offline`, userId: "OFFLINE", id: this.accountId };
+      case "aws:index/getPartition:getPartition":
+        return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
+      case "aws:index/getAvailabilityZones:getAvailabilityZones":
+        return { names: ["a", "b", "c"].map((z) => `${this.region}${z}`), zoneIds: ["use1-az1", "use1-az2", "use1-az4"], id: this.region };
+      default:
+        return args.inputs;
+    }
+  }
+}
+
+function digest(...parts: string[]): string {
+  return createHash("sha256").update(parts.join("\0")).digest("hex");
+}
+
+/** A deterministic stand-in for a generated password: letters and digits only. */
+function password(name: string, length: number): string {
+  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
+  const bytes = createHash("sha512").update(`password\0${name}`).digest();
+  let out = "";
+  for (let i = 0; i < length; i++) out += alphabet[bytes[i % bytes.length] % alphabet.length];
+  return out;
+}

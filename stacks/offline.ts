@@ -1,0 +1,116 @@
+import * as pulumi from "@pulumi/pulumi";
+import { OfflineMocks } from "./offline-mocks";
+
+/** One resource of an evaluated program, as the plan prints it and the tests assert it. */
+export interface PlannedResource {
+  urn: string;
+  type: string;
+  name: string;
+  parent: string | undefined;
+  /** Inputs with every secret replaced by "[secret]" (unless evaluated with revealSecrets). */
+  inputs: Record<string, unknown>;
+  options: { protect?: boolean; retainOnDelete?: boolean; deleteBeforeReplace?: boolean; ignoreChanges?: string[]; replacementTrigger?: unknown };
+  /** The pulumi.Resource itself, for tests that read its outputs. */
+  resource: pulumi.Resource;
+}
+
+export interface EvaluatedStack {
+  stack: string;
+  resources: PlannedResource[];
+  outputs: Record<string, unknown>;
+  /** The stack outputs as the program exported them (Outputs, for secrecy checks). */
+  rawOutputs: Record<string, unknown>;
+}
+
+export interface EvaluateOptions {
+  project: string;
+  stack: string;
+  /** Full config keys ("mlflow-kit:lifecycle", "aws:region") to strings, as the engine passes them. */
+  config: Record<string, string>;
+  secretKeys: string[];
+  /** The program: reads settings from config and returns the stack outputs. */
+  program: () => Record<string, unknown>;
+  /** Keep secret values in `inputs` and `outputs` (tests only). */
+  revealSecrets?: boolean;
+}
+
+export const SECRET = "[secret]";
+
+/**
+ * Runs the Pulumi program for one stack under OfflineMocks: no CLI, no credentials, no network.
+ * Every resource the program registers is recorded with its inputs, parent and options.
+ */
+export async function evaluateStack(o: EvaluateOptions): Promise<EvaluatedStack> {
+  const region = o.config["aws:region"] ?? "us-east-1";
+  await pulumi.runtime.setMocks(new OfflineMocks(region), o.project, o.stack, false);
+  pulumi.runtime.setAllConfig(o.config, o.secretKeys);
+
+  const recorded: Array<{ resource: pulumi.Resource; type: string; name: string; props: pulumi.Inputs; opts: pulumi.ResourceOptions }> = [];
+  let rawOutputs: Record<string, unknown> = {};
+  let programError: unknown;
+  await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((args) => {
+      recorded.push({ resource: args.resource, type: args.type, name: args.name, props: args.props, opts: args.opts });
+      return undefined;
+    });
+    try {
+      rawOutputs = o.program();
+    } catch (err) {
+      programError = err;
+    }
+    return rawOutputs;
+  });
+  if (programError) throw programError;
+
+  const reveal = o.revealSecrets ?? false;
+  const outputs = (await settleDeep(rawOutputs, reveal)) as Record<string, unknown>;
+  // Children registered inside apply callbacks exist only once the outputs above settled.
+  const resources: PlannedResource[] = [];
+  for (const r of recorded) {
+    resources.push({
+      urn: (await settle(r.resource.urn, true)) as string,
+      type: r.type,
+      name: r.name,
+      parent: r.opts.parent ? ((await settle(r.opts.parent.urn, true)) as string) : undefined,
+      inputs: (await settleDeep(r.props, reveal)) as Record<string, unknown>,
+      options: {
+        protect: r.opts.protect,
+        retainOnDelete: r.opts.retainOnDelete,
+        deleteBeforeReplace: r.opts.deleteBeforeReplace,
+        ignoreChanges: r.opts.ignoreChanges,
+        replacementTrigger: r.opts.replacementTrigger === undefined ? undefined : await settleDeep(r.opts.replacementTrigger, reveal),
+      },
+      resource: r.resource,
+    });
+  }
+  return { stack: o.stack, resources, outputs, rawOutputs };
+}
+
+/** The value of an Output or Promise, "[secret]" if it is a secret and not revealed. */
+async function settle(value: unknown, reveal: boolean): Promise<unknown> {
+  if (pulumi.Output.isInstance(value)) {
+    const secret = await pulumi.isSecret(value);
+    const plain = await new Promise<unknown>((resolve) => pulumi.unsecret(value).apply((v) => { resolve(v); return v; }));
+    return secret && !reveal ? SECRET : plain;
+  }
+  return value instanceof Promise ? await value : value;
+}
+
+/** settle() through arrays and objects, so a secret nested in an input hides only itself. */
+export async function settleDeep(value: unknown, reveal: boolean): Promise<unknown> {
+  const v = await settle(value, reveal);
+  if (v === SECRET && !reveal) return v;
+  if (Array.isArray(v)) return Promise.all(v.map((x) => settleDeep(x, reveal)));
+  if (v && typeof v === "object" && !(v instanceof pulumi.Resource) && !pulumi.asset.Asset.isInstance(v) && !pulumi.asset.Archive.isInstance(v)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const settled = await settleDeep(x, reveal);
+      if (settled !== undefined) out[k] = settled;
+    }
+    return out;
+  }
+  if (v instanceof pulumi.Resource) return `[resource ${(await settle(v.urn, true)) as string}]`;
+  if (v && pulumi.asset.Asset.isInstance(v)) return "[asset]";
+  if (v && pulumi.asset.Archive.isInstance(v)) return "[archive]";
+  return v;
+}

@@ -1,0 +1,84 @@
+/**
+ * The offline plan: `npm run plan -- --stack <name> [--json] [--strict]`.
+ *
+ * Evaluates the program for Pulumi.<name>.yaml under mocks (no CLI, no credentials, no
+ * network) and prints every resource with its key settings, secrets shown as "[secret]".
+ * A reviewer without cloud credentials (a pull request from a fork) sees what a change does.
+ * Kinds this version cannot deploy yet are left out with a note; --strict fails on them the
+ * way `pulumi up` does.
+ */
+import { parseArgs } from "node:util";
+import { mlflowStack } from "../infra/program";
+import { loadSettings, SettingsError } from "../infra/settings";
+import { evaluateStack, type EvaluatedStack, type PlannedResource } from "./offline";
+import { readStackConfig } from "./stack-config";
+
+export async function plan(stack: string, opts: { strict?: boolean } = {}): Promise<EvaluatedStack & { skipped: string[] }> {
+  const cfg = readStackConfig(stack);
+  let skipped: string[] = [];
+  const evaluated = await evaluateStack({
+    project: cfg.project,
+    stack,
+    config: cfg.config,
+    secretKeys: cfg.secretKeys,
+    program: () => {
+      const settings = loadSettings({ allowUnsupported: !opts.strict });
+      skipped = settings.skipped;
+      return mlflowStack(settings);
+    },
+  });
+  return { ...evaluated, skipped };
+}
+
+export function planJson(p: EvaluatedStack & { skipped: string[] }): string {
+  return JSON.stringify({
+    stack: p.stack,
+    resources: p.resources.map(({ urn, type, name, parent, inputs }) => ({ urn, type, name, parent, inputs })),
+    outputs: p.outputs,
+    skipped: p.skipped,
+  }, null, 2);
+}
+
+/** The resource tree, each resource with its inputs on indented lines. */
+export function planText(p: EvaluatedStack & { skipped: string[] }): string {
+  const children = new Map<string | undefined, PlannedResource[]>();
+  const urns = new Set(p.resources.map((r) => r.urn));
+  for (const r of p.resources) {
+    const parent = r.parent && urns.has(r.parent) ? r.parent : undefined;
+    children.set(parent, [...(children.get(parent) ?? []), r]);
+  }
+  const lines = [`stack ${p.stack}: ${p.resources.length} resources`];
+  const walk = (parent: string | undefined, depth: number) => {
+    for (const r of children.get(parent) ?? []) {
+      const flags = [r.options.protect && "protected", r.options.retainOnDelete && "retained on delete"].filter(Boolean);
+      lines.push(`${"  ".repeat(depth)}+ ${r.type} ${r.name}${flags.length ? `  [${flags.join(", ")}]` : ""}`);
+      for (const [k, v] of Object.entries(r.inputs)) {
+        const text = typeof v === "string" ? v : JSON.stringify(v);
+        lines.push(`${"  ".repeat(depth + 2)}${k}: ${text.length > 160 ? `${text.slice(0, 157)}...` : text}`);
+      }
+      walk(r.urn, depth + 1);
+    }
+  };
+  walk(undefined, 1);
+  lines.push("outputs:");
+  for (const [k, v] of Object.entries(p.outputs)) lines.push(`  ${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
+  for (const s of p.skipped) lines.push(`not planned: ${s}`);
+  return lines.join("\n");
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: { stack: { type: "string", default: "prod" }, json: { type: "boolean", default: false }, strict: { type: "boolean", default: false } },
+    allowPositionals: false,
+  });
+  try {
+    const p = await plan(values.stack!, { strict: values.strict });
+    for (const s of p.skipped) process.stderr.write(`note: not planned: ${s}\n`);
+    process.stdout.write(`${values.json ? planJson(p) : planText(p)}\n`);
+  } catch (err) {
+    process.stderr.write(`${err instanceof SettingsError || err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}
+
+if (require.main === module) void main();

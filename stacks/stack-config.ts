@@ -1,0 +1,59 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { PROJECT, SECRET_KEYS } from "../infra/settings";
+
+export const REPO_ROOT = path.resolve(__dirname, "..");
+
+export interface StackConfig {
+  project: string;
+  stack: string;
+  /** Full keys to string values, structured values as JSON text: what the engine hands a program. */
+  config: Record<string, string>;
+  secretKeys: string[];
+  /** Secret keys filled with a placeholder because neither the environment nor the file had them. */
+  placeholders: string[];
+}
+
+/** MLFLOW_KIT_GHCR_TOKEN for ghcrToken. */
+export function secretEnvName(key: string): string {
+  return `MLFLOW_KIT_${key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`;
+}
+
+/**
+ * Reads Pulumi.<stack>.yaml the way the engine would present it to the program, for offline
+ * use. Secrets never come from files: a `secure:` value in the file (ciphertext only the CLI can
+ * open) and every secret key the kit declares are taken from the environment
+ * (MLFLOW_KIT_<KEY>) or replaced by a placeholder.
+ */
+export function readStackConfig(stack: string, env: NodeJS.ProcessEnv = process.env): StackConfig {
+  if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new Error(`--stack: "${stack}" is not a stack name (letters, digits, _ . -)`);
+  const file = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+  if (!fs.existsSync(file)) {
+    const known = fs.readdirSync(REPO_ROOT).filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f)).map((f) => f.split(".")[1]);
+    throw new Error(`--stack: there is no Pulumi.${stack}.yaml. Stacks in this project: ${known.join(", ")}`);
+  }
+  const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+  const config: Record<string, string> = {};
+  const secretKeys: string[] = [];
+  const placeholders: string[] = [];
+  const fill = (fullKey: string, key: string) => {
+    const fromEnv = env[secretEnvName(key)];
+    config[fullKey] = fromEnv ?? `offline-placeholder-${key}`;
+    secretKeys.push(fullKey);
+    if (fromEnv === undefined) placeholders.push(fullKey);
+  };
+  for (const [fullKey, value] of Object.entries(doc.config ?? {})) {
+    if (value && typeof value === "object" && "secure" in value) {
+      fill(fullKey, fullKey.split(":").pop()!);
+      continue;
+    }
+    config[fullKey] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+  for (const key of Object.keys(SECRET_KEYS)) {
+    const fullKey = `${PROJECT}:${key}`;
+    if (key === "adminPassword" || fullKey in config) continue; // optional: generated when unset
+    fill(fullKey, key);
+  }
+  return { project: PROJECT, stack, config, secretKeys, placeholders };
+}

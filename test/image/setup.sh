@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs what the image e2e test needs on a fresh Debian machine; idempotent and fast when
+# nothing changed. Runs as root in CI with no stdin.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV="$ROOT/.venv-image"
+REQS=("$ROOT/images/mlflow/requirements.txt" "$ROOT/test/image/requirements.txt")
+STAMP="$VENV/.requirements.sha256"
+export DEBIAN_FRONTEND=noninteractive
+
+log() { echo "[image-setup] $*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+
+install_postgres() {
+  if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    log "postgresql present"
+    return
+  fi
+  log "installing postgresql from apt"
+  as_root apt-get update -q
+  as_root apt-get install -y -q --no-install-recommends postgresql </dev/null
+}
+
+install_python_venv_support() {
+  # Debian splits venv/ensurepip out of python3.
+  if python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then return; fi
+  log "installing python3-venv from apt"
+  as_root apt-get update -q
+  as_root apt-get install -y -q --no-install-recommends python3-venv </dev/null
+}
+
+requirements_hash() {
+  cat "${REQS[@]}" | sha256sum | cut -d' ' -f1
+}
+
+install_venv() {
+  local want
+  want="$(python3 --version)-$(requirements_hash)"
+  if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
+    log "venv up to date ($VENV)"
+    return
+  fi
+  log "building venv $VENV"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+    -r "${REQS[0]}" -r "${REQS[1]}"
+  "$VENV/bin/python" -m pip check
+  echo "$want" >"$STAMP"
+}
+
+install_postgres
+install_python_venv_support
+install_venv
+log "ready"
