@@ -24,7 +24,7 @@ const domainName = z
 const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: "must be an AWS region such as us-east-1" });
 const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-8])$/, { message: "must be an IPv4 CIDR block between /16 and /28, such as 10.40.0.0/16" });
 const rotation = z.number().int().min(0);
-const lifecycle = z.enum(["long-lived", "ephemeral"]);
+const lifecycle = z.enum(["long-lived", "ephemeral"]).describe("long-lived: data protected and retained (prod). ephemeral: torn down whole (review, demo)");
 export type Lifecycle = z.infer<typeof lifecycle>;
 
 // ---------------------------------------------------------------------------------------------
@@ -32,28 +32,28 @@ export type Lifecycle = z.infer<typeof lifecycle>;
 
 const rdsDatabase = z.strictObject({
   kind: z.literal("rds"),
-  instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { message: "must be an RDS instance class such as db.t4g.micro" }).default("db.t4g.micro"),
-  engineVersion: z.string().regex(/^1[4-8](\.\d+)?$/, { message: "must be a PostgreSQL major version from 14 to 18, such as \"16\"" }).default("16"),
-  allocatedStorageGb: z.number().int().min(20).max(65536).default(20),
-  maxAllocatedStorageGb: z.number().int().min(20).max(65536).default(100),
-  multiAz: z.boolean().default(false),
-  backupRetentionDays: z.number().int().min(1, { message: "must be at least 1: automated backups stay on" }).max(35).default(7),
+  instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { message: "must be an RDS instance class such as db.t4g.micro" }).default("db.t4g.micro").describe("RDS instance class"),
+  engineVersion: z.string().regex(/^1[4-8](\.\d+)?$/, { message: "must be a PostgreSQL major version from 14 to 18, such as \"16\"" }).default("16").describe("PostgreSQL major version"),
+  allocatedStorageGb: z.number().int().min(20).max(65536).default(20).describe("Initial storage in GiB (gp3)"),
+  maxAllocatedStorageGb: z.number().int().min(20).max(65536).default(100).describe("Storage autoscaling ceiling in GiB"),
+  multiAz: z.boolean().default(false).describe("Keep a synchronous standby in a second availability zone"),
+  backupRetentionDays: z.number().int().min(1, { message: "must be at least 1: automated backups stay on" }).max(35).default(7).describe("Days of automated backups (point-in-time recovery); 7 or more when long-lived"),
   /** Create a VPC with this block, or use an existing one (vpcId + privateSubnetIds). */
-  cidrBlock: cidr.default("10.40.0.0/16"),
-  availabilityZones: z.number().int().min(2).max(3).default(2),
-  vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, { message: "must be a VPC id such as vpc-0abc12345def67890" }).optional(),
-  privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { message: "must be subnet ids such as subnet-0abc1234" })).optional(),
+  cidrBlock: cidr.default("10.40.0.0/16").describe("CIDR block of the VPC created for the database (ignored with vpcId)"),
+  availabilityZones: z.number().int().min(2).max(3).default(2).describe("Availability zones (private subnets) of the created VPC"),
+  vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, { message: "must be a VPC id such as vpc-0abc12345def67890" }).optional().describe("Use this existing VPC instead of creating one"),
+  privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { message: "must be subnet ids such as subnet-0abc1234" })).optional().describe("Private subnets of vpcId for the DB subnet group, at least two AZs"),
   /** lambda: a function inside the VPC creates role and databases during `pulumi up`. direct: the runner reaches the instance. */
-  bootstrap: z.enum(["lambda", "direct"]).default("lambda"),
+  bootstrap: z.enum(["lambda", "direct"]).default("lambda").describe("How the role and databases are created: lambda (a function inside the VPC, during pulumi up) or direct (the runner reaches the instance)"),
 });
 
 const neonDatabase = z.strictObject({
   kind: z.literal("neon"),
   /** An existing Neon project; omitted: one is created. */
-  projectId: z.string().regex(/^[a-z0-9-]+$/).optional(),
-  region: z.string().regex(/^aws-[a-z]{2}-[a-z]+-\d$|^azure-[a-z0-9]+$/, { message: "must be a Neon region id such as aws-us-east-2" }).default("aws-us-east-2"),
+  projectId: z.string().regex(/^[a-z0-9-]+$/).optional().describe("An existing Neon project; created when unset"),
+  region: z.string().regex(/^aws-[a-z]{2}-[a-z]+-\d$|^azure-[a-z0-9]+$/, { message: "must be a Neon region id such as aws-us-east-2" }).default("aws-us-east-2").describe("Neon region id"),
   /** Copy-on-write branch of the project's default branch (review stacks). */
-  branch: z.string().optional(),
+  branch: z.string().optional().describe("A copy-on-write branch of the default branch (review stacks)"),
 });
 
 const localDatabase = z.strictObject({ kind: z.literal("local") });
@@ -65,35 +65,33 @@ const database = z.discriminatedUnion("kind", [rdsDatabase, neonDatabase, localD
 
 const renderTarget = z.strictObject({
   kind: z.literal("render"),
-  serviceName: z.string().regex(dnsLabel, { message: "must be a lower-case DNS label (letters, digits, hyphens)" }).optional(),
-  region: z.enum(["oregon", "ohio", "virginia", "frankfurt", "singapore"]).default("oregon"),
-  plan: z.enum(["free", "starter", "standard", "pro"]).default("starter"),
-  /** A custom domain; the service also answers on <serviceName>.onrender.com. */
-  domain: domainName.optional(),
+  serviceName: z.string().regex(dnsLabel, { message: "must be a lower-case DNS label (letters, digits, hyphens)" }).optional().describe("Render service name; <project>-<stack> when unset"),
+  region: z.enum(["oregon", "ohio", "virginia", "frankfurt", "singapore"]).default("oregon").describe("Render region"),
+  plan: z.enum(["free", "starter", "standard", "pro"]).default("starter").describe("Render instance plan; free is 512 MB"),
+  domain: domainName.optional().describe("A custom domain; the service also answers on <serviceName>.onrender.com"),
 });
 
 const hfSpaceTarget = z.strictObject({
   kind: z.literal("hf-space"),
-  owner: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,95}$/, { message: "must be a Hugging Face user or organization name" }),
-  spaceName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/, { message: "must be a Space name (letters, digits, . _ -)" }).optional(),
-  hardware: z.string().default("cpu-basic"),
-  visibility: z.enum(["private", "public"]).default("private"),
+  owner: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,95}$/, { message: "must be a Hugging Face user or organization name" }).describe("Hugging Face user or organization that owns the Space"),
+  spaceName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/, { message: "must be a Space name (letters, digits, . _ -)" }).optional().describe("Space name; <project>-<stack> when unset"),
+  hardware: z.string().default("cpu-basic").describe("Space hardware flavor"),
+  visibility: z.enum(["private", "public"]).default("private").describe("Space visibility"),
 });
 
 const ecsTarget = z.strictObject({
   kind: z.literal("ecs"),
-  domain: domainName,
-  /** Authelia's portal, https://auth.<domain parent> by default. */
-  authDomain: domainName.optional(),
-  acmeEmail: z.string().email({ message: "must be an e-mail address for Let's Encrypt notices" }),
-  cpu: z.number().int().refine((n) => [256, 512, 1024, 2048, 4096].includes(n), { message: "must be one of 256, 512, 1024, 2048, 4096 (Fargate CPU units)" }).default(512),
-  memoryMb: z.number().int().min(512).max(30720).default(1024),
-  desiredCount: z.number().int().min(1).max(10).default(1),
+  domain: domainName.describe("Host name of the server behind Traefik (TLS from Let's Encrypt)"),
+  authDomain: domainName.optional().describe("Host name of Authelia's portal; auth.<parent of domain> when unset"),
+  acmeEmail: z.string().email({ message: "must be an e-mail address for Let's Encrypt notices" }).describe("Let's Encrypt account e-mail"),
+  cpu: z.number().int().refine((n) => [256, 512, 1024, 2048, 4096].includes(n), { message: "must be one of 256, 512, 1024, 2048, 4096 (Fargate CPU units)" }).default(512).describe("Fargate CPU units per task"),
+  memoryMb: z.number().int().min(512).max(30720).default(1024).describe("Fargate memory per task in MB"),
+  desiredCount: z.number().int().min(1).max(10).default(1).describe("MLflow tasks behind Traefik"),
 });
 
 const localTarget = z.strictObject({
   kind: z.literal("local"),
-  port: z.number().int().min(1024).max(65535).default(5000),
+  port: z.number().int().min(1024).max(65535).default(5000).describe("Host port of the local server"),
 });
 
 const target = z.discriminatedUnion("kind", [renderTarget, hfSpaceTarget, ecsTarget, localTarget]);
@@ -103,34 +101,38 @@ const target = z.discriminatedUnion("kind", [renderTarget, hfSpaceTarget, ecsTar
 
 const artifacts = z
   .strictObject({
-    prefix: z.string().regex(/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/, { message: "must be a key prefix without leading or trailing slash, such as mlflow" }).default("mlflow"),
-    noncurrentVersionDays: z.number().int().min(1).max(3650).default(30),
-    /** The access-key slot the server uses; see README "Rotating credentials". */
-    activeKey: z.enum(["blue", "green"]).default("blue"),
-    keyRotations: z.strictObject({ blue: rotation.default(0), green: rotation.default(0) }).default({ blue: 0, green: 0 }),
+    prefix: z.string().regex(/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/, { message: "must be a key prefix without leading or trailing slash, such as mlflow" }).default("mlflow").describe("Key prefix of every artifact in the bucket"),
+    noncurrentVersionDays: z.number().int().min(1).max(3650).default(30).describe("Days a deleted or overwritten artifact stays recoverable"),
+    activeKey: z.enum(["blue", "green"]).default("blue").describe("The access-key slot the server uses (see Rotating credentials)"),
+    keyRotations: z.strictObject({
+      blue: rotation.default(0).describe("Bump to recreate the blue key"),
+      green: rotation.default(0).describe("Bump to recreate the green key"),
+    }).default({ blue: 0, green: 0 }).describe("Rotation counters of the two key slots"),
   })
   .default({ prefix: "mlflow", noncurrentVersionDays: 30, activeKey: "blue", keyRotations: { blue: 0, green: 0 } });
 
 const server = z
   .strictObject({
-    workers: z.number().int().min(1).max(16).default(1),
-    adminUsername: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, { message: "must be 1-64 letters, digits, _ . @ -" }).default("admin"),
-    defaultPermission: z.enum(["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]).default("READ"),
-    corsAllowedOrigins: z.array(z.string().url({ message: "must be origins such as https://app.example.com" })).default([]),
+    workers: z.number().int().min(1).max(16).default(1).describe("uvicorn workers; 1 fits 512 MB"),
+    adminUsername: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, { message: "must be 1-64 letters, digits, _ . @ -" }).default("admin").describe("MLflow basic-auth admin user"),
+    defaultPermission: z.enum(["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]).default("READ").describe("What a signed-in user may do with others' experiments"),
+    corsAllowedOrigins: z.array(z.string().url({ message: "must be origins such as https://app.example.com" })).default([]).describe("Browser origins allowed to call the API"),
   })
   .default({ workers: 1, adminUsername: "admin", defaultPermission: "READ", corsAllowedOrigins: [] });
 
 const image = z.strictObject({
-  /** GitHub user or organization that owns the package: ghcr.io/<owner>/<name>. */
-  owner: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38})$/, { message: "must be a lower-case GitHub user or organization name (GHCR names are lower-case)" }),
-  name: z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*$/, { message: "must be a lower-case image name such as mlflow-kit-server" }).default("mlflow-kit-server"),
-  /** GitHub user the token belongs to (defaults to owner). */
-  username: z.string().optional(),
-  platform: z.enum(["linux/amd64", "linux/arm64"]).default("linux/amd64"),
+  owner: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38})$/, { message: "must be a lower-case GitHub user or organization name (GHCR names are lower-case)" }).describe("GitHub user or organization: ghcr.io/<owner>/<name>"),
+  name: z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*$/, { message: "must be a lower-case image name such as mlflow-kit-server" }).default("mlflow-kit-server").describe("Image name under the owner"),
+  username: z.string().optional().describe("GitHub user the token belongs to; owner when unset"),
+  platform: z.enum(["linux/amd64", "linux/arm64"]).default("linux/amd64").describe("Image platform"),
 });
 
 const credentialRotation = z
-  .strictObject({ adminPassword: rotation.default(0), databasePassword: rotation.default(0), flaskSecretKey: rotation.default(0) })
+  .strictObject({
+    adminPassword: rotation.default(0).describe("Bump to generate a new admin password (when adminPassword is not set)"),
+    databasePassword: rotation.default(0).describe("Bump to generate a new database role password"),
+    flaskSecretKey: rotation.default(0).describe("Bump to generate a new Flask secret key"),
+  })
   .default({ adminPassword: 0, databasePassword: 0, flaskSecretKey: 0 });
 
 /** Config keys (without the "mlflow-kit:" namespace) and their schemas. */
@@ -143,7 +145,7 @@ const plainKeys = {
   image,
   rotation: credentialRotation,
   /** Deploy storage, database and image only (a target that is not yet supported, or a data-first rollout). */
-  skipTarget: z.boolean().default(false),
+  skipTarget: z.boolean().default(false).describe("Deploy storage, database and image only"),
 } as const;
 
 /** Secret config keys: set with `pulumi config set --secret`, never in plain text. */
@@ -262,10 +264,10 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
       problems.push(describeIssue(issue, ns));
     }
   }
-  if (problems.length || !parsed.success) throw new SettingsError(problems);
+  // Rules that span keys need a parsed config; they still join the problems found so far.
+  if (!parsed.success) throw new SettingsError(problems);
   const s = parsed.data;
 
-  // Rules that span keys.
   const skipped: string[] = [];
   if (s.database.kind === "rds") {
     if (s.database.vpcId && (s.database.privateSubnetIds?.length ?? 0) < 2) {
@@ -370,7 +372,8 @@ function credentialLikePaths(value: unknown, path: string): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(value)) {
     const p = Array.isArray(value) ? `${path}[${k}]` : `${path}.${k}`;
-    if (!Array.isArray(value) && /(password|passwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key)$/i.test(k)) out.push(p);
+    // Strings only: rotation.adminPassword is a counter, not a password.
+    if (!Array.isArray(value) && typeof v === "string" && /(password|passwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key)$/i.test(k)) out.push(p);
     else out.push(...credentialLikePaths(v, p));
   }
   return out;
@@ -382,7 +385,7 @@ function describeIssue(issue: z.core.$ZodIssue, ns: string): string {
   switch (issue.code) {
     case "invalid_union":
       if ((issue as { note?: string }).note === "No matching discriminator") {
-        return `${key}.kind: must be one of ${head === "database" ? "rds, neon, local" : "render, hf-space, ecs, local"}. Set it, e.g. \`kind: ${head === "database" ? "rds" : "ecs"}\``;
+        return `${key.replace(/\.kind$/, "")}.kind: must be one of ${head === "database" ? "rds, neon, local" : "render, hf-space, ecs, local"}. Set it, e.g. \`kind: ${head === "database" ? "rds" : "ecs"}\``;
       }
       return `${key}: ${issue.message}`;
     case "unrecognized_keys":
@@ -407,4 +410,39 @@ function closest(word: string, candidates: string[]): string | undefined {
   };
   const best = candidates.map((c) => ({ c, d: dist(word, c) })).sort((x, y) => x.d - y.d)[0];
   return best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? best.c : undefined;
+}
+
+/** The config keys as rows of the README's configuration reference (generated, test-checked). */
+export function configReference(): Array<{ key: string; type: string; default: string; description: string }> {
+  type Row = { key: string; type: string; default: string; description: string };
+  const rows: Row[] = [];
+  const cell = (v: unknown) => (v === undefined ? "" : JSON.stringify(v));
+  // Leaves only: objects recurse, unions recurse into each kind and label its rows "(kind)".
+  const walk = (node: any, key: string, kind: string) => {
+    const variants = node.anyOf ?? node.oneOf;
+    if (variants) {
+      const kinds = variants.map((v: any) => v.properties?.kind?.const).filter(Boolean);
+      rows.push({ key: `${PROJECT}:${key}.kind`, type: kinds.join(" \\| "), default: "", description: `Which ${key} to deploy` });
+      for (const v of variants) walk(v, key, v.properties?.kind?.const ?? kind);
+      return;
+    }
+    if (node.properties) {
+      for (const [k, v] of Object.entries(node.properties as Record<string, any>)) if (k !== "kind") walk(v, `${key}.${k}`, kind);
+      return;
+    }
+    const type = node.enum ? node.enum.join(" \\| ") : node.type === "array" ? `${node.items?.type ?? "any"}[]` : String(node.type);
+    rows.push({ key: `${PROJECT}:${key}${kind ? ` (${kind})` : ""}`, type, default: cell(node.default), description: node.description ?? "" });
+  };
+  const json = z.toJSONSchema(z.object(plainKeys), { io: "input", unrepresentable: "any" }) as any;
+  for (const [k, v] of Object.entries(json.properties as Record<string, any>)) walk(v, k, "");
+  for (const [k, d] of Object.entries(SECRET_KEYS)) rows.push({ key: `${PROJECT}:${k}`, type: "secret string", default: "", description: d });
+  rows.push({ key: "aws:region", type: "string", default: "", description: "Region of the artifact bucket and the AWS resources" });
+  return rows;
+}
+
+/** configReference() as the Markdown table README.md carries. */
+export function configReferenceMarkdown(): string {
+  const esc = (t: string) => t.replace(/\|/g, "\\|").replace(/\\\\\|/g, "\\|");
+  return ["| key | type | default | description |", "| --- | --- | --- | --- |",
+    ...configReference().map((r) => `| \`${r.key}\` | ${r.type} | ${r.default ? `\`${r.default}\`` : ""} | ${esc(r.description)} |`)].join("\n");
 }

@@ -58,6 +58,22 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
         return { id: inputs.name ?? args.name, state: { ...inputs, arn: arn("lambda", `function:${inputs.name ?? args.name}`), invokeArn: arn("lambda", `function:${inputs.name ?? args.name}/invocations`) } };
       case "aws:lambda/invocation:Invocation":
         return { id: token("inv-"), state: { ...inputs, result: JSON.stringify({ ok: true }) } };
+      case "docker:index/image:Image": {
+        // What the provider reports after a push: the repository without its tag, and the
+        // manifest digest (derived from the name and tag here, so a new tag gives a new digest).
+        const imageName: string = inputs.imageName ?? args.name;
+        const repository = imageName.replace(/:[^/:]+$/, "");
+        const build = inputs.build ?? {};
+        return {
+          id: `${imageName}-${digest(args.name).slice(0, 8)}`,
+          state: {
+            ...inputs, imageName, baseImageName: imageName,
+            registryServer: inputs.registry?.server ?? repository.split("/")[0],
+            context: build.context, dockerfile: build.dockerfile, platform: build.platform,
+            repoDigest: `${repository}@sha256:${digest("image", args.name, imageName)}`,
+          },
+        };
+      }
       case "random:index/randomPassword:RandomPassword":
       case "random:index/randomString:RandomString": {
         const length = inputs.length ?? 32;

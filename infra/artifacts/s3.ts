@@ -78,6 +78,21 @@ function checkPrefix(prefix: string): void {
   }
 }
 
+function checkArgs(args: ArtifactStoreArgs): void {
+  checkPrefix(args.prefix);
+  if (!KEY_SLOTS.includes(args.accessKeys.active)) {
+    throw new Error(`ArtifactStore: accessKeys.active must be "blue" or "green"`);
+  }
+  for (const slot of KEY_SLOTS) {
+    if (!Number.isInteger(args.accessKeys.rotations[slot])) {
+      throw new Error(`ArtifactStore: accessKeys.rotations.${slot} must be an integer`);
+    }
+  }
+  if (!Number.isInteger(args.noncurrentVersionExpirationDays) || args.noncurrentVersionExpirationDays < 1) {
+    throw new Error("ArtifactStore: noncurrentVersionExpirationDays must be a positive integer");
+  }
+}
+
 /** The identity policy of the artifacts user: list, read, write and delete under `prefix/` only. */
 export function artifactUserPolicy(bucketArn: string, prefix: string): PolicyDocument {
   checkPrefix(prefix);
@@ -145,14 +160,9 @@ export class ArtifactStore extends pulumi.ComponentResource {
   public readonly keySlots: Record<KeySlot, { accessKeyId: pulumi.Output<string> }>;
 
   constructor(name: string, args: ArtifactStoreArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Checked before registering anything, so bad args leave no half-built component behind.
+    checkArgs(args);
     super("mlflow-kit:artifacts:ArtifactStore", name, {}, opts);
-    checkPrefix(args.prefix);
-    if (!KEY_SLOTS.includes(args.accessKeys.active)) {
-      throw new Error(`ArtifactStore: accessKeys.active must be "blue" or "green"`);
-    }
-    if (!Number.isInteger(args.noncurrentVersionExpirationDays) || args.noncurrentVersionExpirationDays < 1) {
-      throw new Error("ArtifactStore: noncurrentVersionExpirationDays must be a positive integer");
-    }
 
     const longLived = args.lifecycle === "long-lived";
     // Artifacts are the data: a long-lived bucket survives `pulumi destroy` and refuses deletion.

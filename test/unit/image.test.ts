@@ -1,0 +1,180 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse as parseYaml } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hfSpaceFiles } from "../../infra/image/hf-space-files";
+import { contextHash, MlflowImage } from "../../infra/image/mlflow-image";
+import { evaluateStack, SECRET, type EvaluatedStack } from "../../stacks/offline";
+
+const TOKEN = "ghp_" + "unitTestTokenThatMustNeverAppear0001";
+const DIGEST = "0123456789abcdef".repeat(4);
+
+let tmp: string;
+beforeAll(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-image-")); });
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** A small build context: a Dockerfile, an executable entrypoint, a nested file. */
+function makeContext(name: string): string {
+  const dir = path.join(tmp, name);
+  fs.mkdirSync(path.join(dir, "conf"), { recursive: true });
+  fs.writeFileSync(path.join(dir, "Dockerfile"), "FROM python:3.12-slim\nCOPY . /app\n");
+  fs.writeFileSync(path.join(dir, "entrypoint.py"), "print('hi')\n", { mode: 0o644 });
+  fs.writeFileSync(path.join(dir, "conf", "a.ini"), "[a]\nx=1\n");
+  return dir;
+}
+
+function evaluateImage(context: string, token: pulumi.Input<string>): Promise<EvaluatedStack> {
+  return evaluateStack({
+    project: "mlflow-kit", stack: "unit", config: {}, secretKeys: [],
+    program: () => {
+      const image = new MlflowImage("mlflow-image", {
+        registry: "ghcr.io", owner: "acme", imageName: "mlflow-kit-server", username: "octocat",
+        token, platform: "linux/arm64", context,
+      });
+      return { imageRef: image.imageRef, repository: image.repository, tag: image.tag };
+    },
+  });
+}
+
+describe("MlflowImage", () => {
+  let context: string;
+  let ev: EvaluatedStack;
+  beforeAll(async () => {
+    context = makeContext("ctx");
+    // A plain string on purpose: the component must make it a secret itself.
+    ev = await evaluateImage(context, TOKEN);
+  });
+
+  const dockerImage = () => {
+    const found = ev.resources.filter((r) => r.type === "docker:index/image:Image");
+    expect(found).toHaveLength(1);
+    return found[0];
+  };
+
+  it("is a component with the image as its child", () => {
+    const component = ev.resources.find((r) => r.type === "mlflow-kit:image:MlflowImage");
+    expect(component).toBeDefined();
+    expect(dockerImage().parent).toBe(component!.urn);
+  });
+
+  it("tags the image with the content hash of the build context", () => {
+    const tag = `ctx-${contextHash(context).slice(0, 16)}`;
+    expect(dockerImage().inputs.imageName).toBe(`ghcr.io/acme/mlflow-kit-server:${tag}`);
+    expect(ev.outputs.tag).toBe(tag);
+    expect(ev.outputs.repository).toBe("ghcr.io/acme/mlflow-kit-server");
+  });
+
+  it("builds the given context and platform and pushes", () => {
+    const inputs = dockerImage().inputs as any;
+    expect(inputs.build).toMatchObject({
+      context,
+      dockerfile: path.join(context, "Dockerfile"),
+      platform: "linux/arm64",
+      builderVersion: "BuilderBuildKit",
+    });
+    expect(inputs.skipPush).toBe(false);
+  });
+
+  it("logs in to GHCR with the token as a secret", () => {
+    const registry = (dockerImage().inputs as any).registry;
+    expect(registry).toEqual({ server: "ghcr.io", username: "octocat", password: SECRET });
+    expect(JSON.stringify({ r: ev.resources.map((r) => r.inputs), o: ev.outputs })).not.toContain(TOKEN);
+  });
+
+  it("exposes the pushed digest, never a tag, as imageRef", () => {
+    expect(ev.outputs.imageRef).toMatch(/^ghcr\.io\/acme\/mlflow-kit-server@sha256:[0-9a-f]{64}$/);
+  });
+
+  it("refuses a relative context", async () => {
+    await expect(evaluateImage("images/mlflow", TOKEN)).rejects.toThrow(/absolute path/);
+  });
+});
+
+describe("contextHash", () => {
+  it("changes when a file changes and not otherwise", () => {
+    const dir = makeContext("hash");
+    const base = contextHash(dir);
+    expect(base).toMatch(/^[0-9a-f]{64}$/);
+    expect(contextHash(dir)).toBe(base);
+
+    // Same content, new mtime: same hash.
+    const future = new Date(Date.now() + 60_000);
+    fs.utimesSync(path.join(dir, "entrypoint.py"), future, future);
+    expect(contextHash(dir)).toBe(base);
+
+    // Content change, and back.
+    fs.writeFileSync(path.join(dir, "conf", "a.ini"), "[a]\nx=2\n");
+    expect(contextHash(dir)).not.toBe(base);
+    fs.writeFileSync(path.join(dir, "conf", "a.ini"), "[a]\nx=1\n");
+    expect(contextHash(dir)).toBe(base);
+
+    // A new file, a rename, and the executable bit all change the image.
+    fs.writeFileSync(path.join(dir, "extra.txt"), "");
+    expect(contextHash(dir)).not.toBe(base);
+    fs.renameSync(path.join(dir, "extra.txt"), path.join(dir, "conf", "extra.txt"));
+    const moved = contextHash(dir);
+    expect(moved).not.toBe(base);
+    fs.rmSync(path.join(dir, "conf", "extra.txt"));
+    expect(contextHash(dir)).toBe(base);
+    fs.chmodSync(path.join(dir, "entrypoint.py"), 0o755);
+    expect(contextHash(dir)).not.toBe(base);
+    fs.chmodSync(path.join(dir, "entrypoint.py"), 0o644);
+
+    // Python bytecode caches (git-ignored) do not change the tag.
+    fs.mkdirSync(path.join(dir, "__pycache__"));
+    fs.writeFileSync(path.join(dir, "__pycache__", "entrypoint.cpython-312.pyc"), "\0bytecode");
+    expect(contextHash(dir)).toBe(base);
+  });
+
+  it("is the same for the same files in another directory", () => {
+    expect(contextHash(makeContext("copy-a"))).toBe(contextHash(makeContext("copy-b")));
+  });
+});
+
+describe("hfSpaceFiles", () => {
+  const imageRef = `ghcr.io/acme/mlflow-kit-server@sha256:${DIGEST}`;
+  const title = 'MLflow: "review" #42';
+
+  function frontMatter(readme: string): Record<string, unknown> {
+    const m = /^---\n([\s\S]*?)\n---\n/.exec(readme);
+    expect(m, "README.md starts with YAML front matter").not.toBeNull();
+    return parseYaml(m![1]) as Record<string, unknown>;
+  }
+
+  it("renders a Dockerfile FROM the digest, on the app port", () => {
+    const files = hfSpaceFiles({ imageRef, title, appPort: 7860 });
+    expect(Object.keys(files).sort()).toEqual(["Dockerfile", "README.md"]);
+    const instructions = files.Dockerfile.split("\n").filter((l) => l.trim() && !l.startsWith("#"));
+    expect(instructions).toEqual([`FROM ${imageRef}`, "ENV PORT=7860"]);
+  });
+
+  it("renders the README front matter of a Docker Space", () => {
+    const readme = hfSpaceFiles({ imageRef, title, appPort: 8080 })["README.md"];
+    const fm = frontMatter(readme);
+    expect(fm).toMatchObject({ title, sdk: "docker", app_port: 8080, pinned: false });
+    expect(typeof fm.emoji).toBe("string");
+    expect(String(fm.short_description).length).toBeLessThanOrEqual(60);
+    expect(readme).not.toContain("{{");
+  });
+
+  it("takes $ in values literally", () => {
+    const fm = frontMatter(hfSpaceFiles({ imageRef, title: "cost $& $1", appPort: 7860 })["README.md"]);
+    expect(fm.title).toBe("cost $& $1");
+  });
+
+  it.each([
+    ["a tag", "ghcr.io/acme/mlflow-kit-server:latest"],
+    ["a tag and a digest", `ghcr.io/acme/mlflow-kit-server:v1@sha256:${DIGEST}`],
+    ["a short digest", "ghcr.io/acme/mlflow-kit-server@sha256:abc123"],
+    ["a bare image id", `sha256:${DIGEST}`],
+  ])("refuses %s", (_why, ref) => {
+    expect(() => hfSpaceFiles({ imageRef: ref, title, appPort: 7860 })).toThrow(/must pin a digest.*MlflowImage\.imageRef/s);
+  });
+
+  it("refuses a bad port or a multi-line title", () => {
+    expect(() => hfSpaceFiles({ imageRef, title, appPort: 0 })).toThrow(/appPort/);
+    expect(() => hfSpaceFiles({ imageRef, title: "a\nsdk: gradio", appPort: 7860 })).toThrow(/title/);
+  });
+});

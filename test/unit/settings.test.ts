@@ -1,0 +1,130 @@
+import { describe, expect, it } from "vitest";
+import { parseSettings, SettingsError, type Settings } from "../../infra/settings";
+import { readStackConfig } from "../../stacks/stack-config";
+
+/** A valid prod-like config; each bad case changes one thing. */
+const base = (): Record<string, unknown> => ({
+  "aws:region": "eu-west-1",
+  "mlflow-kit:lifecycle": "long-lived",
+  "mlflow-kit:database": { kind: "rds" },
+  "mlflow-kit:target": { kind: "ecs", domain: "mlflow.example.com", acmeEmail: "ops@example.com" },
+  "mlflow-kit:image": { owner: "example-org" },
+  "mlflow-kit:skipTarget": true,
+});
+const SECRET_VALUE = "ghp_" + "thisMustNeverAppearInAnyMessage0123456789";
+
+function parse(values: Record<string, unknown>, secretKeys = ["mlflow-kit:ghcrToken"], options = {}): Settings {
+  const raw: Record<string, string> = { "mlflow-kit:ghcrToken": SECRET_VALUE };
+  for (const [k, v] of Object.entries(values)) {
+    if (v === undefined) delete raw[k];
+    else raw[k] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  return parseSettings({ project: "mlflow-kit", stack: "prod", values: raw, secretKeys: new Set(secretKeys) }, options);
+}
+
+function problems(values: Record<string, unknown>, secretKeys?: string[], options = {}): string[] {
+  try {
+    parse(values, secretKeys, options);
+  } catch (err) {
+    expect(err).toBeInstanceOf(SettingsError);
+    const e = err as SettingsError;
+    expect(e.message).not.toContain(SECRET_VALUE);
+    return e.problems;
+  }
+  throw new Error("expected a SettingsError");
+}
+
+describe("settings: valid config", () => {
+  it("types and defaults a prod config", () => {
+    const s = parse(base());
+    expect(s.namePrefix).toBe("mlflow-kit-prod");
+    expect(s.lifecycle).toBe("long-lived");
+    expect(s.database).toMatchObject({ kind: "rds", instanceClass: "db.t4g.micro", engineVersion: "16", backupRetentionDays: 7, bootstrap: "lambda", cidrBlock: "10.40.0.0/16" });
+    expect(s.artifacts).toEqual({ prefix: "mlflow", noncurrentVersionDays: 30, activeKey: "blue", keyRotations: { blue: 0, green: 0 } });
+    expect(s.server).toEqual({ workers: 1, adminUsername: "admin", defaultPermission: "READ", corsAllowedOrigins: [] });
+    expect(s.deploy).toEqual({ database: true, target: false });
+    expect(s.skipped).toEqual(["mlflow-kit:target: ecs skipped by mlflow-kit:skipTarget"]);
+    expect(s.tags["mlflow-kit:stack"]).toBe("prod");
+  });
+
+  it("keeps secrets as Pulumi secrets", async () => {
+    const pulumi = await import("@pulumi/pulumi");
+    const s = parse(base());
+    expect(await pulumi.isSecret(s.secrets.ghcrToken!)).toBe(true);
+  });
+
+  it("ignores other providers' config", () => {
+    expect(() => parse({ ...base(), "aws:profile": "work", "postgresql:sslmode": "require" })).not.toThrow();
+  });
+
+  it("the offline plan may leave out kinds that are not supported yet, and says so", () => {
+    const s = parse({ ...base(), "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render" }, "mlflow-kit:skipTarget": undefined, "mlflow-kit:neonApiKey": "n", "mlflow-kit:renderApiKey": "r" },
+      ["mlflow-kit:ghcrToken", "mlflow-kit:neonApiKey", "mlflow-kit:renderApiKey"], { allowUnsupported: true });
+    expect(s.deploy).toEqual({ database: false, target: false });
+    expect(s.skipped.join("\n")).toMatch(/database.kind: neon is not yet supported/);
+    expect(s.skipped.join("\n")).toMatch(/target.kind: render is not yet supported/);
+  });
+
+  it.each(["dev", "prod"])("Pulumi.%s.yaml parses (offline, placeholders for secrets)", (stack) => {
+    const cfg = readStackConfig(stack, {});
+    const s = parseSettings({ project: cfg.project, stack, values: cfg.config, secretKeys: new Set(cfg.secretKeys) }, { allowUnsupported: true });
+    expect(s.stack).toBe(stack);
+    expect(cfg.placeholders).toContain("mlflow-kit:ghcrToken");
+  });
+});
+
+describe("settings: every problem at once, naming the key and the fix", () => {
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ["missing lifecycle", { "mlflow-kit:lifecycle": undefined }, /mlflow-kit:lifecycle: is missing\. .*pulumi config set mlflow-kit:lifecycle long-lived/],
+    ["bad lifecycle", { "mlflow-kit:lifecycle": "forever" }, /mlflow-kit:lifecycle: must be one of long-lived, ephemeral/],
+    ["unknown target kind", { "mlflow-kit:target": { kind: "heroku" } }, /mlflow-kit:target\.kind: must be one of render, hf-space, ecs, local/],
+    ["unknown database kind", { "mlflow-kit:database": { kind: "mysql" } }, /mlflow-kit:database\.kind: must be one of rds, neon, local/],
+    ["malformed domain", { "mlflow-kit:target": { kind: "ecs", domain: "https://mlflow.example.com/", acmeEmail: "ops@example.com" } }, /mlflow-kit:target\.domain: must be a fully qualified lower-case domain name/],
+    ["localhost as domain", { "mlflow-kit:target": { kind: "ecs", domain: "mlflow.localhost", acmeEmail: "ops@example.com" } }, /mlflow-kit:target\.domain: must be a public domain, not localhost/],
+    ["bad email", { "mlflow-kit:target": { kind: "ecs", domain: "mlflow.example.com", acmeEmail: "ops" } }, /mlflow-kit:target\.acmeEmail: must be an e-mail address/],
+    ["missing ecs domain", { "mlflow-kit:target": { kind: "ecs", acmeEmail: "ops@example.com" } }, /mlflow-kit:target\.domain: is missing/],
+    ["typo in a nested key", { "mlflow-kit:database": { kind: "rds", instanceClas: "db.t4g.micro" } }, /mlflow-kit:database: has unknown setting instanceClas/],
+    ["unknown top-level key", { "mlflow-kit:databse": { kind: "rds" } }, /mlflow-kit:databse: is not a setting of mlflow-kit\. Did you mean mlflow-kit:database\?/],
+    ["password in plain config", { "mlflow-kit:adminPassword": SECRET_VALUE }, /mlflow-kit:adminPassword: is set in plain text.*pulumi config set --secret mlflow-kit:adminPassword/],
+    ["credential inside a structured key", { "mlflow-kit:database": { kind: "rds", password: SECRET_VALUE } }, /mlflow-kit:database\.password: looks like a credential in plain config/],
+    ["missing region", { "aws:region": undefined }, /aws:region: is missing.*pulumi config set aws:region/],
+    ["bad region", { "aws:region": "europe" }, /aws:region: must be an AWS region such as us-east-1/],
+    ["no backups", { "mlflow-kit:database": { kind: "rds", backupRetentionDays: 0 } }, /mlflow-kit:database\.backupRetentionDays: must be at least 1/],
+    ["short backups on long-lived", { "mlflow-kit:database": { kind: "rds", backupRetentionDays: 3 } }, /backupRetentionDays: a long-lived stack keeps at least 7 days/],
+    ["existing VPC without subnets", { "mlflow-kit:database": { kind: "rds", vpcId: "vpc-0abc12345def67890" } }, /database\.privateSubnetIds: an existing VPC .* needs at least two private subnets/],
+    ["rds with a target outside the VPC", { "mlflow-kit:target": { kind: "render" } }, /database\.kind: rds is private to its VPC and only target\.kind ecs/],
+    ["workers beyond a free plan", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render", plan: "free" }, "mlflow-kit:server": { workers: 4 } }, /server\.workers: 4 workers do not fit Render's free plan/],
+    ["unsupported target for pulumi up", { "mlflow-kit:skipTarget": undefined }, /mlflow-kit:target\.kind: ecs is not yet supported.*pulumi config set mlflow-kit:skipTarget true/],
+    ["uppercase GHCR owner", { "mlflow-kit:image": { owner: "Example-Org" } }, /mlflow-kit:image\.owner: must be a lower-case GitHub user/],
+    ["bad artifact prefix", { "mlflow-kit:artifacts": { prefix: "/mlflow/" } }, /mlflow-kit:artifacts\.prefix: must be a key prefix without leading or trailing slash/],
+  ];
+
+  it.each(cases)("%s", (_name, change, expected) => {
+    const found = problems({ ...base(), ...change });
+    expect(found.join("\n")).toMatch(expected);
+  });
+
+  it("a missing secret names the key and the command", () => {
+    const found = problems(base(), [], {});
+    // ghcrToken is given but not as a secret: refused as plain text, never echoed.
+    expect(found.join("\n")).toMatch(/mlflow-kit:ghcrToken: is set in plain text/);
+    const missing = problems({ ...base(), "mlflow-kit:ghcrToken": undefined });
+    expect(missing.join("\n")).toMatch(/mlflow-kit:ghcrToken: is missing: GitHub token with write:packages.*pulumi config set --secret mlflow-kit:ghcrToken <value>/);
+  });
+
+  it("a target's own secret is required with it", () => {
+    const found = problems({ ...base(), "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "hf-space", owner: "acme" }, "mlflow-kit:skipTarget": undefined });
+    expect(found.join("\n")).toMatch(/mlflow-kit:neonApiKey: is missing/);
+    expect(found.join("\n")).toMatch(/mlflow-kit:hfToken: is missing/);
+  });
+
+  it("reports several problems in one error", () => {
+    const found = problems({ ...base(), "mlflow-kit:lifecycle": "forever", "aws:region": "europe", "mlflow-kit:databse": {} });
+    expect(found.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("a long stack name that cannot name a bucket is refused", () => {
+    expect(() => parseSettings({ project: "mlflow-kit", stack: "review-pr-1234-with-a-very-long-branch-name", values: { ...Object.fromEntries(Object.entries(base()).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])), "mlflow-kit:ghcrToken": "x" }, secretKeys: new Set(["mlflow-kit:ghcrToken"]) }))
+      .toThrow(/stack name: .* must be 3-42 lower-case letters/);
+  });
+});
