@@ -76,7 +76,7 @@ export async function evaluateStack(o: EvaluateOptions): Promise<EvaluatedStack>
       options: {
         protect: r.opts.protect,
         retainOnDelete: r.opts.retainOnDelete,
-        deleteBeforeReplace: r.opts.deleteBeforeReplace,
+        deleteBeforeReplace: (r.opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
         ignoreChanges: r.opts.ignoreChanges,
         replacementTrigger: r.opts.replacementTrigger === undefined ? undefined : await settleDeep(r.opts.replacementTrigger, reveal),
       },

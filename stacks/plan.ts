@@ -13,14 +13,15 @@ import { loadSettings, SettingsError } from "../infra/settings";
 import { evaluateStack, type EvaluatedStack, type PlannedResource } from "./offline";
 import { readStackConfig } from "./stack-config";
 
-export async function plan(stack: string, opts: { strict?: boolean } = {}): Promise<EvaluatedStack & { skipped: string[] }> {
-  const cfg = readStackConfig(stack);
+export async function plan(stack: string, opts: { strict?: boolean; dir?: string; revealSecrets?: boolean } = {}): Promise<EvaluatedStack & { skipped: string[] }> {
+  const cfg = readStackConfig(stack, process.env, opts.dir);
   let skipped: string[] = [];
   const evaluated = await evaluateStack({
     project: cfg.project,
     stack,
     config: cfg.config,
     secretKeys: cfg.secretKeys,
+    revealSecrets: opts.revealSecrets,
     program: () => {
       const settings = loadSettings({ allowUnsupported: !opts.strict });
       skipped = settings.skipped;
@@ -68,11 +69,16 @@ export function planText(p: EvaluatedStack & { skipped: string[] }): string {
 
 async function main() {
   const { values } = parseArgs({
-    options: { stack: { type: "string", default: "prod" }, json: { type: "boolean", default: false }, strict: { type: "boolean", default: false } },
+    options: {
+      stack: { type: "string", default: "prod" },
+      json: { type: "boolean", default: false },
+      strict: { type: "boolean", default: false },
+      dir: { type: "string" }, // where Pulumi.<stack>.yaml is; the project root by default
+    },
     allowPositionals: false,
   });
   try {
-    const p = await plan(values.stack!, { strict: values.strict });
+    const p = await plan(values.stack!, { strict: values.strict, dir: values.dir });
     for (const s of p.skipped) process.stderr.write(`note: not planned: ${s}\n`);
     process.stdout.write(`${values.json ? planJson(p) : planText(p)}\n`);
   } catch (err) {

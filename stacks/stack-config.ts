@@ -26,11 +26,11 @@ export function secretEnvName(key: string): string {
  * open) and every secret key the kit declares are taken from the environment
  * (MLFLOW_KIT_<KEY>) or replaced by a placeholder.
  */
-export function readStackConfig(stack: string, env: NodeJS.ProcessEnv = process.env): StackConfig {
+export function readStackConfig(stack: string, env: NodeJS.ProcessEnv = process.env, dir = REPO_ROOT): StackConfig {
   if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new Error(`--stack: "${stack}" is not a stack name (letters, digits, _ . -)`);
-  const file = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+  const file = path.join(dir, `Pulumi.${stack}.yaml`);
   if (!fs.existsSync(file)) {
-    const known = fs.readdirSync(REPO_ROOT).filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f)).map((f) => f.split(".")[1]);
+    const known = fs.readdirSync(dir).filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f)).map((f) => f.split(".")[1]);
     throw new Error(`--stack: there is no Pulumi.${stack}.yaml. Stacks in this project: ${known.join(", ")}`);
   }
   const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };

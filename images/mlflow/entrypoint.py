@@ -1,0 +1,539 @@
+#!/usr/bin/env python3
+"""Entrypoint of the mlflow-kit MLflow tracking server image.
+
+Steps, each failing with one clear message and its own exit code:
+  1. validate the environment against contract.json (every problem at once, exit 2);
+  2. wait for Postgres, bounded by MLFLOW_DB_WAIT_SECONDS (exit 3);
+  3. take a Postgres advisory lock so that concurrent starts of the same deployment run the
+     steps below one at a time, then migrate per MLFLOW_MIGRATE (exit 4);
+  4. run MLflow's own `mlflow server` command in this process and let it exec uvicorn in place
+     of this process (see serve()).
+
+Secrets never reach argv, and everything this process prints goes through a redactor.
+"""
+
+import io
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+EXIT_CONFIG = 2
+EXIT_DATABASE = 3
+EXIT_MIGRATION = 4
+
+# MLflow's historical basic_auth.ini default (GHSA-gq3w-7jj3-x7gr); publicly known.
+SHIPPED_DEFAULT_ADMIN_PASSWORD = "password1234"
+AUTHORIZATION_FUNCTION = "mlflow.server.auth:authenticate_request_basic_auth"
+# Advisory lock key ("mlflowkt"), taken in every database this instance migrates or bootstraps.
+STARTUP_LOCK_KEY = 0x6D6C666C6F776B74
+# Secrets shorter than this are not masked in free text: masking one or two characters would
+# shred every message, and the validator rejects such values anyway.
+MIN_REDACTED_LENGTH = 4
+# MLflow's own overrides of basic_auth.ini; the contract's variables are the only source.
+MLFLOW_AUTH_OVERRIDES = ("MLFLOW_AUTH_ADMIN_USERNAME", "MLFLOW_AUTH_ADMIN_PASSWORD")
+# Read from the rendered basic_auth.ini instead, so they need not stay in the server's env.
+MOVED_TO_AUTH_CONFIG = ("MLFLOW_ADMIN_PASSWORD", "MLFLOW_AUTH_DATABASE_URI")
+
+
+class StartupError(Exception):
+    def __init__(self, exit_code, message):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+# --- output redaction -------------------------------------------------------------------
+
+
+class Redactor:
+    """Masks known secret values, and the password of any URI, in text."""
+
+    URI_PASSWORD = re.compile(r"(://[^/\s:@]*:)[^@\s/]+(@)")
+
+    def __init__(self):
+        self._secrets = set()
+
+    def add(self, value):
+        if value and len(value) >= MIN_REDACTED_LENGTH:
+            self._secrets.add(value)
+            for password in uri_passwords(value):
+                self.add(password)
+
+    def __call__(self, text):
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return self.URI_PASSWORD.sub(r"\1***\2", text)
+
+
+class RedactingStream(io.TextIOBase):
+    """Line-buffered text stream that redacts each whole line before writing it.
+
+    Buffering by line keeps a secret from slipping through split across two writes.
+    """
+
+    def __init__(self, target, redact):
+        self._target = target
+        self._redact = redact
+        self._pending = ""
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        self._pending += text
+        if "\n" in self._pending:
+            complete, self._pending = self._pending.rsplit("\n", 1)
+            self._target.write(self._redact(complete + "\n"))
+            self._target.flush()
+        return len(text)
+
+    def flush(self):
+        if self._pending:
+            self._target.write(self._redact(self._pending))
+            self._pending = ""
+        self._target.flush()
+
+    def isatty(self):
+        return False
+
+    @property
+    def encoding(self):
+        return self._target.encoding
+
+
+def install_redaction(redactor):
+    # Installed before MLflow is imported, so its log handlers and click output bind to it too.
+    sys.stdout = RedactingStream(sys.stdout, redactor)
+    sys.stderr = RedactingStream(sys.stderr, redactor)
+
+
+def log(message):
+    print(f"[entrypoint] {message}", file=sys.stderr, flush=True)
+
+
+# --- database URIs ----------------------------------------------------------------------
+
+
+def uri_passwords(uri):
+    """The password of a URI as written and percent-decoded; none for a non-URI."""
+    try:
+        raw = urlsplit(uri)._userinfo[1] if "://" in uri else None
+    except ValueError:
+        return []
+    return [raw, unquote(raw)] if raw else []
+
+
+def sqlalchemy_uri(uri):
+    # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; the image ships psycopg2.
+    return re.sub(r"^postgresql://", "postgresql+psycopg2://", uri)
+
+
+def libpq_uri(uri):
+    return re.sub(r"^postgresql\+psycopg2://", "postgresql://", uri)
+
+
+def database_identity(uri):
+    """(host, port, database) of a URI: two URIs naming the same triple share one database."""
+    parts = urlsplit(libpq_uri(uri))
+    return ((parts.hostname or "").lower(), parts.port or 5432, parts.path.lstrip("/"))
+
+
+def describe_database(label, uri):
+    host, port, name = database_identity(uri)
+    return f"{label} database '{name}' on {host}:{port}"
+
+
+# --- contract validation ----------------------------------------------------------------
+
+
+def contract_path():
+    default = Path(__file__).resolve().with_name("contract.json")
+    return Path(os.environ.get("MLFLOW_KIT_CONTRACT") or default)
+
+
+def load_contract(path):
+    try:
+        return json.loads(path.read_text())["variables"]
+    except (OSError, ValueError, KeyError) as error:
+        raise StartupError(EXIT_CONFIG, f"cannot read the runtime contract {path}: {error}")
+
+
+def read_env(contract, environ):
+    """Contract variables that are set; an empty value counts as unset."""
+    return {var["name"]: environ[var["name"]] for var in contract if environ.get(var["name"])}
+
+
+def is_required(var, auth_mode):
+    return var["required"] == "always" or (var["required"] == "basic" and auth_mode == "basic")
+
+
+def check_variable(var, value):
+    """Problems of one set value against its contract entry; secret values are never shown."""
+    name = var["name"]
+    shown = "" if var["secret"] else f"={value!r}"
+    problems = []
+    if "enum" in var and value not in var["enum"]:
+        problems.append(f"{name}{shown} is not one of {', '.join(var['enum'])}. Set one of them.")
+    if "pattern" in var and not re.search(var["pattern"], value):
+        problems.append(
+            f"{name}{shown} is malformed: it must match {var['pattern']}. "
+            f"Expected: {var['description']}"
+        )
+    if "minLength" in var and len(value) < var["minLength"]:
+        problems.append(
+            f"{name} is too short ({len(value)} characters): "
+            f"set at least {var['minLength']} characters."
+        )
+    return problems
+
+
+def resolve_auth_mode(contract, values):
+    var = next(v for v in contract if v["name"] == "MLFLOW_AUTH_MODE")
+    mode = values.get("MLFLOW_AUTH_MODE", var.get("default"))
+    # An invalid mode is reported by check_variable; requiring the basic variables meanwhile
+    # reports everything the stricter mode would need.
+    return mode if mode in var["enum"] else "basic"
+
+
+def check_contract(contract, values, auth_mode):
+    problems = []
+    for var in contract:
+        name = var["name"]
+        if name in values:
+            problems += check_variable(var, values[name])
+        elif is_required(var, auth_mode):
+            when = " when MLFLOW_AUTH_MODE=basic" if var["required"] == "basic" else ""
+            problems.append(f"{name} is required{when} but not set. Set it: {var['description']}")
+    return problems
+
+
+def check_cross_variable_rules(values, auth_mode):
+    problems = []
+    port = values.get("PORT")
+    if port and port.isdigit() and not 1 <= int(port) <= 65535:
+        problems.append(f"PORT={port!r} is out of range: set a TCP port from 1 to 65535.")
+    if ("AWS_ACCESS_KEY_ID" in values) != ("AWS_SECRET_ACCESS_KEY" in values):
+        problems.append(
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together or not at all: "
+            "set the missing one, or unset both to use the platform's role."
+        )
+    if auth_mode != "basic":
+        return problems
+    password = values.get("MLFLOW_ADMIN_PASSWORD", "")
+    if password == SHIPPED_DEFAULT_ADMIN_PASSWORD:
+        problems.append(
+            "MLFLOW_ADMIN_PASSWORD is MLflow's publicly known shipped default: "
+            "set a generated password."
+        )
+    if password != password.strip() or re.search(r"[\r\n]", password):
+        problems.append(
+            "MLFLOW_ADMIN_PASSWORD has leading/trailing whitespace or a line break, which "
+            "basic_auth.ini cannot hold: set a password without them."
+        )
+    tracking, auth = values.get("MLFLOW_BACKEND_STORE_URI"), values.get("MLFLOW_AUTH_DATABASE_URI")
+    if tracking and auth and database_identity(tracking) == database_identity(auth):
+        problems.append(
+            "MLFLOW_AUTH_DATABASE_URI names the same database as MLFLOW_BACKEND_STORE_URI: "
+            "give the auth app its own database (sharing one makes the server crash-loop)."
+        )
+    return problems
+
+
+def warn_unused(contract, values, auth_mode):
+    if auth_mode == "basic":
+        return
+    for var in contract:
+        if var["required"] == "basic" and var["name"] in values:
+            log(f"note: {var['name']} is ignored when MLFLOW_AUTH_MODE={auth_mode}.")
+
+
+def validate(contract, environ):
+    """Returns (settings with defaults applied, problems)."""
+    values = read_env(contract, environ)
+    auth_mode = resolve_auth_mode(contract, values)
+    problems = check_contract(contract, values, auth_mode)
+    problems += check_cross_variable_rules(values, auth_mode)
+    settings = {v["name"]: v["default"] for v in contract if "default" in v}
+    settings.update(values)
+    warn_unused(contract, values, auth_mode)
+    return settings, problems
+
+
+def report_problems(problems):
+    count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+    lines = [f"the environment does not satisfy the image's runtime contract ({count}):"]
+    lines += [f"  - {problem}" for problem in problems]
+    log("\n".join(lines))
+
+
+# --- environment handed to MLflow -------------------------------------------------------
+
+
+def prepare_environment(contract, settings):
+    """Makes os.environ hold exactly the validated settings that MLflow, boto3 and workers read."""
+    for var in contract:
+        os.environ.pop(var["name"], None)
+    for name in MLFLOW_AUTH_OVERRIDES:
+        if os.environ.pop(name, None) is not None:
+            log(f"note: ignoring {name}; the image takes the admin from MLFLOW_ADMIN_* only.")
+    os.environ.update(settings)
+    for name in ("MLFLOW_BACKEND_STORE_URI", "MLFLOW_AUTH_DATABASE_URI"):
+        if name in settings:
+            os.environ[name] = sqlalchemy_uri(settings[name])
+    # The job runner spawns several ~250 MB consumer processes (an OOM on a 512 MB instance),
+    # and exec-ing uvicorn (serve()) would skip launching it anyway.
+    os.environ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+def database_targets(settings):
+    targets = [("tracking", os.environ["MLFLOW_BACKEND_STORE_URI"])]
+    if settings["MLFLOW_AUTH_MODE"] == "basic":
+        targets.append(("auth", os.environ["MLFLOW_AUTH_DATABASE_URI"]))
+    return targets
+
+
+def private_directory():
+    # /dev/shm keeps the rendered secrets in memory; mkdtemp makes the directory mode 0700.
+    shm = Path("/dev/shm")
+    parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+    return Path(tempfile.mkdtemp(prefix="mlflow-auth-", dir=parent))
+
+
+def ini_value(value):
+    # MLflow reads the file with ConfigParser's default interpolation: a literal % is %%.
+    return value.replace("%", "%%")
+
+
+def write_auth_config(settings):
+    """Renders basic_auth.ini (mode 0600) and points MLflow at it."""
+    entries = {
+        "default_permission": settings["MLFLOW_DEFAULT_PERMISSION"],
+        "database_uri": os.environ["MLFLOW_AUTH_DATABASE_URI"],
+        "admin_username": settings["MLFLOW_ADMIN_USERNAME"],
+        "admin_password": settings["MLFLOW_ADMIN_PASSWORD"],
+        "authorization_function": AUTHORIZATION_FUNCTION,
+    }
+    body = "[mlflow]\n" + "".join(f"{key} = {ini_value(v)}\n" for key, v in entries.items())
+    path = private_directory() / "basic_auth.ini"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(body)
+    os.environ["MLFLOW_AUTH_CONFIG_PATH"] = str(path)
+    for name in MOVED_TO_AUTH_CONFIG:
+        os.environ.pop(name, None)
+    return path
+
+
+# --- Postgres ---------------------------------------------------------------------------
+
+
+def connect(uri, timeout):
+    import psycopg2
+
+    return psycopg2.connect(libpq_uri(uri), connect_timeout=max(1, int(timeout)))
+
+
+def wait_for_database(label, uri, deadline, wait_seconds):
+    import psycopg2
+
+    log(f"waiting for the {describe_database(label, uri)} (up to {wait_seconds} s)")
+    while True:
+        try:
+            connect(uri, min(5, deadline - time.monotonic())).close()
+            return
+        except psycopg2.Error as error:
+            last_error = str(error).strip()
+        if time.monotonic() + 1 > deadline:
+            raise StartupError(
+                EXIT_DATABASE,
+                f"the {describe_database(label, uri)} did not accept connections within "
+                f"{wait_seconds} s (MLFLOW_DB_WAIT_SECONDS). Last error: {last_error}. "
+                "Check that Postgres is up and reachable and that the URI's host, port, "
+                "database, user and password are right.",
+            )
+        time.sleep(1)
+
+
+def wait_for_databases(targets, wait_seconds):
+    deadline = time.monotonic() + wait_seconds
+    for label, uri in targets:
+        wait_for_database(label, uri, deadline, wait_seconds)
+
+
+class StartupLock:
+    """Session-level advisory locks, one per database, held from migration until the exec.
+
+    Two instances of one deployment starting at once (a rollout, a restart racing a deploy)
+    would otherwise run alembic concurrently, both initialize an empty schema, or both create
+    the admin user. Postgres drops the lock by itself if the holder dies.
+    """
+
+    def __init__(self, targets):
+        self._targets = targets
+        self._connections = []
+
+    def __enter__(self):
+        for label, uri in self._targets:
+            self._connections.append(self._acquire(label, uri))
+        return self
+
+    def __exit__(self, *exc_info):
+        self.release()
+
+    def _acquire(self, label, uri):
+        conn = connect(uri, 10)
+        conn.autocommit = True
+        announced_at = None
+        with conn.cursor() as cursor:
+            while True:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", (STARTUP_LOCK_KEY,))
+                if cursor.fetchone()[0]:
+                    return conn
+                if announced_at is None or time.monotonic() - announced_at > 30:
+                    log(f"another instance is starting against the "
+                        f"{describe_database(label, uri)}; waiting for it to finish")
+                    announced_at = time.monotonic()
+                time.sleep(1)
+
+    def release(self):
+        while self._connections:
+            self._connections.pop().close()
+
+
+# --- migrations -------------------------------------------------------------------------
+
+
+def run_click_command(command, args, what):
+    # The same click commands as `mlflow db upgrade <uri>` and
+    # `python -m mlflow.server.auth db upgrade --url <uri>`, invoked in this process so the
+    # URI never appears in a process's argv and all output passes the redactor.
+    log(f"migrating the {what}")
+    started = time.monotonic()
+    try:
+        command.main(args=args, prog_name=what, standalone_mode=False)
+    except Exception as error:
+        traceback.print_exc()
+        raise StartupError(EXIT_MIGRATION, f"migrating the {what} failed: {error}")
+    log(f"{what} is at the latest schema ({time.monotonic() - started:.1f} s)")
+
+
+def migrate(settings):
+    from mlflow.db import upgrade as upgrade_tracking
+
+    tracking = os.environ["MLFLOW_BACKEND_STORE_URI"]
+    run_click_command(upgrade_tracking, [tracking], describe_database("tracking", tracking))
+    if settings["MLFLOW_AUTH_MODE"] == "basic":
+        # Imports the auth app, which reads MLFLOW_AUTH_CONFIG_PATH once: written before this.
+        from mlflow.server.auth.db.cli import upgrade as upgrade_auth
+
+        auth = os.environ["MLFLOW_AUTH_DATABASE_URI"]
+        run_click_command(upgrade_auth, ["--url", auth], describe_database("auth", auth))
+
+
+# --- server -----------------------------------------------------------------------------
+
+
+def allowed_hosts(settings):
+    port = settings["PORT"]
+    hosts = [settings["MLFLOW_PUBLIC_HOSTNAME"], "localhost", "127.0.0.1"]
+    return ",".join(h for host in hosts for h in (host, f"{host}:{port}"))
+
+
+def server_args(settings):
+    """`mlflow server` flags. None is secret: the backend store URI comes from the env."""
+    args = [
+        "server",
+        "--host", "0.0.0.0",
+        "--port", settings["PORT"],
+        "--workers", settings["MLFLOW_WORKERS"],
+        "--serve-artifacts",
+        "--artifacts-destination", settings["MLFLOW_ARTIFACTS_DESTINATION"],
+        "--allowed-hosts", allowed_hosts(settings),
+    ]  # fmt: skip
+    if settings.get("MLFLOW_CORS_ALLOWED_ORIGINS"):
+        args += ["--cors-allowed-origins", settings["MLFLOW_CORS_ALLOWED_ORIGINS"]]
+    if settings["MLFLOW_AUTH_MODE"] == "basic":
+        args += ["--app-name", "basic-auth"]
+    return args
+
+
+def exec_in_place(lock):
+    """Replacement for the spawn at the end of `mlflow server`: exec the same command instead.
+
+    `mlflow server` otherwise stays resident as a supervisor that only forwards signals, and
+    costs as much memory as the server (~230 MB of a 512 MB instance). Exec-ing leaves uvicorn
+    as the container's main process, so SIGTERM reaches it directly.
+    """
+
+    def exec_command(cmd, *, extra_env=None, **_ignored):
+        env = {**os.environ, **(extra_env or {})}
+        lock.release()
+        log(f"starting: {' '.join(map(str, cmd))}")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execvpe(str(cmd[0]), [str(part) for part in cmd], env)
+
+    return exec_command
+
+
+def serve(settings, lock):
+    import mlflow.server
+    from mlflow.cli import cli
+
+    if hasattr(mlflow.server, "_exec_cmd"):
+        mlflow.server._exec_cmd = exec_in_place(lock)
+    else:
+        log("warning: this MLflow has no mlflow.server._exec_cmd; `mlflow server` stays resident")
+    args = server_args(settings)
+    log(f"mlflow {' '.join(args)}")
+    cli.main(args=args, prog_name="mlflow")
+
+
+# --- main -------------------------------------------------------------------------------
+
+
+def start(redactor):
+    contract = load_contract(contract_path())
+    for var in contract:
+        if var["secret"]:
+            redactor.add(os.environ.get(var["name"], ""))
+    settings, problems = validate(contract, os.environ)
+    if problems:
+        report_problems(problems)
+        return EXIT_CONFIG
+    prepare_environment(contract, settings)
+    targets = database_targets(settings)
+    wait_for_databases(targets, int(settings["MLFLOW_DB_WAIT_SECONDS"]))
+    if settings["MLFLOW_AUTH_MODE"] == "basic":
+        log(f"auth config written to {write_auth_config(settings)}")
+    with StartupLock(targets) as lock:
+        if settings["MLFLOW_MIGRATE"] in ("auto", "only"):
+            migrate(settings)
+        if settings["MLFLOW_MIGRATE"] == "only":
+            log("MLFLOW_MIGRATE=only: migrations done, not serving")
+            return 0
+        serve(settings, lock)
+    return 1  # serve() only returns if `mlflow server` exited without exec-ing
+
+
+def main():
+    redactor = Redactor()
+    install_redaction(redactor)
+    try:
+        return start(redactor)
+    except StartupError as error:
+        log(f"error: {error}")
+        return error.exit_code
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+/** The offline plan as a reviewer runs it: a process, its exit code, stdout and stderr. */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+
+const root = path.resolve(__dirname, "..", "..");
+const run = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, ["--import", "tsx", path.join(root, "stacks", "plan.ts"), ...args], {
+    cwd: root, encoding: "utf8", env: { ...process.env, ...env }, timeout: 60_000,
+  });
+
+describe("npm run plan", () => {
+  it("--stack prod --json prints the resources, parents and outputs, with secrets hidden", () => {
+    const token = "ghp_" + "fromTheEnvironmentNeverPrinted0123456789";
+    const r = run(["--stack", "prod", "--json"], { MLFLOW_KIT_GHCR_TOKEN: token });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.stack).toBe("prod");
+    const types = out.resources.map((x: { type: string }) => x.type);
+    for (const t of ["aws:s3/bucket:Bucket", "aws:s3/bucketPolicy:BucketPolicy", "aws:iam/user:User", "aws:iam/accessKey:AccessKey", "aws:rds/instance:Instance", "aws:rds/subnetGroup:SubnetGroup", "aws:ec2/securityGroup:SecurityGroup", "aws:lambda/invocation:Invocation"]) {
+      expect(types).toContain(t);
+    }
+    for (const x of out.resources) expect(Object.keys(x).sort()).toEqual(["inputs", "name", "parent", "type", "urn"].filter((k) => k !== "parent" || x.parent !== undefined).sort());
+    const urns = new Set(out.resources.map((x: { urn: string }) => x.urn));
+    const children = out.resources.filter((x: { parent?: string }) => x.parent && urns.has(x.parent));
+    expect(children.length).toBeGreaterThan(out.resources.length / 2);
+    expect(out.outputs.adminPassword).toBe("[secret]");
+    expect(r.stdout).not.toContain(token);
+    expect(r.stderr).toMatch(/not planned: .*ecs is not yet supported/);
+  });
+
+  it("prints a readable tree without --json", () => {
+    const r = run(["--stack", "prod"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^stack prod: \d+ resources/);
+    expect(r.stdout).toMatch(/\+ aws:rds\/instance:Instance mlflow-database-instance\s+\[protected, retained on delete\]/);
+  });
+
+  it("--strict fails like pulumi up on a kind not yet supported", () => {
+    const r = run(["--stack", "prod", "--strict"]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/mlflow-kit:target\.kind: ecs is not yet supported/);
+  });
+
+  it("invalid config: non-zero exit and every settings error, no secret echoed", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-"));
+    fs.writeFileSync(path.join(dir, "Pulumi.broken.yaml"), [
+      "config:",
+      "  aws:region: mars-1",
+      "  mlflow-kit:lifecycle: forever",
+      "  mlflow-kit:adminPassword: hunter2-in-plain-text",
+      "  mlflow-kit:database: { kind: rds }",
+      "  mlflow-kit:target: { kind: ecs, domain: 'not a domain', acmeEmail: ops@example.com }",
+      "  mlflow-kit:image: { owner: acme }",
+    ].join("\n"));
+    const r = run(["--stack", "broken", "--dir", dir]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/aws:region: must be an AWS region/);
+    expect(r.stderr).toMatch(/mlflow-kit:lifecycle: must be one of long-lived, ephemeral/);
+    expect(r.stderr).toMatch(/mlflow-kit:adminPassword: is set in plain text/);
+    expect(r.stderr).toMatch(/mlflow-kit:target\.domain: must be a fully qualified/);
+    expect(r.stderr).not.toContain("hunter2-in-plain-text");
+    expect(r.stdout).toBe("");
+  });
+
+  it("an unknown stack names the ones that exist", () => {
+    const r = run(["--stack", "staging"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/no Pulumi\.staging\.yaml\. Stacks in this project: .*dev.*prod/);
+  });
+});

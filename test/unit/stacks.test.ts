@@ -1,0 +1,91 @@
+/**
+ * The shipped stacks, evaluated the way the offline plan does (the same program, settings and
+ * mocks): what each creates, and that no credential ever leaves as a plain value.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { plan } from "../../stacks/plan";
+import type { EvaluatedStack, PlannedResource } from "../../stacks/offline";
+
+let prod: EvaluatedStack & { skipped: string[] };
+const byType = (e: EvaluatedStack, type: string): PlannedResource[] => e.resources.filter((r) => r.type === type);
+
+beforeAll(async () => {
+  prod = await plan("prod");
+});
+
+describe("prod (rds, long-lived)", () => {
+  it("creates the artifact store, its user and two key slots", () => {
+    const [bucket] = byType(prod, "aws:s3/bucket:Bucket");
+    expect(bucket.inputs.bucket).toBe("mlflow-kit-prod-artifacts");
+    expect(bucket.inputs.forceDestroy).toBeFalsy();
+    expect(bucket.options).toMatchObject({ protect: true, retainOnDelete: true });
+    expect(byType(prod, "aws:iam/user:User").map((u) => u.inputs.name)).toEqual(["mlflow-kit-prod-artifacts"]);
+    expect(byType(prod, "aws:iam/accessKey:AccessKey").map((k) => k.name).sort()).toEqual(["mlflow-artifacts-key-blue", "mlflow-artifacts-key-green"]);
+  });
+
+  it("creates a private, encrypted, protected RDS instance and the bootstrap of its role and databases", () => {
+    const [db] = byType(prod, "aws:rds/instance:Instance");
+    expect(db.inputs).toMatchObject({ identifier: "mlflow-kit-prod-db", engine: "postgres", storageEncrypted: true, publiclyAccessible: false, deletionProtection: true, multiAz: true, backupRetentionPeriod: 14, instanceClass: "db.t4g.small" });
+    expect(db.options).toMatchObject({ protect: true, retainOnDelete: true });
+    expect(byType(prod, "aws:rds/subnetGroup:SubnetGroup")).toHaveLength(1);
+    expect(byType(prod, "aws:ec2/securityGroup:SecurityGroup").length).toBeGreaterThanOrEqual(1);
+    const [invocation] = byType(prod, "aws:lambda/invocation:Invocation");
+    expect(invocation.inputs.input).toBe("[secret]");
+  });
+
+  it("builds the image for GHCR", () => {
+    const [image] = byType(prod, "docker:index/image:Image");
+    expect(String(image.inputs.imageName)).toMatch(/^ghcr\.io\/example-org\/mlflow-kit-server:/);
+  });
+
+  it("leaves the ECS target out, and says so", () => {
+    expect(prod.skipped.join("\n")).toMatch(/target\.kind: ecs is not yet supported/);
+    expect(prod.outputs.trackingUri).toBeUndefined();
+  });
+
+  it("every credential among the outputs is a Pulumi secret", async () => {
+    const credential = /password|secret|token|key|uri|env/i;
+    const names = Object.keys(prod.rawOutputs).filter((k) => credential.test(k) && prod.rawOutputs[k] !== undefined);
+    expect(names).toEqual(expect.arrayContaining(["adminPassword", "activeAccessKeyId", "trackingDatabaseUri", "authDatabaseUri", "envFile"]));
+    for (const name of names) expect(await pulumi.isSecret(prod.rawOutputs[name] as pulumi.Output<unknown>), name).toBe(true);
+    for (const name of names) expect(prod.outputs[name], name).toBe("[secret]");
+  });
+
+  it("no secret value appears anywhere in the plan", async () => {
+    const revealed = await plan("prod", { revealSecrets: true });
+    const secrets = ["adminPassword", "trackingDatabaseUri", "envFile"].map((k) => String(revealed.outputs[k]));
+    const password = /^postgresql:\/\/mlflow_app:([^@]+)@/.exec(secrets[1])![1];
+    const visible = JSON.stringify({ resources: prod.resources.map(({ urn, inputs }) => ({ urn, inputs })), outputs: prod.outputs });
+    for (const s of [secrets[0], decodeURIComponent(password)]) expect(visible).not.toContain(s);
+    // The env file carries the whole contract, secrets included, and is itself secret.
+    expect(secrets[2]).toMatch(/^MLFLOW_AUTH_MODE=proxy$/m);
+    expect(secrets[2]).not.toMatch(/^AWS_ACCESS_KEY_ID=/m);
+  });
+});
+
+describe("dev (neon + render, ephemeral)", () => {
+  let dev: EvaluatedStack & { skipped: string[] };
+  beforeAll(async () => {
+    dev = await plan("dev");
+  });
+
+  it("creates a force-destroyable, unprotected artifact store", () => {
+    const [bucket] = byType(dev, "aws:s3/bucket:Bucket");
+    expect(bucket.inputs).toMatchObject({ bucket: "mlflow-kit-dev-artifacts", forceDestroy: true });
+    expect(bucket.options.protect).toBeFalsy();
+    expect(byType(dev, "aws:iam/accessKey:AccessKey")).toHaveLength(2);
+  });
+
+  it("leaves out the Neon database and the Render target, and says so", () => {
+    expect(byType(dev, "aws:rds/instance:Instance")).toHaveLength(0);
+    expect(dev.skipped.join("\n")).toMatch(/database\.kind: neon is not yet supported/);
+    expect(dev.skipped.join("\n")).toMatch(/target\.kind: render is not yet supported/);
+  });
+
+  it("keeps its credentials secret", async () => {
+    for (const name of ["adminPassword", "activeAccessKeyId"]) {
+      expect(await pulumi.isSecret(dev.rawOutputs[name] as pulumi.Output<unknown>), name).toBe(true);
+    }
+  });
+});
