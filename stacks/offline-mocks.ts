@@ -54,6 +54,13 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
         const port = inputs.port ?? 5432;
         return { id, state: { ...inputs, address, port, endpoint: `${address}:${port}`, arn: arn("rds", `db:${id}`), resourceId: token("db-", 26).toUpperCase() } };
       }
+      case "aws:rds/parameterGroup:ParameterGroup":
+      case "aws:rds/subnetGroup:SubnetGroup": {
+        // The name is the id; with namePrefix the provider appends a unique suffix.
+        const name = inputs.name ?? `${inputs.namePrefix ?? `${args.name}-`}${digest(args.type, args.name).slice(0, 26)}`;
+        const kind = args.type === "aws:rds/parameterGroup:ParameterGroup" ? "pg" : "subgrp";
+        return { id: name, state: { ...inputs, name, arn: arn("rds", `${kind}:${name}`) } };
+      }
       case "aws:lambda/function:Function":
         return { id: inputs.name ?? args.name, state: { ...inputs, arn: arn("lambda", `function:${inputs.name ?? args.name}`), invokeArn: arn("lambda", `function:${inputs.name ?? args.name}/invocations`) } };
       case "aws:lambda/invocation:Invocation":

@@ -16,6 +16,7 @@ import io
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -53,7 +54,7 @@ class StartupError(Exception):
 class Redactor:
     """Masks known secret values, and the password of any URI, in text."""
 
-    URI_PASSWORD = re.compile(r"(://[^/\s:@]*:)[^@\s/]+(@)")
+    URI_PASSWORD = re.compile(r"(://[^/\s:@]*:)[^@\s]+(@)")
 
     def __init__(self):
         self._secrets = set()
@@ -122,7 +123,7 @@ def log(message):
 def uri_passwords(uri):
     """The password of a URI as written and percent-decoded; none for a non-URI."""
     try:
-        raw = urlsplit(uri)._userinfo[1] if "://" in uri else None
+        raw = urlsplit(uri).password if "://" in uri else None
     except ValueError:
         return []
     return [raw, unquote(raw)] if raw else []
@@ -138,7 +139,10 @@ def libpq_uri(uri):
 
 
 def database_identity(uri):
-    """(host, port, database) of a URI: two URIs naming the same triple share one database."""
+    """(host, port, database) of a URI: two URIs naming the same triple share one database.
+
+    Raises ValueError for a port that is not a number.
+    """
     parts = urlsplit(libpq_uri(uri))
     return ((parts.hostname or "").lower(), parts.port or 5432, parts.path.lstrip("/"))
 
@@ -212,19 +216,47 @@ def check_contract(contract, values, auth_mode):
     return problems
 
 
-def check_cross_variable_rules(values, auth_mode):
-    problems = []
-    port = values.get("PORT")
-    if port and port.isdigit() and not 1 <= int(port) <= 65535:
-        problems.append(f"PORT={port!r} is out of range: set a TCP port from 1 to 65535.")
-    if ("AWS_ACCESS_KEY_ID" in values) != ("AWS_SECRET_ACCESS_KEY" in values):
+def check_port_range(values):
+    port = values.get("PORT", "")
+    if port.isdigit() and not 1 <= int(port) <= 65535:
+        return [f"PORT={port!r} is out of range: set a TCP port from 1 to 65535."]
+    return []
+
+
+def check_aws_key_pair(values):
+    if ("AWS_ACCESS_KEY_ID" in values) == ("AWS_SECRET_ACCESS_KEY" in values):
+        return []
+    return [
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together or not at all: "
+        "set the missing one, or unset both to use the platform's role."
+    ]
+
+
+def database_identities(values):
+    """(identities of the URIs that parse, problems of those that don't)."""
+    identities, problems = {}, []
+    for name in ("MLFLOW_BACKEND_STORE_URI", "MLFLOW_AUTH_DATABASE_URI"):
+        try:
+            identities[name] = database_identity(values[name]) if name in values else None
+        except ValueError:
+            problems.append(f"{name} has a port that is not a number: fix the URI's host:port.")
+    return identities, problems
+
+
+def check_distinct_databases(values):
+    identities, problems = database_identities(values)
+    tracking = identities.get("MLFLOW_BACKEND_STORE_URI")
+    if tracking and tracking == identities.get("MLFLOW_AUTH_DATABASE_URI"):
         problems.append(
-            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together or not at all: "
-            "set the missing one, or unset both to use the platform's role."
+            "MLFLOW_AUTH_DATABASE_URI names the same database as MLFLOW_BACKEND_STORE_URI: "
+            "give the auth app its own database (sharing one makes the server crash-loop)."
         )
-    if auth_mode != "basic":
-        return problems
+    return problems
+
+
+def check_admin_password(values):
     password = values.get("MLFLOW_ADMIN_PASSWORD", "")
+    problems = []
     if password == SHIPPED_DEFAULT_ADMIN_PASSWORD:
         problems.append(
             "MLFLOW_ADMIN_PASSWORD is MLflow's publicly known shipped default: "
@@ -235,12 +267,15 @@ def check_cross_variable_rules(values, auth_mode):
             "MLFLOW_ADMIN_PASSWORD has leading/trailing whitespace or a line break, which "
             "basic_auth.ini cannot hold: set a password without them."
         )
-    tracking, auth = values.get("MLFLOW_BACKEND_STORE_URI"), values.get("MLFLOW_AUTH_DATABASE_URI")
-    if tracking and auth and database_identity(tracking) == database_identity(auth):
-        problems.append(
-            "MLFLOW_AUTH_DATABASE_URI names the same database as MLFLOW_BACKEND_STORE_URI: "
-            "give the auth app its own database (sharing one makes the server crash-loop)."
-        )
+    return problems
+
+
+def check_cross_variable_rules(values, auth_mode):
+    problems = check_port_range(values) + check_aws_key_pair(values)
+    if auth_mode == "basic":
+        problems += check_distinct_databases(values) + check_admin_password(values)
+    else:
+        problems += database_identities(values)[1]
     return problems
 
 
@@ -261,7 +296,13 @@ def validate(contract, environ):
     settings = {v["name"]: v["default"] for v in contract if "default" in v}
     settings.update(values)
     warn_unused(contract, values, auth_mode)
+    if auth_mode != "basic":
+        settings = {k: v for k, v in settings.items() if not is_basic_only(contract, k)}
     return settings, problems
+
+
+def is_basic_only(contract, name):
+    return any(v["name"] == name and v["required"] == "basic" for v in contract)
 
 
 def report_problems(problems):
@@ -274,6 +315,11 @@ def report_problems(problems):
 # --- environment handed to MLflow -------------------------------------------------------
 
 
+def normalize(settings):
+    uris = ("MLFLOW_BACKEND_STORE_URI", "MLFLOW_AUTH_DATABASE_URI")
+    return {k: sqlalchemy_uri(v) if k in uris else v for k, v in settings.items()}
+
+
 def prepare_environment(contract, settings):
     """Makes os.environ hold exactly the validated settings that MLflow, boto3 and workers read."""
     for var in contract:
@@ -282,9 +328,6 @@ def prepare_environment(contract, settings):
         if os.environ.pop(name, None) is not None:
             log(f"note: ignoring {name}; the image takes the admin from MLFLOW_ADMIN_* only.")
     os.environ.update(settings)
-    for name in ("MLFLOW_BACKEND_STORE_URI", "MLFLOW_AUTH_DATABASE_URI"):
-        if name in settings:
-            os.environ[name] = sqlalchemy_uri(settings[name])
     # The job runner spawns several ~250 MB consumer processes (an OOM on a 512 MB instance),
     # and exec-ing uvicorn (serve()) would skip launching it anyway.
     os.environ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
@@ -292,9 +335,9 @@ def prepare_environment(contract, settings):
 
 
 def database_targets(settings):
-    targets = [("tracking", os.environ["MLFLOW_BACKEND_STORE_URI"])]
+    targets = [("tracking", settings["MLFLOW_BACKEND_STORE_URI"])]
     if settings["MLFLOW_AUTH_MODE"] == "basic":
-        targets.append(("auth", os.environ["MLFLOW_AUTH_DATABASE_URI"]))
+        targets.append(("auth", settings["MLFLOW_AUTH_DATABASE_URI"]))
     return targets
 
 
@@ -314,7 +357,7 @@ def write_auth_config(settings):
     """Renders basic_auth.ini (mode 0600) and points MLflow at it."""
     entries = {
         "default_permission": settings["MLFLOW_DEFAULT_PERMISSION"],
-        "database_uri": os.environ["MLFLOW_AUTH_DATABASE_URI"],
+        "database_uri": settings["MLFLOW_AUTH_DATABASE_URI"],
         "admin_username": settings["MLFLOW_ADMIN_USERNAME"],
         "admin_password": settings["MLFLOW_ADMIN_PASSWORD"],
         "authorization_function": AUTHORIZATION_FUNCTION,
@@ -387,7 +430,13 @@ class StartupLock:
         self.release()
 
     def _acquire(self, label, uri):
-        conn = connect(uri, 10)
+        import psycopg2
+
+        try:
+            conn = connect(uri, 10)
+        except psycopg2.Error as error:
+            raise StartupError(EXIT_DATABASE, f"the {describe_database(label, uri)} went away: "
+                               f"{str(error).strip()}")
         conn.autocommit = True
         announced_at = None
         with conn.cursor() as cursor:
@@ -426,13 +475,13 @@ def run_click_command(command, args, what):
 def migrate(settings):
     from mlflow.db import upgrade as upgrade_tracking
 
-    tracking = os.environ["MLFLOW_BACKEND_STORE_URI"]
+    tracking = settings["MLFLOW_BACKEND_STORE_URI"]
     run_click_command(upgrade_tracking, [tracking], describe_database("tracking", tracking))
     if settings["MLFLOW_AUTH_MODE"] == "basic":
         # Imports the auth app, which reads MLFLOW_AUTH_CONFIG_PATH once: written before this.
         from mlflow.server.auth.db.cli import upgrade as upgrade_auth
 
-        auth = os.environ["MLFLOW_AUTH_DATABASE_URI"]
+        auth = settings["MLFLOW_AUTH_DATABASE_URI"]
         run_click_command(upgrade_auth, ["--url", auth], describe_database("auth", auth))
 
 
@@ -441,7 +490,9 @@ def migrate(settings):
 
 def allowed_hosts(settings):
     port = settings["PORT"]
-    hosts = [settings["MLFLOW_PUBLIC_HOSTNAME"], "localhost", "127.0.0.1"]
+    public = settings["MLFLOW_PUBLIC_HOSTNAME"]
+    # MLflow compares Host headers case-sensitively; clients send DNS names in lower case.
+    hosts = dict.fromkeys([public.lower(), public, "localhost", "127.0.0.1"])
     return ",".join(h for host in hosts for h in (host, f"{host}:{port}"))
 
 
@@ -498,6 +549,13 @@ def serve(settings, lock):
 # --- main -------------------------------------------------------------------------------
 
 
+def remove_auth_config():
+    # Reached only when not serving: the server would still need the file.
+    path = os.environ.get("MLFLOW_AUTH_CONFIG_PATH")
+    if path and Path(path).parent.name.startswith("mlflow-auth-"):
+        shutil.rmtree(Path(path).parent, ignore_errors=True)
+
+
 def start(redactor):
     contract = load_contract(contract_path())
     for var in contract:
@@ -507,10 +565,12 @@ def start(redactor):
     if problems:
         report_problems(problems)
         return EXIT_CONFIG
+    settings = normalize(settings)
     prepare_environment(contract, settings)
     targets = database_targets(settings)
     wait_for_databases(targets, int(settings["MLFLOW_DB_WAIT_SECONDS"]))
-    if settings["MLFLOW_AUTH_MODE"] == "basic":
+    # The auth app reads its config once, when first imported (by the auth migration too).
+    if settings["MLFLOW_AUTH_MODE"] == "basic" and settings["MLFLOW_MIGRATE"] != "only":
         log(f"auth config written to {write_auth_config(settings)}")
     with StartupLock(targets) as lock:
         if settings["MLFLOW_MIGRATE"] in ("auto", "only"):
@@ -531,6 +591,7 @@ def main():
         log(f"error: {error}")
         return error.exit_code
     finally:
+        remove_auth_config()
         sys.stdout.flush()
         sys.stderr.flush()
 

@@ -39,7 +39,8 @@ const DATABASES = [TRACKING_DATABASE, AUTH_DATABASE];
  *   bootstrap/handler.ts; an aws.lambda.Invocation calls it, again whenever its input (the
  *   passwords, the endpoint) or its code changes.
  * - bootstrap "direct": for runners inside the network (self-hosted runner, VPN), the
- *   PostgreSQL provider talks to the instance itself.
+ *   PostgreSQL provider talks to the instance itself. The runner's security group must then be
+ *   one of clientSecurityGroupIds (or add its own rule to `securityGroupId`).
  *
  * Security groups take their rules as separate aws.vpc.SecurityGroup{Ingress,Egress}Rule
  * resources, never inline, so that another component (the ECS target) may add its own rule to
@@ -58,8 +59,9 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
   readonly port: pulumi.Output<number>;
 
   constructor(name: string, args: RdsDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mlflow-kit:database:RdsDatabase", name, {}, opts);
+    // Checked before super(): bad arguments register nothing.
     validateArgs(args);
+    super("mlflow-kit:database:RdsDatabase", name, {}, opts);
     const id = args.identifier;
     const tags = args.tags;
     const longLived = args.lifecycle === "long-lived";
@@ -162,7 +164,7 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
       multiAz: args.multiAz,
       port: PORT,
       username: MASTER_USERNAME,
-      password: masterPassword.result,
+      password: pulumi.secret(masterPassword.result),
       dbSubnetGroupName: subnetGroup.name,
       vpcSecurityGroupIds: [dbSg.id],
       parameterGroupName: parameterGroup.name,
@@ -300,6 +302,8 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
       } satisfies BootstrapEvent)));
     const invocation = new aws.lambda.Invocation(`${name}-bootstrap`, {
       functionName: fn.name,
+      // Invoke on create and replace only; deleting the Invocation runs nothing.
+      lifecycleScope: "CREATE_ONLY",
       input,
       triggers: { code: bootstrapHandlerHash() },
     }, { parent: this, dependsOn: [r.instance, ingress, egress] });

@@ -1,0 +1,68 @@
+"""MLFLOW_MIGRATE=only, concurrent starts, and MLFLOW_AUTH_MODE=proxy."""
+
+import concurrent.futures
+import socket
+
+import requests
+from conftest import assert_no_secret, run_entrypoint
+from mlflow import MlflowClient
+
+
+def listening(port):
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def schema_revision(postgres, database, table):
+    return postgres.query(f"SELECT version_num FROM {table}", database)
+
+
+def test_migrate_only_migrates_both_databases_and_exits_without_serving(make_env, postgres):
+    env, _ = make_env("only")
+    env["MLFLOW_MIGRATE"] = "only"
+    rc, output = run_entrypoint(env)
+    assert rc == 0, output
+    assert not listening(int(env["PORT"]))
+    database = env["MLFLOW_BACKEND_STORE_URI"].rsplit("/", 1)[1]
+    auth_database = env["MLFLOW_AUTH_DATABASE_URI"].rsplit("/", 1)[1]
+    assert schema_revision(postgres, database, "alembic_version")
+    assert schema_revision(postgres, auth_database, "alembic_version_auth")
+    assert "not serving" in output
+    assert_no_secret(output, env)
+
+
+def test_concurrent_starts_migrate_one_at_a_time(make_env, postgres):
+    # Two instances of one deployment against empty databases, as in a rollout: the advisory
+    # lock makes the second wait, then find the schema current.
+    env, _ = make_env("race")
+    env["MLFLOW_MIGRATE"] = "only"
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: run_entrypoint(env), range(2)))
+    for rc, output in results:
+        assert rc == 0, output
+    assert any("another instance is starting" in output for _, output in results)
+    database = env["MLFLOW_BACKEND_STORE_URI"].rsplit("/", 1)[1]
+    assert postgres.query("SELECT count(*) FROM alembic_version", database) == "1"
+
+
+def proxy_env(env):
+    basic_only = ("MLFLOW_AUTH_DATABASE_URI", "MLFLOW_ADMIN_USERNAME", "MLFLOW_ADMIN_PASSWORD",
+                  "MLFLOW_FLASK_SERVER_SECRET_KEY", "MLFLOW_DEFAULT_PERMISSION")
+    env = {k: v for k, v in env.items() if k not in basic_only}
+    env["MLFLOW_AUTH_MODE"] = "proxy"
+    return env
+
+
+def test_proxy_mode_serves_without_auth(make_env, start_server):
+    env = proxy_env(make_env("proxy")[0])
+    server = start_server(env)
+    response = requests.get(f"{server.url}/api/2.0/mlflow/experiments/search",
+                            params={"max_results": 5}, timeout=5)
+    assert response.status_code == 200, response.text
+    mlflow = MlflowClient(tracking_uri=server.url)
+    experiment_id = mlflow.create_experiment("proxied")
+    assert mlflow.get_experiment(experiment_id).name == "proxied"
+    assert requests.get(f"{server.url}/api/2.0/mlflow/users/current", timeout=5).status_code == 404
+    server.stop_gracefully()
+    assert "waiting for the auth database" not in server.output()
+    assert_no_secret(server.output(), env)
