@@ -2,9 +2,9 @@ import { envFile, MlflowDeployment } from "./deployment";
 import type { Settings } from "./settings";
 
 /** The stack: one MlflowDeployment and its outputs. Credentials are outputs only as secrets. */
-export function mlflowStack(settings: Settings) {
+export function mlflowStack(settings: Settings): Record<string, unknown> {
   const d = new MlflowDeployment("mlflow", { settings });
-  return {
+  const outputs: Record<string, unknown> = {
     trackingUri: settings.deploy.target ? d.publicUrl : undefined,
     adminUsername: d.adminUsername,
     adminPassword: d.credentials.adminPassword,
@@ -18,4 +18,6 @@ export function mlflowStack(settings: Settings) {
     envFile: d.environment && envFile(d.environment),
     skipped: settings.skipped.length ? settings.skipped : undefined,
   };
+  // Parts not deployed have no output at all (the engine warns about undefined ones).
+  return Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined));
 }

@@ -275,7 +275,8 @@ def check_cross_variable_rules(values, auth_mode):
     if auth_mode == "basic":
         problems += check_distinct_databases(values) + check_admin_password(values)
     else:
-        problems += database_identities(values)[1]
+        tracking_only = {k: v for k, v in values.items() if k == "MLFLOW_BACKEND_STORE_URI"}
+        problems += database_identities(tracking_only)[1]
     return problems
 
 

@@ -44,8 +44,10 @@ install_venv() {
     log "venv up to date ($VENV)"
     return
   fi
+  # From scratch: a package dropped from the requirements must not linger and hide a gap.
   log "building venv $VENV"
-  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
     -r "${REQS[0]}" -r "${REQS[1]}"
