@@ -2,12 +2,13 @@
 entrypoint (images/mlflow/entrypoint.py), all on 127.0.0.1 with random free ports.
 
 The entrypoint's env is the one the TypeScript runtime contract computes
-(scripts/runtime-env.ts); the test only swaps in its throwaway endpoints and secrets.
+(stacks/runtime-env.ts); the test only swaps in its throwaway endpoints and secrets.
 """
 
 import glob
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -27,7 +28,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "images" / "mlflow" / "entrypoint.py"
-RUNTIME_ENV_SCRIPT = ROOT / "scripts" / "runtime-env.ts"
+RUNTIME_ENV_SCRIPT = ROOT / "stacks" / "runtime-env.ts"
 TSX = ROOT / "node_modules" / ".bin" / "tsx"
 APP_ROLE = "mlflow_app"
 
@@ -93,7 +94,7 @@ class Postgres:
         self.sql(f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{self.app_password}'")
 
     def stop(self):
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def sql(self, statement, database="postgres"):
         self._run(str(self.bin / "psql"), "-h", str(self.base), "-p", str(self.port),
@@ -212,8 +213,6 @@ class Secrets:
 
 def runtime_env(pair, s3, port, creds):
     """The container env the TypeScript runtime contract computes for the dev stack."""
-    if not RUNTIME_ENV_SCRIPT.exists():
-        return hand_written_env(pair, s3, port, creds)
     cmd = [str(TSX), str(RUNTIME_ENV_SCRIPT), "--stack", "dev",
            "--tracking-db-uri", pair.tracking_uri, "--auth-db-uri", pair.auth_uri,
            "--s3-endpoint", s3.endpoint, "--access-key-id", s3.access_key_id,
@@ -221,32 +220,10 @@ def runtime_env(pair, s3, port, creds):
            "--admin-password", creds.admin_password, "--flask-secret-key", creds.flask_secret_key,
            "--port", str(port)]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, f"scripts/runtime-env.ts failed:\n{out.stderr}"
+    assert out.returncode == 0, f"stacks/runtime-env.ts failed:\n{out.stderr}"
     env = json.loads(out.stdout)
     assert all(isinstance(v, str) for v in env.values()), env.keys()
     return env
-
-
-def hand_written_env(pair, s3, port, creds):
-    # Same shape as scripts/runtime-env.ts's output; used until that script exists.
-    return {
-        "MLFLOW_BACKEND_STORE_URI": pair.tracking_uri,
-        "MLFLOW_AUTH_MODE": "basic",
-        "MLFLOW_AUTH_DATABASE_URI": pair.auth_uri,
-        "MLFLOW_ADMIN_USERNAME": "admin",
-        "MLFLOW_ADMIN_PASSWORD": creds.admin_password,
-        "MLFLOW_FLASK_SERVER_SECRET_KEY": creds.flask_secret_key,
-        "MLFLOW_DEFAULT_PERMISSION": "READ",
-        "MLFLOW_ARTIFACTS_DESTINATION": "s3://mlflow-kit-dev-artifacts/mlflow",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": s3.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": s3.secret_access_key,
-        "MLFLOW_S3_ENDPOINT_URL": s3.endpoint,
-        "MLFLOW_PUBLIC_HOSTNAME": "mlflow.dev.example.com",
-        "PORT": str(port),
-        "MLFLOW_WORKERS": "1",
-        "MLFLOW_MIGRATE": "auto",
-    }
 
 
 def secret_values(env):
@@ -333,7 +310,14 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
         self._log.close()
+        self._remove_auth_config()
         return self.proc.returncode
+
+    def _remove_auth_config(self):
+        # The server keeps its rendered basic_auth.ini for its lifetime; a container's goes
+        # with the container, the test's would stay behind in /dev/shm.
+        for path in re.findall(r"auth config written to (\S+)", self.output()):
+            shutil.rmtree(Path(path).parent, ignore_errors=True)
 
     def stop_gracefully(self):
         """Stops and checks uvicorn shut down cleanly (it re-raises SIGTERM once done)."""

@@ -55,6 +55,11 @@ install_venv() {
   echo "$want" >"$STAMP"
 }
 
+# One run at a time (bench/image/run.sh calls this too): a second run would delete the venv
+# under the first one's pip. The lock is on this script itself, so no lock file is left behind.
+exec 9<"${BASH_SOURCE[0]}"
+flock 9
+
 install_postgres
 install_python_venv_support
 install_venv

@@ -157,7 +157,7 @@ def test_server_runs_as_uvicorn_in_place_of_the_entrypoint(server, env):
 
 
 def test_auth_config_is_private(server, env):
-    path = re.search(r"auth config written to (\S+)", server.output()).group(1)
+    path = re.findall(r"auth config written to (\S+)", server.output())[-1]
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
     text = open(path).read()
