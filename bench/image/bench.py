@@ -318,7 +318,7 @@ class ServerSpec:
         self.notes = notes
 
 
-def kit_spec(pg, s3, home):
+def kit_spec(pg, s3, home, entrypoint):
     port = free_port()
     admin_password, flask_key = token(24), token(48)
     env = kit_runtime_env(pg.database("kit_tracking"), pg.database("kit_auth"), s3, port,
@@ -329,7 +329,9 @@ def kit_spec(pg, s3, home):
              f"MLFLOW_WORKERS={env.get('MLFLOW_WORKERS', '(contract default)')}, "
              f"MLFLOW_MIGRATE={env.get('MLFLOW_MIGRATE', '(contract default)')}, "
              f"artifacts {env['MLFLOW_ARTIFACTS_DESTINATION']}")
-    return ServerSpec("mlflow-kit image", [sys.executable, str(ENTRYPOINT)],
+    if Path(entrypoint).resolve() != ENTRYPOINT:
+        notes += f"; CANDIDATE entrypoint {entrypoint}"
+    return ServerSpec("mlflow-kit image", [sys.executable, str(entrypoint)],
                       {**base_env(home), **env}, port, auth, notes)
 
 
@@ -393,6 +395,33 @@ def tree_rss(procs):
         total += rss
         rows.append((proc, rss))
     return total, rows
+
+
+def private_dirs(procs):
+    """Per-server directories named in the servers' environments (basic_auth.ini's, huey's)."""
+    import psutil
+
+    found = set()
+    for proc in procs:
+        try:
+            env = proc.environ()
+        except psutil.Error:
+            continue
+        if env.get("MLFLOW_AUTH_CONFIG_PATH"):
+            parent = Path(env["MLFLOW_AUTH_CONFIG_PATH"]).parent
+            if parent.name.startswith("mlflow-auth-"):
+                found.add(parent)
+        if env.get("_MLFLOW_HUEY_STORAGE_PATH"):
+            found.add(Path(env["_MLFLOW_HUEY_STORAGE_PATH"]))
+    return found
+
+
+def machine_busy_seconds():
+    """CPU seconds all processes on the machine used so far (all cores, not idle/iowait)."""
+    import psutil
+
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
 
 def tree_cpu(procs):
@@ -580,6 +609,7 @@ class Measurement:
         self.proc = None
         self.sampler = None
         self.result = {"label": spec.label}
+        self.private_dirs = set()
 
     def api(self, session, method, path, **kwargs):
         response = session.request(method, f"{self.spec.url}/api/2.0/mlflow/{path}",
@@ -624,6 +654,7 @@ class Measurement:
         res["idle_rss"] = statistics.median(total for total, _ in idle)
         res["idle_procs"] = max(count for _, count in idle)
         res["idle_rows"] = [(p.pid, rss, short_cmd(p)) for p, rss in tree_rss(tree(root))[1]]
+        self.private_dirs |= private_dirs(tree(root))
 
         session = requests.Session()
         if spec.auth:
@@ -642,12 +673,14 @@ class Measurement:
                 f"process(es), {args.seconds} s")
             server_cpu0 = tree_cpu(tree(root))
             pg_cpu0 = tree_cpu(tree(self.postmaster))
+            busy0 = machine_busy_seconds()
             self.sampler.window(True)
             load_started = time.monotonic()
             clients.go()
             outputs = clients.results()
             load_wall = time.monotonic() - load_started
             self.sampler.window(False)
+            busy1 = machine_busy_seconds()
             server_cpu1 = tree_cpu(tree(root))
             pg_cpu1 = tree_cpu(tree(self.postmaster))
         finally:
@@ -676,7 +709,10 @@ class Measurement:
             server_cpu=cpu_delta(server_cpu0, server_cpu1) / load_wall,
             pg_cpu=cpu_delta(pg_cpu0, pg_cpu1) / load_wall,
             client_cpu=sum(out["cpu_s"] for out in outputs) / client_wall,
+            machine_cpu=(busy1 - busy0) / load_wall,
         )
+        res["other_cpu"] = max(0.0, res["machine_cpu"] - res["server_cpu"] - res["pg_cpu"]
+                               - res["client_cpu"])
 
         # Read back every run's metric history and compare with what got a 200.
         lost = extra = duplicates = stored_total = 0
@@ -734,12 +770,14 @@ class Measurement:
         self.proc.wait(10)
         psutil.wait_procs(leftovers, timeout=10)
         self._logfile.close()
-        # The image's server keeps its rendered basic_auth.ini (in /dev/shm) for its lifetime;
-        # a container's goes with the container, this one would stay behind.
+        # Both servers leave a directory in /dev/shm behind (the image its rendered
+        # basic_auth.ini, stock MLflow its job queue's huey store); a container's goes with
+        # the container, these would stay.
         with contextlib.suppress(OSError):
             for path in re.findall(r"auth config written to (\S+)", self.log_path.read_text()):
-                if Path(path).parent.name.startswith("mlflow-auth-"):
-                    shutil.rmtree(Path(path).parent, ignore_errors=True)
+                self.private_dirs.add(Path(path).parent)
+        for path in self.private_dirs:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -779,6 +817,7 @@ def table(results, sizes):
         ("server tree CPU under load", lambda r: f"{100 * r['server_cpu']:.0f}% of a core"),
         ("postgres CPU under load", lambda r: f"{100 * r['pg_cpu']:.0f}% of a core"),
         ("client process CPU", lambda r: f"{100 * r['client_cpu']:.0f}% of a core"),
+        ("anything else's CPU under load", lambda r: f"{100 * r['other_cpu']:.0f}% of a core"),
     ]
     body = [(name, cell(kit, fn), cell(stock, fn)) for name, fn in rows]
     shared = f"{sizes['shared_mib']:.0f} MiB" if sizes.get("shared_mib") else "n/a"
@@ -837,8 +876,27 @@ def parse_args(argv):
     parser.add_argument("--settle", type=float, default=10.0,
                         help="seconds between healthy and the idle RSS reading (10)")
     parser.add_argument("--only", choices=("kit", "stock"), help="measure one server only")
+    parser.add_argument("--entrypoint", type=Path, default=ENTRYPOINT,
+                        help="entrypoint of the image's server, to try a candidate change "
+                             "before making it in images/mlflow (default: images/mlflow/"
+                             "entrypoint.py; contract.json is looked up beside it)")
     parser.add_argument("--client-worker", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
+
+
+def become_subreaper():
+    """Orphans of this run (the postmaster that pg_ctl leaves) become this process's children
+    instead of PID 1's, which may not reap them; reap_orphans() collects them at the end."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def reap_orphans():
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
 
 
 def raise_interrupt(signum, _frame):
@@ -864,14 +922,22 @@ def main(argv):
     os.environ.pop(STARTED_ENV, None)
     args.client_procs = max(1, min(args.client_procs, args.clients))
 
+    become_subreaper()
     signal.signal(signal.SIGTERM, raise_interrupt)
     signal.signal(signal.SIGHUP, raise_interrupt)
+    import psutil
+
+    busy_before = psutil.cpu_percent(interval=1.0) * (os.cpu_count() or 1)
+    if busy_before > 30:
+        log(f"warning: the machine is busy before the run ({busy_before:.0f}% of a core): "
+            "numbers will be skewed; see \"anything else's CPU\" in the table")
     results = {}
     workdir = Path(tempfile.mkdtemp(prefix="mlflow-kit-bench-"))
     os.chmod(workdir, 0o755)
     home = workdir / "home"
     home.mkdir()
     measurements = []
+    failed_log = None
     try:
         with contextlib.ExitStack() as cleanup:
             cleanup.callback(shutil.rmtree, workdir, True)
@@ -886,7 +952,7 @@ def main(argv):
             s3.start()
             specs = []
             if args.only in (None, "kit"):
-                kit = kit_spec(pg, s3, home)
+                kit = kit_spec(pg, s3, home, args.entrypoint)
                 region = kit.env["AWS_DEFAULT_REGION"]
                 specs.append(("kit", kit))
             else:
@@ -899,6 +965,9 @@ def main(argv):
                 measurements.append(measurement)
                 try:
                     results[key] = measurement.run()
+                except Exception:
+                    failed_log = (spec.label, measurement.log_tail())  # before workdir goes
+                    raise
                 finally:
                     measurement.stop()
     except KeyboardInterrupt:
@@ -906,9 +975,11 @@ def main(argv):
         return 130
     except Exception as error:  # the run broke: say where, with the server's log
         log(f"the benchmark broke: {mask(str(error))}")
-        for measurement in measurements[-1:]:
-            log(f"last lines of {measurement.spec.label}'s log:\n{measurement.log_tail()}")
+        if failed_log:
+            log(f"last lines of {failed_log[0]}'s log:\n{failed_log[1]}")
         return 1
+    finally:
+        reap_orphans()
 
     print(f"mlflow-kit image benchmark: MLflow {importlib.metadata.version('mlflow')}, Python "
           f"{sys.version.split()[0]}, {os.cpu_count()} cores; {args.clients} clients in "
@@ -933,6 +1004,7 @@ def main(argv):
     elif sizes.get("image_note"):
         print(f"site-packages, image reqs only: {sizes['image_note']}")
     print("site-packages, bench venv: .venv-image (image requirements + test/image/requirements.txt)")
+    print(f"machine CPU busy in the second before the run: {busy_before:.0f}% of a core")
     print(f"whole run: {time.monotonic() - bench_started:.0f} s (this process; setup.sh not included)")
     print(verdict(results.get("kit")))
     return 0

@@ -486,6 +486,33 @@ def migrate(settings):
         run_click_command(upgrade_auth, ["--url", auth], describe_database("auth", auth))
 
 
+def sync_admin(settings):
+    """Make the stored admin match MLFLOW_ADMIN_USERNAME / MLFLOW_ADMIN_PASSWORD.
+
+    MLflow creates the admin only when it is missing, so a rotated MLFLOW_ADMIN_PASSWORD (a bump
+    of rotation.adminPassword in stack config) would otherwise never take effect. Runs under the
+    startup lock, after the auth migration, so instances never race on it.
+    """
+    from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
+
+    username = settings["MLFLOW_ADMIN_USERNAME"]
+    password = settings["MLFLOW_ADMIN_PASSWORD"]
+    store = SqlAlchemyStore()
+    store.init_db(settings["MLFLOW_AUTH_DATABASE_URI"])  # schema is current: no migration here
+    try:
+        if not store.has_user(username, use_primary=True):
+            store.create_user(username, password, is_admin=True)
+            log(f"created admin user {username}")
+        elif not store.authenticate_user(username, password, use_primary=True):
+            store.update_user(username, password=password, is_admin=True)
+            log(f"admin user {username}: password set from MLFLOW_ADMIN_PASSWORD (rotated)")
+        elif not store.get_user(username).is_admin:
+            store.update_user(username, is_admin=True)
+            log(f"admin user {username}: admin rights restored")
+    finally:
+        store.engine.dispose()
+
+
 # --- server -----------------------------------------------------------------------------
 
 
@@ -576,6 +603,8 @@ def start(redactor):
     with StartupLock(targets) as lock:
         if settings["MLFLOW_MIGRATE"] in ("auto", "only"):
             migrate(settings)
+            if settings["MLFLOW_AUTH_MODE"] == "basic":
+                sync_admin(settings)
         if settings["MLFLOW_MIGRATE"] == "only":
             log("MLFLOW_MIGRATE=only: migrations done, not serving")
             return 0

@@ -66,3 +66,23 @@ def test_proxy_mode_serves_without_auth(make_env, start_server):
     server.stop_gracefully()
     assert "waiting for the auth database" not in server.output()
     assert_no_secret(server.output(), env)
+
+
+def test_a_rotated_admin_password_takes_effect_and_retires_the_old_one(make_env, start_server):
+    # MLflow itself only creates a missing admin; the entrypoint must update an existing one,
+    # or a bump of rotation.adminPassword would never reach the server.
+    env, _ = make_env("rotate")
+    old = env["MLFLOW_ADMIN_PASSWORD"]
+    server = start_server(env)
+    url = f"{server.url}/api/2.0/mlflow/users/current"
+    assert requests.get(url, auth=("admin", old), timeout=5).status_code == 200
+    server.stop_gracefully()
+
+    rotated = dict(env, MLFLOW_ADMIN_PASSWORD="Rotated-" + old[::-1])
+    server = start_server(rotated)
+    assert requests.get(url, auth=("admin", rotated["MLFLOW_ADMIN_PASSWORD"]), timeout=5).status_code == 200
+    assert requests.get(url, auth=("admin", old), timeout=5).status_code == 401
+    assert "password set from MLFLOW_ADMIN_PASSWORD (rotated)" in server.output()
+    server.stop_gracefully()
+    assert_no_secret(server.output(), rotated)
+    assert old not in server.output()
