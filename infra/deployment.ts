@@ -107,7 +107,8 @@ export class MlflowDeployment extends pulumi.ComponentResource {
             ? { existing: { vpcId: db.vpcId, privateSubnetIds: db.privateSubnetIds ?? [] } }
             : { create: { cidrBlock: db.cidrBlock, availabilityZoneCount: db.availabilityZones } },
           bootstrap: db.bootstrap,
-          clientSecurityGroupIds: [],
+          // The target adds its service's security group; these are the operator's extras.
+          clientSecurityGroupIds: db.clientSecurityGroupIds,
           passwordRotation: s.rotation.databasePassword,
           tags: s.tags,
         }, { parent: this });

@@ -45,6 +45,7 @@ const rdsDatabase = z.strictObject({
   privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { message: "must be subnet ids such as subnet-0abc1234" })).optional().describe("Private subnets of vpcId for the DB subnet group, at least two AZs"),
   /** lambda: a function inside the VPC creates role and databases during `pulumi up`. direct: the runner reaches the instance. */
   bootstrap: z.enum(["lambda", "direct"]).default("lambda").describe("How the role and databases are created: lambda (a function inside the VPC, during pulumi up) or direct (the runner reaches the instance)"),
+  clientSecurityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, { message: "must be security group ids such as sg-0abc1234" })).default([]).describe("Further security groups admitted on 5432: the runner's with bootstrap: direct, a bastion's"),
 });
 
 const neonDatabase = z.strictObject({
@@ -278,6 +279,9 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     }
     if (s.database.maxAllocatedStorageGb < s.database.allocatedStorageGb) {
       problems.push(`${ns}database.maxAllocatedStorageGb: (${s.database.maxAllocatedStorageGb}) is below allocatedStorageGb (${s.database.allocatedStorageGb}). Raise it, or set it equal to turn storage autoscaling off`);
+    }
+    if (s.database.bootstrap === "direct" && s.database.clientSecurityGroupIds.length === 0) {
+      problems.push(`${ns}database.clientSecurityGroupIds: bootstrap: direct creates the role and databases from the machine running \`pulumi up\`, which must reach the private instance. Add that runner's security group (sg-...), or use bootstrap: lambda`);
     }
     if (s.target && s.target.kind !== "ecs") {
       problems.push(`${ns}database.kind: rds is private to its VPC and only target.kind ecs runs inside it; ${s.target.kind} could never reach it. Use database.kind neon for ${s.target.kind}, or target.kind ecs`);

@@ -2,6 +2,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CONTRACT_VARIABLES } from "../../infra/runtime-contract";
+import { parse } from "yaml";
+import { configReference, SECRET_KEYS } from "../../infra/settings";
 import { README, withReference } from "../../stacks/config-reference";
 
 const root = path.resolve(__dirname, "..", "..");
@@ -27,5 +29,21 @@ describe("docs stay in step with the code", () => {
     const rows = read("images/mlflow/README.md").split("\n").filter((l) => /^\|\s*`[A-Z0-9_]+`\s*\|/.test(l));
     const documented = rows.map((l) => /^\|\s*`([A-Z0-9_]+)`/.exec(l)![1]).sort();
     expect(documented).toEqual(CONTRACT_VARIABLES.map((v) => v.name).sort());
+  });
+
+  it("Pulumi.yaml declares only keys the schema knows, secrets as secret", () => {
+    const declared = (parse(read("Pulumi.yaml")) as { config: Record<string, { secret?: boolean; default?: unknown }> }).config;
+    const known = new Set(configReference().map((r) => r.key.split(" ")[0].replace(/^mlflow-kit:/, "").split(".")[0]));
+    for (const [key, decl] of Object.entries(declared)) {
+      expect(known.has(key), key).toBe(true);
+      expect(Boolean(decl.secret), key).toBe(key in SECRET_KEYS);
+    }
+    // A declared key without a default is required in every stack: each shipped stack sets it.
+    for (const stack of ["dev", "prod"]) {
+      const values = (parse(read(`Pulumi.${stack}.yaml`)) as { config: Record<string, unknown> }).config;
+      for (const [key, decl] of Object.entries(declared)) {
+        if (decl.default === undefined && !decl.secret) expect(values, `${stack}: ${key}`).toHaveProperty(`mlflow-kit:${key}`);
+      }
+    }
   });
 });

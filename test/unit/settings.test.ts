@@ -92,6 +92,7 @@ describe("settings: every problem at once, naming the key and the fix", () => {
     ["no backups", { "mlflow-kit:database": { kind: "rds", backupRetentionDays: 0 } }, /mlflow-kit:database\.backupRetentionDays: must be at least 1/],
     ["short backups on long-lived", { "mlflow-kit:database": { kind: "rds", backupRetentionDays: 3 } }, /backupRetentionDays: a long-lived stack keeps at least 7 days/],
     ["existing VPC without subnets", { "mlflow-kit:database": { kind: "rds", vpcId: "vpc-0abc12345def67890" } }, /database\.privateSubnetIds: an existing VPC .* needs at least two private subnets/],
+    ["direct bootstrap without the runner's security group", { "mlflow-kit:database": { kind: "rds", bootstrap: "direct" } }, /database\.clientSecurityGroupIds: bootstrap: direct creates the role and databases from the machine running `pulumi up`/],
     ["rds with a target outside the VPC", { "mlflow-kit:target": { kind: "render" } }, /database\.kind: rds is private to its VPC and only target\.kind ecs/],
     ["workers beyond a free plan", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render", plan: "free" }, "mlflow-kit:server": { workers: 4 } }, /server\.workers: 4 workers do not fit Render's free plan/],
     ["unsupported target for pulumi up", { "mlflow-kit:skipTarget": undefined }, /mlflow-kit:target\.kind: ecs is not yet supported.*pulumi config set mlflow-kit:skipTarget true/],
