@@ -733,7 +733,7 @@ class Measurement:
             lost += len(acked - set(stored))
             extra += len(set(stored) - acked)
         res.update(stored=stored_total, lost=lost, extra=extra, duplicates=duplicates,
-                   runs_checked=len(client_results))
+                   runs_checked=len(client_results), after_rss=self.sampler.latest[0])
         res["peak_life_rss"] = self.sampler.peak_life
         log(f"{spec.label}: {ok} metrics acked, {stored_total} stored, {lost} lost")
         return res
@@ -807,6 +807,7 @@ def table(results, sizes):
         ("processes in tree (idle)", lambda r: str(r["idle_procs"])),
         ("RSS idle, whole tree (+settle)", lambda r: mib(r["idle_rss"])),
         ("RSS peak under load, whole tree", lambda r: mib(r["peak_load_rss"])),
+        ("RSS after load + read-back", lambda r: mib(r["after_rss"])),
         ("RSS peak start..stop, whole tree", lambda r: mib(r["peak_life_rss"])),
         ("requests/s (log-metric)", lambda r: f"{r['rps']:.0f}"),
         ("latency p50 / p95 / p99", lambda r: f"{r['p50']:.0f} / {r['p95']:.0f} / {r['p99']:.0f} ms"),

@@ -150,10 +150,9 @@ def test_server_runs_as_uvicorn_in_place_of_the_entrypoint(server, env):
     tree = [root, *root.children(recursive=True)]
     argv = "\n".join(" ".join(p.cmdline()) for p in tree)
     assert_no_secret(argv, env)
-    rss_mb = sum(p.memory_info().rss for p in tree) / 2**20
-    print(f"server RSS: {rss_mb:.0f} MB in {len(tree)} process(es)")
-    if env["MLFLOW_WORKERS"] == "1":
-        assert rss_mb < 450, f"{rss_mb:.0f} MB leaves no room on a 512 MB instance"
+    # One worker, no resident `mlflow server` parent: what fits 512 MB (memory itself is
+    # measured by bench/image, not asserted here).
+    assert len(tree) == int(env["MLFLOW_WORKERS"]), [p.cmdline()[:3] for p in tree]
 
 
 def test_auth_config_is_private(server, env):
