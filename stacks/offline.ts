@@ -65,13 +65,16 @@ export async function evaluateStack(o: EvaluateOptions): Promise<EvaluatedStack>
   const reveal = o.revealSecrets ?? false;
   const outputs = (await settleDeep(rawOutputs, reveal)) as Record<string, unknown>;
   // Children registered inside apply callbacks exist only once the outputs above settled.
+  // A resource without an explicit parent is the stack's child, as in `pulumi preview`.
+  const stackResource = (pulumi.runtime as unknown as { getStackResource(): pulumi.Resource | undefined }).getStackResource();
+  const stackUrn = stackResource ? ((await settle(stackResource.urn, true)) as string) : undefined;
   const resources: PlannedResource[] = [];
   for (const r of recorded) {
     resources.push({
       urn: (await settle(r.resource.urn, true)) as string,
       type: r.type,
       name: r.name,
-      parent: r.opts.parent ? ((await settle(r.opts.parent.urn, true)) as string) : undefined,
+      parent: r.opts.parent ? ((await settle(r.opts.parent.urn, true)) as string) : stackUrn,
       inputs: (await settleDeep(r.props, reveal)) as Record<string, unknown>,
       options: {
         protect: r.opts.protect,

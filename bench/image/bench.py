@@ -319,6 +319,7 @@ class ServerSpec:
 
 
 def kit_spec(pg, s3, home, entrypoint):
+    entrypoint = Path(entrypoint).resolve()  # the server runs in a temp dir
     port = free_port()
     admin_password, flask_key = token(24), token(48)
     env = kit_runtime_env(pg.database("kit_tracking"), pg.database("kit_auth"), s3, port,
@@ -329,7 +330,7 @@ def kit_spec(pg, s3, home, entrypoint):
              f"MLFLOW_WORKERS={env.get('MLFLOW_WORKERS', '(contract default)')}, "
              f"MLFLOW_MIGRATE={env.get('MLFLOW_MIGRATE', '(contract default)')}, "
              f"artifacts {env['MLFLOW_ARTIFACTS_DESTINATION']}")
-    if Path(entrypoint).resolve() != ENTRYPOINT:
+    if entrypoint != ENTRYPOINT:
         notes += f"; CANDIDATE entrypoint {entrypoint}"
     return ServerSpec("mlflow-kit image", [sys.executable, str(entrypoint)],
                       {**base_env(home), **env}, port, auth, notes)
@@ -416,12 +417,12 @@ def private_dirs(procs):
     return found
 
 
-def machine_busy_seconds():
-    """CPU seconds all processes on the machine used so far (all cores, not idle/iowait)."""
+def all_processes_cpu():
+    """CPU seconds per pid of every process on the machine. (Per process, not /proc/stat's
+    machine totals: on this kind of VM those run well ahead of what the processes add up to.)"""
     import psutil
 
-    times = psutil.cpu_times()
-    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+    return tree_cpu(psutil.process_iter())
 
 
 def tree_cpu(procs):
@@ -446,6 +447,7 @@ class TreeSampler(threading.Thread):
         self.root = root
         self.interval = interval
         self.seen = {}
+        self.private_dirs = set()
         self.latest = (0, 0)  # (total RSS, process count)
         self.peak_life = 0
         self.peak_window = 0
@@ -459,7 +461,9 @@ class TreeSampler(threading.Thread):
         while not self._halt.is_set():
             procs = tree(self.root)
             for proc in procs:
-                self.seen.setdefault(proc.pid, proc)
+                if proc.pid not in self.seen:
+                    self.seen[proc.pid] = proc
+                    self.private_dirs |= private_dirs([proc])
             total, rows = tree_rss(procs)
             with self._lock:
                 self.latest = (total, len(rows))
@@ -609,7 +613,6 @@ class Measurement:
         self.proc = None
         self.sampler = None
         self.result = {"label": spec.label}
-        self.private_dirs = set()
 
     def api(self, session, method, path, **kwargs):
         response = session.request(method, f"{self.spec.url}/api/2.0/mlflow/{path}",
@@ -654,7 +657,6 @@ class Measurement:
         res["idle_rss"] = statistics.median(total for total, _ in idle)
         res["idle_procs"] = max(count for _, count in idle)
         res["idle_rows"] = [(p.pid, rss, short_cmd(p)) for p, rss in tree_rss(tree(root))[1]]
-        self.private_dirs |= private_dirs(tree(root))
 
         session = requests.Session()
         if spec.auth:
@@ -669,18 +671,21 @@ class Measurement:
         clients = ClientProcesses(spec, run_ids, args.client_procs, args.seconds)
         try:
             clients.start()
+            client_pids = [proc.pid for proc in clients.procs]
             log(f"{spec.label}: load, {args.clients} clients in {args.client_procs} "
                 f"process(es), {args.seconds} s")
             server_cpu0 = tree_cpu(tree(root))
             pg_cpu0 = tree_cpu(tree(self.postmaster))
-            busy0 = machine_busy_seconds()
+            everyone0 = all_processes_cpu()
+            own0 = tree_cpu([psutil.Process()])
             self.sampler.window(True)
             load_started = time.monotonic()
             clients.go()
             outputs = clients.results()
             load_wall = time.monotonic() - load_started
             self.sampler.window(False)
-            busy1 = machine_busy_seconds()
+            everyone1 = all_processes_cpu()
+            own1 = tree_cpu([psutil.Process()])
             server_cpu1 = tree_cpu(tree(root))
             pg_cpu1 = tree_cpu(tree(self.postmaster))
         finally:
@@ -709,10 +714,11 @@ class Measurement:
             server_cpu=cpu_delta(server_cpu0, server_cpu1) / load_wall,
             pg_cpu=cpu_delta(pg_cpu0, pg_cpu1) / load_wall,
             client_cpu=sum(out["cpu_s"] for out in outputs) / client_wall,
-            machine_cpu=(busy1 - busy0) / load_wall,
+            harness_cpu=cpu_delta(own0, own1) / load_wall,
         )
-        res["other_cpu"] = max(0.0, res["machine_cpu"] - res["server_cpu"] - res["pg_cpu"]
-                               - res["client_cpu"])
+        ours = {*server_cpu0, *server_cpu1, *pg_cpu0, *pg_cpu1, *own1, *client_pids}
+        others = {pid: cpu for pid, cpu in everyone1.items() if pid not in ours}
+        res["other_cpu"] = cpu_delta(everyone0, others) / load_wall
 
         # Read back every run's metric history and compare with what got a 200.
         lost = extra = duplicates = stored_total = 0
@@ -773,10 +779,11 @@ class Measurement:
         # Both servers leave a directory in /dev/shm behind (the image its rendered
         # basic_auth.ini, stock MLflow its job queue's huey store); a container's goes with
         # the container, these would stay.
+        dirs = set(self.sampler.private_dirs) if self.sampler else set()
         with contextlib.suppress(OSError):
             for path in re.findall(r"auth config written to (\S+)", self.log_path.read_text()):
-                self.private_dirs.add(Path(path).parent)
-        for path in self.private_dirs:
+                dirs.add(Path(path).parent)
+        for path in dirs:
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -818,7 +825,8 @@ def table(results, sizes):
         ("server tree CPU under load", lambda r: f"{100 * r['server_cpu']:.0f}% of a core"),
         ("postgres CPU under load", lambda r: f"{100 * r['pg_cpu']:.0f}% of a core"),
         ("client process CPU", lambda r: f"{100 * r['client_cpu']:.0f}% of a core"),
-        ("anything else's CPU under load", lambda r: f"{100 * r['other_cpu']:.0f}% of a core"),
+        ("bench harness CPU (RSS sampler)", lambda r: f"{100 * r['harness_cpu']:.0f}% of a core"),
+        ("other processes' CPU under load", lambda r: f"{100 * r['other_cpu']:.0f}% of a core"),
     ]
     body = [(name, cell(kit, fn), cell(stock, fn)) for name, fn in rows]
     shared = f"{sizes['shared_mib']:.0f} MiB" if sizes.get("shared_mib") else "n/a"
@@ -924,14 +932,18 @@ def main(argv):
     args.client_procs = max(1, min(args.client_procs, args.clients))
 
     become_subreaper()
+    # SIGINT too: started in the background, Python would otherwise inherit it ignored.
+    signal.signal(signal.SIGINT, raise_interrupt)
     signal.signal(signal.SIGTERM, raise_interrupt)
     signal.signal(signal.SIGHUP, raise_interrupt)
-    import psutil
-
-    busy_before = psutil.cpu_percent(interval=1.0) * (os.cpu_count() or 1)
+    before = all_processes_cpu()
+    time.sleep(1.0)
+    after = all_processes_cpu()
+    busy_before = 100 * sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items()
+                            if pid != os.getpid())
     if busy_before > 30:
         log(f"warning: the machine is busy before the run ({busy_before:.0f}% of a core): "
-            "numbers will be skewed; see \"anything else's CPU\" in the table")
+            "numbers will be skewed; see \"other processes' CPU\" in the table")
     results = {}
     workdir = Path(tempfile.mkdtemp(prefix="mlflow-kit-bench-"))
     os.chmod(workdir, 0o755)

@@ -22,10 +22,12 @@ describe("npm run plan", () => {
     for (const t of ["aws:s3/bucket:Bucket", "aws:s3/bucketPolicy:BucketPolicy", "aws:iam/user:User", "aws:iam/accessKey:AccessKey", "aws:rds/instance:Instance", "aws:rds/subnetGroup:SubnetGroup", "aws:ec2/securityGroup:SecurityGroup", "aws:lambda/invocation:Invocation"]) {
       expect(types).toContain(t);
     }
-    for (const x of out.resources) expect(Object.keys(x).sort()).toEqual(["inputs", "name", "parent", "type", "urn"].filter((k) => k !== "parent" || x.parent !== undefined).sort());
+    for (const x of out.resources) expect(Object.keys(x).sort()).toEqual(["inputs", "name", "parent", "type", "urn"]);
+    // One tree: the deployment is the stack's child, everything else descends from it.
     const urns = new Set(out.resources.map((x: { urn: string }) => x.urn));
-    const children = out.resources.filter((x: { parent?: string }) => x.parent && urns.has(x.parent));
-    expect(children.length).toBeGreaterThan(out.resources.length / 2);
+    const roots = out.resources.filter((x: { parent: string }) => !urns.has(x.parent));
+    expect(roots.map((x: { type: string }) => x.type)).toEqual(["mlflow-kit:index:MlflowDeployment"]);
+    expect(roots[0].parent).toBe("urn:pulumi:prod::mlflow-kit::pulumi:pulumi:Stack::mlflow-kit-prod");
     expect(out.outputs.adminPassword).toBe("[secret]");
     expect(r.stdout).not.toContain(token);
     expect(r.stderr).toMatch(/not planned: .*ecs is not yet supported/);
