@@ -831,12 +831,12 @@ def table(results, sizes):
     body = [(name, cell(kit, fn), cell(stock, fn)) for name, fn in rows]
     shared = f"{sizes['shared_mib']:.0f} MiB" if sizes.get("shared_mib") else "n/a"
     image = f"{sizes['image_mib']:.0f} MiB" if sizes.get("image_mib") else "n/a"
-    body.append(("site-packages, image reqs only", image, "same MLflow pin"))
+    body.append(("site-packages, image reqs only", image, "not measured"))
     body.append(("site-packages, bench venv (shared)", shared, shared))
     header = ("metric", "mlflow-kit image", "stock mlflow server")
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(3)]
-    line = "+".join("-" * (w + 2) for w in widths)
-    out = [" | ".join(h.ljust(w) for h, w in zip(header, widths)), line.replace("+", "|")]
+    out = [" | ".join(h.ljust(w) for h, w in zip(header, widths)),
+           " | ".join("-" * w for w in widths)]
     out += [" | ".join(c.ljust(w) for c, w in zip(r, widths)) for r in body]
     return "\n".join(out)
 

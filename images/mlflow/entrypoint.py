@@ -40,6 +40,10 @@ MIN_REDACTED_LENGTH = 4
 MLFLOW_AUTH_OVERRIDES = ("MLFLOW_AUTH_ADMIN_USERNAME", "MLFLOW_AUTH_ADMIN_PASSWORD")
 # Read from the rendered basic_auth.ini instead, so they need not stay in the server's env.
 MOVED_TO_AUTH_CONFIG = ("MLFLOW_ADMIN_PASSWORD", "MLFLOW_AUTH_DATABASE_URI")
+# Seconds a verified credential stays cached in the server (MLflow's auth_cache_ttl_seconds).
+AUTH_CACHE_SECONDS = "60"
+MLFLOW_AUTH_APP = "mlflow.server.auth:create_app"
+BOUNDED_AUTH_APP = "bounded_auth:create_app"
 
 
 class StartupError(Exception):
@@ -362,6 +366,9 @@ def write_auth_config(settings):
         "admin_username": settings["MLFLOW_ADMIN_USERNAME"],
         "admin_password": settings["MLFLOW_ADMIN_PASSWORD"],
         "authorization_function": AUTHORIZATION_FUNCTION,
+        # MLflow's own cache of verified credentials (HMAC-keyed, dropped on a password change):
+        # without it every request pays a scrypt check (see bounded_auth.py).
+        "auth_cache_ttl_seconds": AUTH_CACHE_SECONDS,
     }
     body = "[mlflow]\n" + "".join(f"{key} = {ini_value(v)}\n" for key, v in entries.items())
     path = private_directory() / "basic_auth.ini"
@@ -552,6 +559,7 @@ def exec_in_place(lock):
 
     def exec_command(cmd, *, extra_env=None, **_ignored):
         env = {**os.environ, **(extra_env or {})}
+        cmd = with_bounded_auth(list(cmd), env)
         lock.release()
         log(f"starting: {' '.join(map(str, cmd))}")
         sys.stdout.flush()
@@ -559,6 +567,20 @@ def exec_in_place(lock):
         os.execvpe(str(cmd[0]), [str(part) for part in cmd], env)
 
     return exec_command
+
+
+def with_bounded_auth(cmd, env):
+    """Serve bounded_auth.py's app (password checks one at a time) in place of MLflow's."""
+    if MLFLOW_AUTH_APP not in cmd:
+        return cmd
+    import mlflow.server.auth.sqlalchemy_store as store
+
+    if not hasattr(store, "check_password_hash"):
+        log("warning: this MLflow verifies passwords elsewhere; serving its auth app unbounded")
+        return cmd
+    here = os.path.dirname(os.path.abspath(__file__))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
+    return [BOUNDED_AUTH_APP if part == MLFLOW_AUTH_APP else part for part in cmd]
 
 
 def serve(settings, lock):

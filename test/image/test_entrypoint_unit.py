@@ -85,3 +85,52 @@ def test_server_argv_holds_no_secret():
                  "MLFLOW_FLASK_SERVER_SECRET_KEY"):
         assert GOOD[name] not in argv
     assert "--app-name basic-auth" in argv and "--host 0.0.0.0" in argv
+
+
+def test_bounded_auth_runs_password_checks_one_at_a_time():
+    # scrypt costs ~32 MiB a check: in parallel they pushed one worker past 512 MB.
+    import sys
+    import threading
+
+    sys.path.insert(0, str(ENTRYPOINT.parent))
+    import bounded_auth
+    import mlflow.server.auth.sqlalchemy_store as store
+    from werkzeug.security import generate_password_hash
+
+    assert store.check_password_hash is bounded_auth.bounded_check_password_hash
+    active, peak, guard = 0, 0, threading.Lock()
+    real = bounded_auth._check_password_hash
+
+    def counting(pwhash, password):
+        nonlocal active, peak
+        with guard:
+            active += 1
+            peak = max(peak, active)
+        try:
+            return real(pwhash, password)
+        finally:
+            with guard:
+                active -= 1
+
+    bounded_auth._check_password_hash = counting
+    try:
+        pwhash = generate_password_hash("right-password")
+        results = []
+        threads = [threading.Thread(target=lambda p=p: results.append(store.check_password_hash(pwhash, p)))
+                   for p in ["right-password", "wrong"] * 4]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        bounded_auth._check_password_hash = real
+    assert sorted(results) == [False] * 4 + [True] * 4
+    assert peak == 1
+
+
+def test_the_auth_app_is_swapped_for_the_bounded_one():
+    env = {}
+    cmd = ["uvicorn", "--factory", "mlflow.server.auth:create_app"]
+    assert entrypoint.with_bounded_auth(cmd, env)[-1] == "bounded_auth:create_app"
+    assert env["PYTHONPATH"].split(":")[0] == str(ENTRYPOINT.parent)
+    assert entrypoint.with_bounded_auth(["uvicorn", "mlflow.server.fastapi_app:app"], {}) == ["uvicorn", "mlflow.server.fastapi_app:app"]

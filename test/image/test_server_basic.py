@@ -147,6 +147,7 @@ def test_server_runs_as_uvicorn_in_place_of_the_entrypoint(server, env):
     # tree shows a secret.
     root = psutil.Process(server.proc.pid)
     assert "uvicorn" in root.cmdline()
+    assert "bounded_auth:create_app" in root.cmdline()
     tree = [root, *root.children(recursive=True)]
     argv = "\n".join(" ".join(p.cmdline()) for p in tree)
     assert_no_secret(argv, env)
@@ -161,6 +162,7 @@ def test_auth_config_is_private(server, env):
     assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
     text = open(path).read()
     assert f"admin_username = {env['MLFLOW_ADMIN_USERNAME']}" in text
+    assert "auth_cache_ttl_seconds = 60" in text
     # The secrets the ini holds are no longer in the server's environment.
     environ = psutil.Process(server.proc.pid).environ()
     assert "MLFLOW_ADMIN_PASSWORD" not in environ
