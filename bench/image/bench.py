@@ -33,10 +33,8 @@ import json
 import os
 import re
 import resource
-import secrets
 import shutil
 import signal
-import socket
 import statistics
 import string
 import subprocess
@@ -47,6 +45,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "test" / "image"))
+from helpers import free_port, token, wait_until  # noqa: E402  (shared with the e2e test)
 ENTRYPOINT = ROOT / "images" / "mlflow" / "entrypoint.py"
 IMAGE_REQUIREMENTS = ROOT / "images" / "mlflow" / "requirements.txt"
 RUNTIME_ENV_SCRIPT = ROOT / "stacks" / "runtime-env.ts"
@@ -73,23 +73,10 @@ def mask(text):
     return URI_PASSWORD.sub(r"\1***\2", text)
 
 
-def token(length=32, alphabet=string.ascii_letters + string.digits):
-    return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
-def wait_until(predicate, deadline_seconds, what, interval=0.1):
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise TimeoutError(f"{what} not within {deadline_seconds} s")
 
 
 # --- installed size -----------------------------------------------------------------------

@@ -9,15 +9,12 @@ import glob
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
-import socket
 import string
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,6 +22,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 import requests
+from helpers import free_port, token, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "images" / "mlflow" / "entrypoint.py"
@@ -36,23 +34,10 @@ APP_ROLE = "mlflow_app"
 START_DEADLINE_SECONDS = 90
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
-def wait_until(predicate, deadline_seconds, what, interval=0.2):
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise TimeoutError(f"{what} not within {deadline_seconds} s")
 
 
-def token(length=32, alphabet=string.ascii_letters + string.digits):
-    return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
 # --- Postgres -----------------------------------------------------------------------------

@@ -5,7 +5,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="$ROOT/.venv-image"
-REQS=("$ROOT/images/mlflow/requirements.txt" "$ROOT/test/image/requirements.txt")
+# The image's lock (what the Dockerfile installs) and the test's own tools.
+REQS=("$ROOT/images/mlflow/requirements.lock" "$ROOT/test/image/requirements.txt")
 STAMP="$VENV/.requirements.sha256"
 export DEBIAN_FRONTEND=noninteractive
 
@@ -49,8 +50,10 @@ install_venv() {
   rm -rf "$VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-    -r "${REQS[0]}" -r "${REQS[1]}"
+  # The image's packages exactly as the Dockerfile installs them (hash-checked), then the
+  # test tools beside them; pip check proves the tools did not move an image package.
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes -r "${REQS[0]}"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "${REQS[1]}"
   "$VENV/bin/python" -m pip check
   echo "$want" >"$STAMP"
 }

@@ -70,7 +70,7 @@ def test_reports_postgres_that_never_comes_within_the_bound(base_env):
         env[name] = env[name].replace(env[name].split("@")[1].split("/")[0], f"127.0.0.1:{closed}")
     # refused() runs the entrypoint to completion: the wait is bounded if it ends by itself.
     output = refused(env, EXIT_DATABASE)
-    assert f"tracking database" in output and f"127.0.0.1:{closed}" in output
+    assert "tracking database" in output and f"127.0.0.1:{closed}" in output
     assert "did not accept connections within 2 s" in output
 
 

@@ -1,0 +1,38 @@
+"""The image's lock is in step with what the image asks for, and is what the test venv runs."""
+
+import importlib.metadata
+import re
+
+from conftest import ROOT
+
+MLFLOW = ROOT / "images" / "mlflow"
+
+
+def pins(text):
+    found = {}
+    for line in text.splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([^\s\\;]+)", line)
+        if match:
+            found[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+    return found
+
+
+def test_every_requested_pin_is_locked_at_the_same_version():
+    wanted = pins((MLFLOW / "requirements.txt").read_text())
+    locked = pins((MLFLOW / "requirements.lock").read_text())
+    assert wanted, "requirements.txt pins nothing"
+    for name, version in wanted.items():
+        assert locked.get(name) == version, f"{name}: requirements.txt {version}, lock {locked.get(name)}"
+
+
+def test_every_locked_package_has_hashes():
+    text = (MLFLOW / "requirements.lock").read_text()
+    for block in re.split(r"\n(?=[A-Za-z0-9])", text.split("\n\n", 1)[1]):
+        if "==" in block.splitlines()[0]:
+            assert "--hash=sha256:" in block, block.splitlines()[0]
+
+
+def test_the_test_venv_runs_the_locked_versions():
+    locked = pins((MLFLOW / "requirements.lock").read_text())
+    for name, version in locked.items():
+        assert importlib.metadata.version(name) == version, name
