@@ -5,7 +5,7 @@ import { ServerCredentials } from "./credentials/server-credentials";
 import { RdsDatabase } from "./database/rds";
 import type { MetadataDatabase } from "./database/types";
 import { MlflowImage } from "./image/mlflow-image";
-import { runtimeEnvironment, type RuntimeEnvironment } from "./runtime-contract";
+import { stackRuntimeEnvironment, type RuntimeEnvironment } from "./runtime-contract";
 import type { Settings } from "./settings";
 import { targetProfile } from "./targets/profile";
 
@@ -58,34 +58,16 @@ export class MlflowDeployment extends pulumi.ComponentResource {
       rotation: s.rotation,
     }, { parent: this });
 
-    const profile = targetProfile(s);
-    this.publicUrl = `https://${profile.publicHostname}`;
+    this.publicUrl = `https://${targetProfile(s).publicHostname}`;
     this.adminUsername = s.server.adminUsername;
-    this.environment = this.database && runtimeEnvironment({
+    this.environment = this.database && stackRuntimeEnvironment(s, {
       trackingDatabaseUri: this.database.trackingUri,
-      auth: profile.authMode === "proxy"
-        ? { mode: "proxy" }
-        : {
-            mode: "basic",
-            databaseUri: this.database.authUri,
-            adminUsername: s.server.adminUsername,
-            adminPassword: this.credentials.adminPassword,
-            flaskSecretKey: this.credentials.flaskSecretKey,
-            defaultPermission: s.server.defaultPermission,
-          },
-      artifacts: {
-        destination: this.artifacts.artifactsDestination,
-        region: this.artifacts.region,
-        // ECS gives the task a role; the other targets run with the IAM user's active key.
-        accessKey: s.target.kind === "ecs" ? undefined : { id: this.artifacts.accessKeyId, secret: this.artifacts.secretAccessKey },
-      },
-      server: {
-        publicHostname: profile.publicHostname,
-        port: profile.port,
-        workers: s.server.workers,
-        migrate: profile.migrate,
-        corsAllowedOrigins: s.server.corsAllowedOrigins,
-      },
+      authDatabaseUri: this.database.authUri,
+      adminPassword: this.credentials.adminPassword,
+      flaskSecretKey: this.credentials.flaskSecretKey,
+      artifactsDestination: this.artifacts.artifactsDestination,
+      artifactsRegion: this.artifacts.region,
+      accessKey: { id: this.artifacts.accessKeyId, secret: this.artifacts.secretAccessKey },
     });
     this.registerOutputs({});
   }

@@ -5,6 +5,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import contract from "../images/mlflow/contract.json";
+import type { Settings } from "./settings";
+import { targetProfile } from "./targets/profile";
 
 export type ContractVariable = (typeof contract.variables)[number];
 export const CONTRACT_VARIABLES: readonly ContractVariable[] = contract.variables;
@@ -88,6 +90,58 @@ export function runtimeEnvironment(i: RuntimeInputs): RuntimeEnvironment {
     out[name] = variable.secret ? pulumi.secret(value) : pulumi.output(value);
   }
   return out;
+}
+
+/** What a deployment has made by the time the server can run. */
+export interface DeployedParts {
+  trackingDatabaseUri: pulumi.Input<string>;
+  authDatabaseUri: pulumi.Input<string>;
+  adminPassword: pulumi.Input<string>;
+  flaskSecretKey: pulumi.Input<string>;
+  artifactsDestination: pulumi.Input<string>;
+  artifactsRegion: pulumi.Input<string>;
+  accessKey: { id: pulumi.Input<string>; secret: pulumi.Input<string> };
+  /** Non-AWS S3 only (an emulator in the image's e2e test). */
+  s3EndpointUrl?: pulumi.Input<string>;
+  /** Overrides the target's port (the e2e test's free port). */
+  port?: number;
+}
+
+/**
+ * The container env of a stack: its settings and target decide the auth mode, host, port,
+ * workers and migrations; the deployed parts fill in endpoints and credentials. The deployment
+ * and the image's e2e test (stacks/runtime-env.ts) both call this, so the test runs exactly
+ * what a stack deploys.
+ */
+export function stackRuntimeEnvironment(s: Settings, parts: DeployedParts): RuntimeEnvironment {
+  const profile = targetProfile(s);
+  return runtimeEnvironment({
+    trackingDatabaseUri: parts.trackingDatabaseUri,
+    auth: profile.authMode === "proxy"
+      ? { mode: "proxy" }
+      : {
+          mode: "basic",
+          databaseUri: parts.authDatabaseUri,
+          adminUsername: s.server.adminUsername,
+          adminPassword: parts.adminPassword,
+          flaskSecretKey: parts.flaskSecretKey,
+          defaultPermission: s.server.defaultPermission,
+        },
+    artifacts: {
+      destination: parts.artifactsDestination,
+      region: parts.artifactsRegion,
+      endpointUrl: parts.s3EndpointUrl,
+      // ECS gives the task a role; the other targets run with the IAM user's active key.
+      accessKey: s.target.kind === "ecs" ? undefined : parts.accessKey,
+    },
+    server: {
+      publicHostname: profile.publicHostname,
+      port: parts.port ?? profile.port,
+      workers: s.server.workers,
+      migrate: profile.migrate,
+      corsAllowedOrigins: s.server.corsAllowedOrigins,
+    },
+  });
 }
 
 /** The variables the image requires for an auth mode, per the contract. */

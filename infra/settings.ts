@@ -169,7 +169,6 @@ const schema = z.object({
 
 type Parsed = z.infer<typeof schema>;
 export type DatabaseSettings = Parsed["database"];
-export type RdsSettings = z.infer<typeof rdsDatabase>;
 export type TargetSettings = Parsed["target"];
 
 export interface Settings {
@@ -426,7 +425,7 @@ export function configReference(): Array<{ key: string; type: string; default: s
     const variants = node.anyOf ?? node.oneOf;
     if (variants) {
       const kinds = variants.map((v: any) => v.properties?.kind?.const).filter(Boolean);
-      rows.push({ key: `${PROJECT}:${key}.kind`, type: kinds.join(" \\| "), default: "", description: `Which ${key} to deploy` });
+      rows.push({ key: `${PROJECT}:${key}.kind`, type: kinds.join(" | "), default: "", description: `Which ${key} to deploy` });
       for (const v of variants) walk(v, key, v.properties?.kind?.const ?? kind);
       return;
     }
@@ -434,7 +433,7 @@ export function configReference(): Array<{ key: string; type: string; default: s
       for (const [k, v] of Object.entries(node.properties as Record<string, any>)) if (k !== "kind") walk(v, `${key}.${k}`, kind);
       return;
     }
-    const type = node.enum ? node.enum.join(" \\| ") : node.type === "array" ? `${node.items?.type ?? "any"}[]` : String(node.type);
+    const type = node.enum ? node.enum.join(" | ") : node.type === "array" ? `${node.items?.type ?? "any"}[]` : String(node.type);
     rows.push({ key: `${PROJECT}:${key}${kind ? ` (${kind})` : ""}`, type, default: cell(node.default), description: node.description ?? "" });
   };
   const json = z.toJSONSchema(z.object(plainKeys), { io: "input", unrepresentable: "any" }) as any;
@@ -446,7 +445,7 @@ export function configReference(): Array<{ key: string; type: string; default: s
 
 /** configReference() as the Markdown table README.md carries. */
 export function configReferenceMarkdown(): string {
-  const esc = (t: string) => t.replace(/\|/g, "\\|").replace(/\\\\\|/g, "\\|");
+  const esc = (t: string) => t.replace(/\|/g, "\\|"); // a pipe would end the cell
   return ["| key | type | default | description |", "| --- | --- | --- | --- |",
-    ...configReference().map((r) => `| \`${r.key}\` | ${r.type} | ${r.default ? `\`${r.default}\`` : ""} | ${esc(r.description)} |`)].join("\n");
+    ...configReference().map((r) => `| \`${r.key}\` | ${esc(r.type)} | ${r.default ? `\`${r.default}\`` : ""} | ${esc(r.description)} |`)].join("\n");
 }

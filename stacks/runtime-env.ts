@@ -9,9 +9,8 @@
  */
 import { parseArgs } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
-import { runtimeEnvironment } from "../infra/runtime-contract";
+import { stackRuntimeEnvironment } from "../infra/runtime-contract";
 import { parseSettings } from "../infra/settings";
-import { targetProfile } from "../infra/targets/profile";
 import { settleDeep } from "./offline";
 import { OfflineMocks } from "./offline-mocks";
 import { readStackConfig } from "./stack-config";
@@ -38,31 +37,16 @@ async function main() {
   const cfg = readStackConfig(values.stack!);
   await pulumi.runtime.setMocks(new OfflineMocks(), cfg.project, cfg.stack, false);
   const s = parseSettings({ project: cfg.project, stack: cfg.stack, values: cfg.config, secretKeys: new Set(cfg.secretKeys) }, { allowUnsupported: true });
-  const profile = targetProfile(s);
-  const bucket = values.bucket ?? `${s.namePrefix}-artifacts`;
-  const env = runtimeEnvironment({
+  const env = stackRuntimeEnvironment(s, {
     trackingDatabaseUri: values["tracking-db-uri"]!,
-    auth: profile.authMode === "proxy" ? { mode: "proxy" } : {
-      mode: "basic",
-      databaseUri: values["auth-db-uri"]!,
-      adminUsername: s.server.adminUsername,
-      adminPassword: values["admin-password"]!,
-      flaskSecretKey: values["flask-secret-key"]!,
-      defaultPermission: s.server.defaultPermission,
-    },
-    artifacts: {
-      destination: `s3://${bucket}/${s.artifacts.prefix}`,
-      region: s.region,
-      endpointUrl: values["s3-endpoint"],
-      accessKey: { id: values["access-key-id"]!, secret: values["secret-access-key"]! },
-    },
-    server: {
-      publicHostname: profile.publicHostname,
-      port: values.port ? Number(values.port) : profile.port,
-      workers: s.server.workers,
-      migrate: profile.migrate,
-      corsAllowedOrigins: s.server.corsAllowedOrigins,
-    },
+    authDatabaseUri: values["auth-db-uri"]!,
+    adminPassword: values["admin-password"]!,
+    flaskSecretKey: values["flask-secret-key"]!,
+    artifactsDestination: `s3://${values.bucket ?? `${s.namePrefix}-artifacts`}/${s.artifacts.prefix}`,
+    artifactsRegion: s.region,
+    accessKey: { id: values["access-key-id"]!, secret: values["secret-access-key"]! },
+    s3EndpointUrl: values["s3-endpoint"],
+    port: values.port ? Number(values.port) : undefined,
   });
   process.stdout.write(`${JSON.stringify(await settleDeep(env, true))}\n`);
 }

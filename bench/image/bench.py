@@ -36,7 +36,6 @@ import resource
 import shutil
 import signal
 import statistics
-import string
 import subprocess
 import sys
 import tempfile
@@ -46,14 +45,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "test" / "image"))
-from helpers import free_port, token, wait_until  # noqa: E402  (shared with the e2e test)
+from helpers import (  # noqa: E402  (shared with the e2e test)
+    MotoServer, PostgresCluster, free_port, runtime_env, token, wait_until)
 ENTRYPOINT = ROOT / "images" / "mlflow" / "entrypoint.py"
 IMAGE_REQUIREMENTS = ROOT / "images" / "mlflow" / "requirements.txt"
-RUNTIME_ENV_SCRIPT = ROOT / "stacks" / "runtime-env.ts"
-TSX = ROOT / "node_modules" / ".bin" / "tsx"
 IMAGE_VENV = ROOT / ".cache" / "bench-image" / "image-requirements-venv"
 STACK = "dev"
-APP_ROLE = "mlflow_app"
 BUCKET = "mlflow-kit-bench-artifacts"
 METRIC_KEY = "bench"
 BUDGET_MIB = 350
@@ -154,121 +151,6 @@ def reexec_in_private_netns(argv):
     return None  # not reached
 
 
-# --- PostgreSQL ----------------------------------------------------------------------------
-
-
-class Postgres:
-    """A throwaway cluster (as in test/image/conftest.py): superuser over the unix socket only,
-    the servers connect over TCP as a non-superuser role owning their databases."""
-
-    def __init__(self, base):
-        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                       key=lambda p: int(p.split("/")[4]))
-        if not found:
-            raise RuntimeError("PostgreSQL server binaries not found: run test/image/setup.sh")
-        self.bin = Path(found[-1]).parent
-        self.base = Path(base)
-        self.data = self.base / "data"
-        self.port = free_port()
-        self.password = token(24)
-        self._as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        self.started = False
-
-    def _run(self, *cmd):
-        return subprocess.run([*self._as_owner, *cmd], check=True, capture_output=True,
-                              text=True, cwd=self.base, stdin=subprocess.DEVNULL)
-
-    def start(self):
-        if self._as_owner:
-            shutil.chown(self.base, "postgres")
-        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
-                  "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8")
-        self.started = True
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.base / "log"),
-                  "-w", "-t", "60", "-o",
-                  f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off",
-                  "start")
-        self.sql(f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{self.password}'")
-
-    def stop(self):
-        if self.started:
-            self.started = False
-            for mode in ("fast", "immediate"):
-                try:
-                    self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode,
-                              "-w", "-t", "20", "stop")
-                    return
-                except subprocess.CalledProcessError:
-                    continue
-
-    def sql(self, statement):
-        self._run(str(self.bin / "psql"), "-h", str(self.base), "-p", str(self.port),
-                  "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qAt",
-                  "-c", statement)
-
-    def database(self, name):
-        self.sql(f"CREATE DATABASE {name} OWNER {APP_ROLE}")
-        return f"postgresql://{APP_ROLE}:{self.password}@127.0.0.1:{self.port}/{name}"
-
-    def postmaster(self):
-        import psutil
-
-        pid = int((self.data / "postmaster.pid").read_text().split()[0])
-        return psutil.Process(pid)
-
-
-# --- moto S3 ---------------------------------------------------------------------------------
-
-
-class MotoS3:
-    def __init__(self, logdir):
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.access_key_id = "AKIA" + token(16, string.ascii_uppercase + string.digits)
-        self.secret_access_key = token(40)
-        self._log = open(Path(logdir) / "moto.log", "w")
-        self.proc = None
-
-    def start(self):
-        import requests
-
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
-
-        def up():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"moto server exited with {self.proc.returncode}")
-            try:
-                return requests.get(f"{self.endpoint}/moto-api/", timeout=1).status_code == 200
-            except requests.RequestException:
-                return False
-
-        wait_until(up, 30, "moto server")
-
-    def create_bucket(self, bucket, region):
-        import boto3
-
-        client = boto3.client("s3", endpoint_url=self.endpoint, region_name=region,
-                              aws_access_key_id=self.access_key_id,
-                              aws_secret_access_key=self.secret_access_key)
-        extra = {} if region == "us-east-1" else {
-            "CreateBucketConfiguration": {"LocationConstraint": region}}
-        client.create_bucket(Bucket=bucket, **extra)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self._log.close()
-
-
 # --- the two servers -------------------------------------------------------------------------
 
 
@@ -280,16 +162,8 @@ def base_env(home):
 
 def kit_runtime_env(tracking_uri, auth_uri, s3, port, admin_password, flask_secret_key):
     """The container env infra/runtime-contract.ts computes for the dev stack."""
-    cmd = [str(TSX), str(RUNTIME_ENV_SCRIPT), "--stack", STACK,
-           "--tracking-db-uri", tracking_uri, "--auth-db-uri", auth_uri,
-           "--s3-endpoint", s3.endpoint, "--access-key-id", s3.access_key_id,
-           "--secret-access-key", s3.secret_access_key, "--admin-password", admin_password,
-           "--flask-secret-key", flask_secret_key, "--port", str(port), "--bucket", BUCKET]
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         stdin=subprocess.DEVNULL)
-    if out.returncode != 0:
-        raise RuntimeError(f"stacks/runtime-env.ts failed:\n{mask(out.stderr)}")
-    env = json.loads(out.stdout)
+    env = runtime_env(STACK, tracking_uri, auth_uri, s3, port, admin_password, flask_secret_key,
+                      bucket=BUCKET)
     env.setdefault("MLFLOW_DB_WAIT_SECONDS", "30")
     return env
 
@@ -309,7 +183,7 @@ def kit_spec(pg, s3, home, entrypoint):
     entrypoint = Path(entrypoint).resolve()  # the server runs in a temp dir
     port = free_port()
     admin_password, flask_key = token(24), token(48)
-    env = kit_runtime_env(pg.database("kit_tracking"), pg.database("kit_auth"), s3, port,
+    env = kit_runtime_env(pg.create_database("kit_tracking"), pg.create_database("kit_auth"), s3, port,
                           admin_password, flask_key)
     auth = (env["MLFLOW_ADMIN_USERNAME"], admin_password) if env.get(
         "MLFLOW_AUTH_MODE", "basic") == "basic" else None
@@ -326,7 +200,7 @@ def kit_spec(pg, s3, home, entrypoint):
 def stock_spec(pg, s3, home, region):
     port = free_port()
     # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, which neither venv has.
-    tracking = pg.database("stock_tracking").replace("postgresql://", "postgresql+psycopg2://")
+    tracking = pg.create_database("stock_tracking").replace("postgresql://", "postgresql+psycopg2://")
     destination = f"s3://{BUCKET}/stock-mlflow"
     cmd = [str(Path(sys.executable).parent / "mlflow"), "server",
            "--backend-store-uri", tracking, "--artifacts-destination", destination,
@@ -943,11 +817,11 @@ def main(argv):
             cleanup.callback(shutil.rmtree, workdir, True)
             pg_base = workdir / "pg"
             pg_base.mkdir()
-            pg = Postgres(pg_base)
+            pg = PostgresCluster(pg_base)
             cleanup.callback(pg.stop)
             log(f"PostgreSQL {pg.bin.parent.name} on 127.0.0.1:{pg.port}, moto S3; {netns_note}")
             pg.start()
-            s3 = MotoS3(workdir)
+            s3 = MotoServer(workdir)
             cleanup.callback(s3.stop)
             s3.start()
             specs = []
@@ -959,7 +833,7 @@ def main(argv):
                 region = "us-east-1"
             if args.only in (None, "stock"):
                 specs.append(("stock", stock_spec(pg, s3, home, region)))
-            s3.create_bucket(BUCKET, region)
+            s3.ensure_bucket(BUCKET, region)
             for key, spec in specs:
                 measurement = Measurement(spec, args, workdir, pg.postmaster())
                 measurements.append(measurement)
