@@ -8,6 +8,7 @@ import { MlflowImage } from "./image/mlflow-image";
 import { stackRuntimeEnvironment, type RuntimeEnvironment } from "./runtime-contract";
 import type { Settings } from "./settings";
 import { targetProfile } from "./targets/profile";
+import type { DeployedTarget } from "./targets/types";
 
 export interface MlflowDeploymentArgs {
   settings: Settings;
@@ -26,6 +27,8 @@ export class MlflowDeployment extends pulumi.ComponentResource {
   readonly environment: RuntimeEnvironment | undefined;
   readonly publicUrl: string;
   readonly adminUsername: string;
+  /** Where the server runs; undefined when the target is skipped or not yet deployable. */
+  readonly target: DeployedTarget | undefined;
 
   constructor(name: string, args: MlflowDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlflow-kit:index:MlflowDeployment", name, {}, opts);
@@ -69,7 +72,25 @@ export class MlflowDeployment extends pulumi.ComponentResource {
       artifactsRegion: this.artifacts.region,
       accessKey: { id: this.artifacts.accessKeyId, secret: this.artifacts.secretAccessKey },
     });
+    this.target = s.deploy.target && this.environment ? this.createTarget(name, s, this.environment) : undefined;
     this.registerOutputs({});
+  }
+
+  /**
+   * One case per target kind; each target component takes the same runtime environment (the
+   * contract) and adds only what is its own. Kinds settings.ts does not yet let through never
+   * reach here.
+   */
+  private createTarget(name: string, s: Settings, environment: RuntimeEnvironment): DeployedTarget {
+    const t = s.target;
+    switch (t.kind) {
+      // case "render": (issue 6)
+      // case "hf-space": (issue 6)
+      // case "ecs": (issue 7)
+      // case "local": (issue 8)
+      default:
+        throw new Error(`mlflow-kit: target.kind ${t.kind} has no implementation (name ${name}, ${Object.keys(environment).length} env vars)`);
+    }
   }
 
   private createDatabase(name: string, s: Settings): MetadataDatabase & pulumi.Resource {

@@ -1,0 +1,7 @@
+import type * as pulumi from "@pulumi/pulumi";
+
+/** What every target component gives the stack, whatever runs the server. */
+export interface DeployedTarget {
+  /** https://... where clients reach the tracking server. */
+  readonly url: pulumi.Output<string>;
+}
