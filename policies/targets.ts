@@ -104,6 +104,23 @@ export const targetPolicies: Array<ResourceValidationPolicy | StackValidationPol
     },
   },
   {
+    name: "server-access-defaults",
+    description: "Signed-in users get at most allowedDefaultPermissions on others' experiments, and browsers may call the API from https origins only.",
+    enforcementLevel: "advisory",
+    configSchema: { properties: { allowedDefaultPermissions: { type: "array", items: { type: "string" }, default: ["READ", "NO_PERMISSIONS"] } } },
+    validateResource: (args, report) => {
+      const env = serverEnvironment(args);
+      if (!env) return;
+      const { allowedDefaultPermissions } = configOf(args, { allowedDefaultPermissions: ["READ", "NO_PERMISSIONS"] });
+      const permission = env.MLFLOW_DEFAULT_PERMISSION ?? "READ";
+      if (!allowedDefaultPermissions.includes(permission)) {
+        report(`MLFLOW_DEFAULT_PERMISSION=${permission}: every signed-in user may ${permission === "MANAGE" ? "change permissions of and delete" : "change"} everyone's experiments and models. Use mlflow-kit:server.defaultPermission READ and grant more per experiment`);
+      }
+      const plain = (env.MLFLOW_CORS_ALLOWED_ORIGINS ?? "").split(",").filter((o) => /^http:\/\//.test(o) && !/^http:\/\/(localhost|127\.0\.0\.1)(:|$)/.test(o));
+      if (plain.length) report(`MLFLOW_CORS_ALLOWED_ORIGINS allows ${plain.join(", ")} over plain HTTP: a page served there can be altered in transit and act with a signed-in user's session. Use https origins in mlflow-kit:server.corsAllowedOrigins`);
+    },
+  },
+  {
     name: "hf-space-private",
     description: "A Hugging Face Space is private unless the operator chose otherwise.",
     enforcementLevel: "advisory",

@@ -56,6 +56,8 @@ const cases: Case[] = [
   { policy: "workers-fit-memory", name: "8 workers in a 2 GB task", make: () => editJson(L(), "task", "containerDefinitions", (d) => { d[0].environment[1].value = "8"; }), expect: /MLFLOW_WORKERS=8 does not fit 2048 MB.*at most 4 fit\./ },
   { policy: "workers-fit-memory", name: "a local container of 1 GB with 3 workers", make: () => set(E(), "container", "envs.9", "MLFLOW_WORKERS=3"), expect: /MLFLOW_WORKERS=3 does not fit 1024 MB/ },
   { policy: "local-ports-on-loopback", name: "published on every interface", make: () => set(E(), "container", "ports.0.ip", undefined), expect: /port 5000 is published on 0\.0\.0\.0.*set ip "127\.0\.0\.1"/ },
+  { policy: "server-access-defaults", name: "MANAGE for every signed-in user", make: () => set(E(), "space", "variables.MLFLOW_DEFAULT_PERMISSION", "MANAGE"), expect: /MLFLOW_DEFAULT_PERMISSION=MANAGE: every signed-in user may change permissions of and delete everyone's experiments/, level: "advisory" },
+  { policy: "server-access-defaults", name: "a plain-HTTP CORS origin", make: () => set(E(), "space", "variables.MLFLOW_CORS_ALLOWED_ORIGINS", "https://ok.example.com,http://app.example.com"), expect: /allows http:\/\/app\.example\.com over plain HTTP/, level: "advisory" },
   { policy: "hf-space-private", name: "a public Space", make: () => set(E(), "space", "visibility", "public"), expect: /visibility is public/, level: "advisory" },
   // Stack-wide
   { policy: "data-protected-when-long-lived", name: "an unprotected bucket", make: () => { const f = L(); f.bucket.options = { protect: false, retainOnDelete: true }; return f; }, expect: /aws:s3\/bucket:Bucket "artifacts" holds a long-lived stack's data but lacks protect: true/ },
