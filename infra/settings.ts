@@ -234,6 +234,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   const ns = `${PROJECT}:`;
   const input: Record<string, unknown> = {};
   const secrets: Partial<Record<SecretKey, pulumi.Output<string>>> = {};
+  const plainSecrets = new Set<string>();
 
   for (const [fullKey, value] of Object.entries(raw.values)) {
     if (fullKey === "aws:region") {
@@ -244,6 +245,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     const key = fullKey.slice(ns.length);
     if (key in SECRET_KEYS) {
       if (!raw.secretKeys.has(fullKey)) {
+        plainSecrets.add(key);
         problems.push(`${fullKey}: is set in plain text, so it is stored unencrypted in Pulumi.${raw.stack}.yaml. Remove it and set it as a secret: \`pulumi config rm ${fullKey} && pulumi config set --secret ${fullKey} <value>\``);
       } else {
         secrets[key as SecretKey] = pulumi.secret(value);
@@ -313,7 +315,8 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     problems.push(`${ns}server.workers: ${s.server.workers} workers do not fit Render's free plan (512 MB); each worker is a full MLflow process. Use workers: 1 or a larger plan`);
   }
   for (const need of requiredSecrets(s)) {
-    if (!secrets[need]) {
+    // A secret set in plain text was reported above; "missing" as well would only confuse.
+    if (!secrets[need] && !plainSecrets.has(need)) {
       problems.push(`${ns}${need}: is missing: ${SECRET_KEYS[need]}. Set it: \`pulumi config set --secret ${ns}${need} <value>\``);
     }
   }
