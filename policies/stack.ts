@@ -19,7 +19,7 @@ type Options = PolicyResource["opts"] & { retainOnDelete?: boolean };
 export const stackPolicies: Array<ResourceValidationPolicy | StackValidationPolicy> = [
   {
     name: "data-protected-when-long-lived",
-    description: "A long-lived stack's data resources (bucket, database, Neon project and branch, Docker volume) are protected, retained on delete, and never force-destroyed.",
+    description: "A long-lived stack's data resources (bucket, database, Neon project and branch, Docker volume) are protected, retained on delete (RDS: by its final snapshot), and never force-destroyed.",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
       if (stackLifecycle(args.resources) !== "long-lived") return;
@@ -27,8 +27,10 @@ export const stackPolicies: Array<ResourceValidationPolicy | StackValidationPoli
         const opts = r.opts as Options;
         const missing: string[] = [];
         if (opts.protect !== true) missing.push("protect: true");
-        if (opts.retainOnDelete === false) missing.push("retainOnDelete: true");
-        if (missing.length) report(`${label(r)} holds a long-lived stack's data but lacks ${missing.join(" and ")}: a mistaken destroy or replacement would delete it. Pass ${missing.join(", ")} in its resource options`, r.urn);
+        // An RDS instance is retained by its final snapshot (rds-deletion-guarded-when-long-lived
+        // checks it): a retained instance would block the deletion of its network on destroy.
+        if (opts.retainOnDelete === false && !isType(r, T.rdsInstance)) missing.push("retainOnDelete: true");
+        if (missing.length) report(`${label(r)} holds a long-lived stack's data but lacks ${missing.join(" and ")}: a mistaken destroy or replacement would delete it. Pass ${missing.join(", ")} in its resource options (to decommission on purpose, see policies/README.md)`, r.urn);
         if (r.props.forceDestroy === true) report(`${label(r)} has forceDestroy true on a long-lived stack: deleting it would delete every artifact with it. Set forceDestroy false`, r.urn);
       }
     },

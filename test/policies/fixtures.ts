@@ -44,7 +44,8 @@ export function longLived() {
       identifier: "kit-prod-db", engine: "postgres", engineVersion: "16", publiclyAccessible: false, storageEncrypted: true, backupRetentionPeriod: 14,
       deletionProtection: true, skipFinalSnapshot: false, finalSnapshotIdentifier: "kit-prod-db-final", deleteAutomatedBackups: false,
       parameterGroupName: "kit-prod-pg16", vpcSecurityGroupIds: ["sg-db"], username: "mlflow_admin", password: secret("m4st3rP4ssw0rdFromRandom"), tags,
-    }, { ...keep, ...dep({ parameterGroupName: [pg], vpcSecurityGroupIds: [dbSg] }) }),
+    // Like infra/database/rds.ts: protected, retained by its final snapshot, not retainOnDelete.
+    }, { options: { protect: true }, ...dep({ parameterGroupName: [pg], vpcSecurityGroupIds: [dbSg] }) }),
     lbHttps: res(T.ingressRule, "lb-https", { securityGroupId: "sg-lb", cidrIpv4: "0.0.0.0/0", ipProtocol: "tcp", fromPort: 443, toPort: 443, tags }, dep({ securityGroupId: [lbSg] })),
     lb: res(T.loadBalancer, "edge", { loadBalancerType: "application", internal: false, securityGroups: ["sg-lb"], tags }, dep({ securityGroups: [lbSg] })),
     logs: res(T.logGroup, "logs", { name: "/ecs/kit-prod", retentionInDays: 30, tags }),

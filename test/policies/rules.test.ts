@@ -61,7 +61,8 @@ const cases: Case[] = [
   { policy: "hf-space-private", name: "a public Space", make: () => set(E(), "space", "visibility", "public"), expect: /visibility is public/, level: "advisory" },
   // Stack-wide
   { policy: "data-protected-when-long-lived", name: "an unprotected bucket", make: () => { const f = L(); f.bucket.options = { protect: false, retainOnDelete: true }; return f; }, expect: /aws:s3\/bucket:Bucket "artifacts" holds a long-lived stack's data but lacks protect: true/ },
-  { policy: "data-protected-when-long-lived", name: "a database deleted with the stack", make: () => { const f = L(); f.db.options = { protect: true, retainOnDelete: false }; return f; }, expect: /lacks retainOnDelete: true/ },
+  { policy: "data-protected-when-long-lived", name: "a bucket deleted with the stack", make: () => { const f = L(); f.bucket.options = { protect: true, retainOnDelete: false }; return f; }, expect: /aws:s3\/bucket:Bucket "artifacts" holds a long-lived stack's data but lacks retainOnDelete: true/ },
+  { policy: "data-protected-when-long-lived", name: "an unprotected database", make: () => { const f = L(); f.db.options = {}; return f; }, expect: /aws:rds\/instance:Instance "db" holds a long-lived stack's data but lacks protect: true:/ },
   { policy: "data-protected-when-long-lived", name: "a force-destroyed bucket", make: () => set(L(), "bucket", "forceDestroy", true), expect: /has forceDestroy true on a long-lived stack/ },
   { policy: "ephemeral-stack-expires", name: "no expiry tag", make: () => set(E(), "bucket", "tags.mlflow-kit:expires-at", undefined), expect: /belongs to an ephemeral stack but has no tag mlflow-kit:expires-at/ },
   { policy: "ephemeral-stack-expires", name: "a Neon branch without expiresAt", make: () => set(E(), "branch", "expiresAt", undefined), expect: /neon:Branch "branch" belongs to an ephemeral stack but has no expiresAt/ },

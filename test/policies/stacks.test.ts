@@ -34,6 +34,7 @@ interface Shape {
 }
 
 export const UNSAFE_SHAPES: Shape[] = [
+  { stack: "prod", name: "decommission set without the decommission policy config", overrides: () => edit("prod", "decommission", "true"), policy: "data-protected-when-long-lived", level: "mandatory", message: /lacks protect: true/ },
   { stack: "prod", name: "made ephemeral with a TTL of 2000 hours", overrides: () => ({ ...edit("prod", "lifecycle", "ephemeral"), ...edit("prod", "ttlHours", "2000") }), policy: "ephemeral-stack-expires", level: "mandatory", message: /more than 720 hours from now/ },
   { stack: "prod", name: "made ephemeral with an expiry 60 days away", overrides: () => ({ ...edit("prod", "lifecycle", "ephemeral"), ...edit("prod", "expiresAt", inDays(60)) }), policy: "ephemeral-stack-expires", level: "mandatory", message: /more than 720 hours from now/ },
   { stack: "prod", name: "noncurrent artifact versions kept 1 day", overrides: () => edit("prod", "artifacts", { noncurrentVersionDays: 1 }), policy: "s3-noncurrent-versions-kept", level: "advisory", message: /after 1 days, below 30/ },
@@ -57,6 +58,20 @@ describe("shipped stacks", () => {
   });
 });
 
+describe("decommissioning a long-lived stack", () => {
+  it("mlflow-kit:decommission alone is caught; with policies/config/decommission.json it is advisory", async () => {
+    const overrides = edit("prod", "decommission", "true");
+    const caught = await plan("prod", { overrides });
+    const mandatory = caught.violations.filter((v) => v.level === "mandatory");
+    expect([...new Set(mandatory.map((v) => v.policy))].sort()).toEqual(["data-protected-when-long-lived", "rds-deletion-guarded-when-long-lived"]);
+    expect(mandatory.map((v) => v.message).join("\n")).toMatch(/lacks protect: true/);
+    const config = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "policies", "config", "decommission.json"), "utf8"));
+    const allowed = await plan("prod", { overrides, policyConfig: config });
+    expect(allowed.violations.filter((v) => v.level === "mandatory")).toEqual([]);
+    expect(allowed.violations.map((v) => `${v.level} ${v.policy}`)).toEqual(expect.arrayContaining(["advisory data-protected-when-long-lived", "advisory rds-deletion-guarded-when-long-lived"]));
+  });
+});
+
 describe("unsafe shapes the settings still accept are caught", () => {
   it.each(UNSAFE_SHAPES.map((u) => [`${u.stack}: ${u.name}`, u] as const))("%s", async (_n, u) => {
     const p = await plan(u.stack, { overrides: u.overrides(), policyConfig: u.policyConfig });
@@ -64,7 +79,8 @@ describe("unsafe shapes the settings still accept are caught", () => {
     if (pending) {
       // The target is not deployable in this version: the resource the rule reads is not
       // planned. tests/policies/rules.test.ts catches the same shape on a realistic resource.
-      expect(p.resources.some((r) => r.type.startsWith("pulumi-nodejs:dynamic/") || r.type.startsWith("aws:ecs/"))).toBe(false);
+      const targetTypes = /target\.kind: ecs/.test(u.needsTarget!.source) ? /^aws:ecs\// : /^pulumi-nodejs:dynamic\/(render|hf):/;
+      expect(p.resources.filter((r) => targetTypes.test(r.type))).toEqual([]);
       return;
     }
     const found = p.violations.filter((v) => v.policy === u.policy);
