@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { parseExpiry } from "./expiry";
 
 export const PROJECT = "mlflow-kit";
 
@@ -133,8 +134,21 @@ const credentialRotation = z
     adminPassword: rotation.default(0).describe("Bump to generate a new admin password (when adminPassword is not set)"),
     databasePassword: rotation.default(0).describe("Bump to generate a new database role password"),
     flaskSecretKey: rotation.default(0).describe("Bump to generate a new Flask secret key"),
+    // The path `npm run rotate -- authelia` bumps; the ecs target (Authelia) derives its
+    // session and JWT secrets from it.
+    autheliaSecrets: rotation.default(0).describe("Bump to generate new Authelia session and JWT secrets (target.kind ecs)"),
   })
-  .default({ adminPassword: 0, databasePassword: 0, flaskSecretKey: 0 });
+  .default({ adminPassword: 0, databasePassword: 0, flaskSecretKey: 0, autheliaSecrets: 0 });
+
+/** RFC 3339 with an offset; ephemeral stacks only. Set by `npm run review`, read by `npm run teardown`. */
+const expiresAt = z
+  .string()
+  .superRefine((text, ctx) => {
+    const parsed = parseExpiry(text);
+    if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.reason });
+  })
+  .optional()
+  .describe("When an ephemeral stack may be torn down (RFC 3339 with offset, e.g. 2026-12-01T00:00:00Z); set by review stacks, read by the teardown");
 
 /** Config keys (without the "mlflow-kit:" namespace) and their schemas. */
 const plainKeys = {
@@ -145,6 +159,7 @@ const plainKeys = {
   server,
   image,
   rotation: credentialRotation,
+  expiresAt,
   /** Deploy storage, database and image only (a target that is not yet supported, or a data-first rollout). */
   skipTarget: z.boolean().default(false).describe("Deploy storage, database and image only"),
 } as const;
@@ -186,6 +201,8 @@ export interface Settings {
   server: Parsed["server"];
   image: Parsed["image"];
   rotation: Parsed["rotation"];
+  /** When an ephemeral stack may be torn down (the original RFC 3339 text); unset: never. */
+  expiresAt?: string;
   secrets: Partial<Record<SecretKey, pulumi.Output<string>>>;
   tags: Record<string, string>;
   /** What settings left out, and why (shown by the plan). */
@@ -289,6 +306,9 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   if (s.lifecycle === "long-lived" && s.database.kind === "rds" && s.database.backupRetentionDays < 7) {
     problems.push(`${ns}database.backupRetentionDays: a long-lived stack keeps at least 7 days of automated backups (got ${s.database.backupRetentionDays}). Raise it to 7 or more`);
   }
+  if (s.expiresAt !== undefined && s.lifecycle === "long-lived") {
+    problems.push(`${ns}expiresAt: a long-lived stack never expires, and the teardown refuses long-lived stacks. Remove it (\`pulumi config rm ${ns}expiresAt\`), or set ${ns}lifecycle ephemeral if this stack is meant to be torn down`);
+  }
   if (s.target?.kind === "render" && s.target.plan === "free" && s.server.workers > 1) {
     problems.push(`${ns}server.workers: ${s.server.workers} workers do not fit Render's free plan (512 MB); each worker is a full MLflow process. Use workers: 1 or a larger plan`);
   }
@@ -334,8 +354,14 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     server: s.server,
     image: s.image,
     rotation: s.rotation,
+    expiresAt: s.expiresAt,
     secrets,
-    tags: { "mlflow-kit:project": raw.project, "mlflow-kit:stack": raw.stack, "mlflow-kit:lifecycle": s.lifecycle },
+    tags: {
+      "mlflow-kit:project": raw.project,
+      "mlflow-kit:stack": raw.stack,
+      "mlflow-kit:lifecycle": s.lifecycle,
+      ...(s.expiresAt !== undefined ? { "mlflow-kit:expires-at": s.expiresAt } : {}),
+    },
     skipped,
   };
 }
