@@ -5,7 +5,7 @@
  * Refuses long-lived stacks and stacks with protected resources, naming them (exit 1).
  */
 import { parseArgs } from "node:util";
-import { parseExpiry } from "../infra/expiry";
+import { parseExpiry } from "./lifecycle/expiry";
 import { io, run, workspace } from "./lifecycle/cli";
 import { teardown } from "./lifecycle/operations";
 

@@ -3,16 +3,17 @@
  * is kept (database kind and region, target kind, plan and region, server, image, artifact
  * prefix, secrets) except what must be the review stack's own:
  *
- * - lifecycle ephemeral and an expiry (mlflow-kit:expiresAt, tagged mlflow-kit:expires-at on
- *   every resource), which the teardown and the Neon branch (expires_at) read;
+ * - lifecycle ephemeral with a short lease (mlflow-kit:ttlHours: settings compute the expiry
+ *   at each `pulumi up` and tag every resource mlflow-kit:expires-at), which the teardown and
+ *   the Neon branch (expires_at) read; a pinned expiresAt of dev's is dropped;
  * - a Neon branch `pr-<N>` of dev's Neon project (database.projectId + database.branch);
  * - its own Render service name (target.serviceName) and no custom domain (dev's);
  * - its own bucket and IAM user, which follow from the stack name; the key slots and rotation
  *   counters start over.
  */
-import { formatExpiry } from "../../infra/expiry";
-import { PROJECT } from "../../infra/settings";
+import { expiryFrom, PROJECT } from "../../infra/settings";
 
+/** A review stack's lease: renewed by every `review up` (each push), like any ephemeral stack's. */
 export const DEFAULT_REVIEW_TTL_HOURS = 72;
 
 export class ReviewError extends Error {
@@ -93,8 +94,10 @@ export function reviewStackConfig(input: {
   config[`${ns}artifacts`] = { value: JSON.stringify({ ...artifacts, activeKey: "blue", keyRotations: { blue: 0, green: 0 } }), secret: false };
   delete config[`${ns}rotation`];
 
-  const expiresAt = formatExpiry(new Date(input.now.getTime() + ttl * 3_600_000));
+  if (!Number.isInteger(ttl)) throw new ReviewError(`--ttl-hours: ${ttl} is not a whole number of hours. Give 1 to 720`);
   config[`${ns}lifecycle`] = { value: "ephemeral", secret: false };
-  config[`${ns}expiresAt`] = { value: expiresAt, secret: false };
-  return { stack, config, expiresAt };
+  config[`${ns}ttlHours`] = { value: String(ttl), secret: false };
+  delete config[`${ns}expiresAt`];
+  // What settings will compute at the `pulumi up` that follows now.
+  return { stack, config, expiresAt: expiryFrom(input.now, ttl) };
 }

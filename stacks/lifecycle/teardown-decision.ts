@@ -6,7 +6,7 @@
  * lifecycle says "ephemeral", no resource is protected, no update is running, and (with
  * --expired) the latest expiry any source states has passed.
  */
-import { parseExpiry } from "../../infra/expiry";
+import { parseExpiry } from "./expiry";
 
 /** Where a fact came from, so that a refusal can say why. */
 export interface Stated {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatExpiry, parseExpiry } from "../../infra/expiry";
+import { parseExpiry } from "../../stacks/lifecycle/expiry";
 
 const at = (text: string) => {
   const p = parseExpiry(text);
@@ -56,9 +56,4 @@ describe("parseExpiry: RFC 3339 with an explicit offset", () => {
     },
   );
 
-  it("formatExpiry writes UTC whole seconds that parse back to the same instant", () => {
-    const d = new Date("2026-12-01T18:00:00.999Z");
-    expect(formatExpiry(d)).toBe("2026-12-01T18:00:00Z");
-    expect(at(formatExpiry(d))).toBe("2026-12-01T18:00:00.000Z");
-  });
 });

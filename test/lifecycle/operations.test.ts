@@ -45,7 +45,7 @@ describe("review up", () => {
     const set = config as Record<string, { value: string; secret: boolean }>;
     expect(set["mlflow-kit:neonApiKey"]).toEqual({ value: SECRET, secret: true });
     expect(set["mlflow-kit:ghcrToken"].secret).toBe(true);
-    expect(set["mlflow-kit:expiresAt"]).toEqual({ value: "2026-11-27T12:00:00Z", secret: false });
+    expect(set["mlflow-kit:ttlHours"]).toEqual({ value: "72", secret: false });
     expect(JSON.parse(set["mlflow-kit:database"].value)).toMatchObject({ kind: "neon", projectId: "dev-neon-project", branch: "pr-42" });
     expect(ws.calls.find(([m]) => m === "up")).toEqual(["up", "pr-42", { policyPacks: ["/repo/policies"] }]);
     expect(lines.join("\n")).not.toContain(SECRET);
@@ -59,11 +59,12 @@ describe("review up", () => {
     expect(set["mlflow-kit:renderApiKey"]).toEqual({ value: "rnd_from_env", secret: true });
   });
 
-  it("on a later push, extends the expiry and drops config keys dev no longer has", async () => {
+  it("on a later push, renews the lease and drops config keys dev no longer has (a pinned expiry too)", async () => {
     const ws = new RecordingWorkspace({ dev: devStack(), "pr-42": { config: { "mlflow-kit:stale": { value: "x", secret: false }, "mlflow-kit:expiresAt": { value: "2026-11-25T00:00:00Z", secret: false } } } });
     await reviewUp(ws, { pr: 42, now: NOW, env: {} }, logger().io);
-    expect(ws.calls.find(([m]) => m === "removeAllConfig")).toEqual(["removeAllConfig", "pr-42", ["mlflow-kit:stale"]]);
-    expect(ws.stacks.get("pr-42")!.config["mlflow-kit:expiresAt"].value).toBe("2026-11-27T12:00:00Z");
+    expect(ws.calls.find(([m]) => m === "removeAllConfig")).toEqual(["removeAllConfig", "pr-42", ["mlflow-kit:stale", "mlflow-kit:expiresAt"]]);
+    expect(ws.stacks.get("pr-42")!.config["mlflow-kit:ttlHours"].value).toBe("72");
+    expect(ws.methods().at(-1)).toBe("up pr-42");
   });
 
   it("--dry-run reads dev and prints the config (secrets masked) without creating anything", async () => {

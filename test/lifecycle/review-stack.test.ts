@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { mlflowStack } from "../../infra/program";
-import { loadSettings, parseSettings } from "../../infra/settings";
+import { expiryFrom, loadSettings, parseSettings } from "../../infra/settings";
 import { evaluateStack, type EvaluatedStack } from "../../stacks/offline";
 import { readStackConfig } from "../../stacks/stack-config";
 import { ReviewError, reviewStackConfig, reviewStackName, type ConfigEntry } from "../../stacks/lifecycle/review-config";
@@ -27,14 +27,17 @@ describe("reviewStackConfig", () => {
     expect(() => reviewStackName("12a")).toThrow('--pr: "12a" is not a pull-request number');
   });
 
-  it("is ephemeral, expires after the TTL (default 72 h, UTC), and branches dev's Neon project", () => {
+  it("is ephemeral on a 72 h lease (renewed by each up), and branches dev's Neon project", () => {
     const { stack, config, expiresAt } = review();
     expect(stack).toBe("pr-42");
-    expect(expiresAt).toBe("2026-11-27T10:15:30Z");
+    expect(expiresAt).toBe("2026-11-27T10:00:00Z"); // from the start of the hour, as settings compute it
     expect(config["mlflow-kit:lifecycle"]).toEqual({ value: "ephemeral", secret: false });
-    expect(config["mlflow-kit:expiresAt"]).toEqual({ value: "2026-11-27T10:15:30Z", secret: false });
+    expect(config["mlflow-kit:ttlHours"]).toEqual({ value: "72", secret: false });
+    expect(config["mlflow-kit:expiresAt"]).toBeUndefined();
     expect(JSON.parse(config["mlflow-kit:database"].value)).toEqual({ kind: "neon", region: "aws-us-east-2", projectId: "dev-project-123", branch: "pr-42" });
-    expect(reviewStackConfig({ pr: 42, dev: devEntries(), neonProjectId: "p", now: NOW, ttlHours: 1 }).expiresAt).toBe("2026-11-24T11:15:30Z");
+    expect(reviewStackConfig({ pr: 42, dev: devEntries(), neonProjectId: "p", now: NOW, ttlHours: 1 }).expiresAt).toBe("2026-11-24T11:00:00Z");
+    const pinned = { ...devEntries(), "mlflow-kit:expiresAt": { value: "2026-12-24T00:00:00Z", secret: false } };
+    expect(reviewStackConfig({ pr: 42, dev: pinned, neonProjectId: "p", now: NOW }).config["mlflow-kit:expiresAt"]).toBeUndefined();
   });
 
   it("has its own Render service, no custom domain, and fresh key slots; keeps dev's prefix and plan", () => {
@@ -68,7 +71,7 @@ describe("reviewStackConfig", () => {
     expect(() => reviewStackConfig({ pr: 3, dev: rds, now: NOW })).toThrow("mlflow-kit:database.kind: dev uses rds");
     const ecs = { ...devEntries(), "mlflow-kit:target": { value: JSON.stringify({ kind: "ecs" }), secret: false } };
     expect(() => reviewStackConfig({ pr: 3, dev: ecs, neonProjectId: "p", now: NOW })).toThrow("mlflow-kit:target.kind: dev runs on ecs");
-    for (const ttl of [0, -1, 721, Number.NaN]) expect(() => reviewStackConfig({ pr: 3, dev: devEntries(), neonProjectId: "p", now: NOW, ttlHours: ttl })).toThrow("--ttl-hours:");
+    for (const ttl of [0, -1, 721, Number.NaN, 1.5]) expect(() => reviewStackConfig({ pr: 3, dev: devEntries(), neonProjectId: "p", now: NOW, ttlHours: ttl })).toThrow("--ttl-hours:");
     const { ["mlflow-kit:database"]: _, ...noDb } = devEntries();
     expect(() => reviewStackConfig({ pr: 3, dev: noDb, neonProjectId: "p", now: NOW })).toThrow("mlflow-kit:database: dev has none");
   });
@@ -77,45 +80,20 @@ describe("reviewStackConfig", () => {
     const { config } = review();
     const values = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v.value]));
     const secretKeys = new Set(Object.entries(config).filter(([, v]) => v.secret).map(([k]) => k));
-    const s = parseSettings({ project: "mlflow-kit", stack: "pr-42", values, secretKeys }, { allowUnsupported: true });
+    const s = parseSettings({ project: "mlflow-kit", stack: "pr-42", values, secretKeys, now: NOW }, { allowUnsupported: true });
     expect(s.namePrefix).toBe("mlflow-kit-pr-42");
-    expect(s.expiresAt).toBe("2026-11-27T10:15:30Z");
-    expect(s.tags).toMatchObject({ "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expires-at": "2026-11-27T10:15:30Z", "mlflow-kit:stack": "pr-42" });
+    expect(s.expiresAt).toBe(review().expiresAt);
+    expect(s.rotation.autheliaSecrets).toBe(0);
+    expect(s.tags).toMatchObject({ "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expires-at": "2026-11-27T10:00:00Z", "mlflow-kit:stack": "pr-42" });
   });
 });
 
-describe("settings: expiresAt", () => {
-  const base = { "aws:region": "us-east-1", "mlflow-kit:image": '{"owner":"o"}', "mlflow-kit:database": '{"kind":"rds"}', "mlflow-kit:target": '{"kind":"ecs","domain":"m.example.com","acmeEmail":"a@example.com"}', "mlflow-kit:skipTarget": "true", "mlflow-kit:ghcrToken": "x" };
-  const parse = (extra: Record<string, string>) => parseSettings({ project: "mlflow-kit", stack: "demo", values: { ...base, ...extra }, secretKeys: new Set(["mlflow-kit:ghcrToken"]) });
-  const problems = (extra: Record<string, string>) => {
-    try {
-      parse(extra);
-    } catch (err) {
-      return (err as { problems: string[] }).problems;
-    }
-    throw new Error("expected a SettingsError");
-  };
-
-  it("an ephemeral stack may carry one; it is tagged; without it there is no tag", () => {
-    expect(parse({ "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expiresAt": "2026-12-01T18:00:00+01:00" }).tags["mlflow-kit:expires-at"]).toBe("2026-12-01T18:00:00+01:00");
-    expect(parse({ "mlflow-kit:lifecycle": "ephemeral" }).tags).not.toHaveProperty("mlflow-kit:expires-at");
-    expect(parse({ "mlflow-kit:lifecycle": "ephemeral" }).rotation.autheliaSecrets).toBe(0);
-  });
-
-  it("a long-lived stack may not: the message names the key and the fix", () => {
-    const [p] = problems({ "mlflow-kit:lifecycle": "long-lived", "mlflow-kit:expiresAt": "2026-12-01T18:00:00Z" });
-    expect(p).toMatch(/^mlflow-kit:expiresAt: a long-lived stack never expires.*pulumi config rm mlflow-kit:expiresAt/);
-  });
-
-  it("a time without an offset, or no real date, is refused naming the key", () => {
-    expect(problems({ "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expiresAt": "2026-12-01T18:00:00" })[0]).toMatch(/^mlflow-kit:expiresAt: "2026-12-01T18:00:00" is not an RFC 3339 timestamp with an offset/);
-    expect(problems({ "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expiresAt": "2026-02-30T00:00:00Z" })[0]).toMatch(/^mlflow-kit:expiresAt: "2026-02-30T00:00:00Z" is not a real date and time/);
-  });
-});
 
 describe("the review stack, evaluated as the offline plan does", () => {
   let evaluated: EvaluatedStack;
+  let leases: string[];
   beforeAll(async () => {
+    leases = [expiryFrom(new Date(), 72)];
     const { config } = review();
     evaluated = await evaluateStack({
       project: "mlflow-kit",
@@ -124,6 +102,7 @@ describe("the review stack, evaluated as the offline plan does", () => {
       secretKeys: Object.entries(config).filter(([, v]) => v.secret).map(([k]) => k),
       program: () => mlflowStack(loadSettings({ allowUnsupported: true })),
     });
+    leases.push(expiryFrom(new Date(), 72)); // an hour may turn during the evaluation
   });
 
   it("has its own bucket and IAM user, force-destroyable, not protected", () => {
@@ -136,7 +115,8 @@ describe("the review stack, evaluated as the offline plan does", () => {
   it("tags every tagged resource with its expiry, and exports lifecycle and expiresAt for the teardown", () => {
     const tagged = evaluated.resources.filter((r) => r.inputs.tags && typeof r.inputs.tags === "object");
     expect(tagged.map((r) => r.type)).toEqual(expect.arrayContaining(["aws:s3/bucket:Bucket", "aws:iam/user:User"]));
-    for (const r of tagged) expect((r.inputs.tags as Record<string, string>)["mlflow-kit:expires-at"], r.urn).toBe("2026-11-27T10:15:30Z");
-    expect(evaluated.outputs).toMatchObject({ lifecycle: "ephemeral", expiresAt: "2026-11-27T10:15:30Z" });
+    expect(evaluated.outputs.lifecycle).toBe("ephemeral");
+    expect(leases).toContain(evaluated.outputs.expiresAt);
+    for (const r of tagged) expect((r.inputs.tags as Record<string, string>)["mlflow-kit:expires-at"], r.urn).toBe(evaluated.outputs.expiresAt);
   });
 });

@@ -1,7 +1,7 @@
 /**
- * Expiry timestamps of ephemeral stacks: RFC 3339 with an explicit offset, so that a stack
- * expires at the same instant wherever the teardown runs. Pure: used by settings (the
- * `expiresAt` setting) and by the lifecycle tools (stacks/lifecycle).
+ * Expiry timestamps of ephemeral stacks as the teardown reads them back from config, stack
+ * outputs and resource tags: RFC 3339 with an explicit offset, so that a stack expires at the
+ * same instant wherever the teardown runs. Anything else is refused, never guessed.
  */
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
@@ -31,7 +31,3 @@ export function parseExpiry(text: string): { ok: true; at: Date } | { ok: false;
   return { ok: true, at: new Date(local.getTime() - offsetMs + fraction) };
 }
 
-/** The canonical form written by the tools: UTC, whole seconds, "Z". */
-export function formatExpiry(at: Date): string {
-  return `${at.toISOString().slice(0, 19)}Z`;
-}
