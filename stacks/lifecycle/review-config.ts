@@ -8,7 +8,7 @@
  *   the Neon branch (expires_at) read; a pinned expiresAt of dev's is dropped;
  * - a Neon branch `pr-<N>` of dev's Neon project (database.projectId + database.branch);
  * - its own Render service name (target.serviceName) and no custom domain (dev's);
- * - its own bucket and IAM user, which follow from the stack name; the key slots and rotation
+ * - its own bucket and IAM user, whose names follow from the stack name; the key slots and rotation
  *   counters start over.
  */
 import { expiryFrom, PROJECT } from "../../infra/settings";
