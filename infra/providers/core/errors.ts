@@ -26,6 +26,9 @@ export class ApiError extends Error {
     readonly retryAfterMs?: number,
   ) {
     super(message);
+    // Set again: a serialized provider rebuilds this class as a function that calls
+    // Error.call(this, message), which leaves `this.message` unset.
+    this.message = message;
     this.name = "ApiError";
   }
 }
@@ -37,6 +40,7 @@ export class ApiError extends Error {
 export class VendorError extends Error {
   constructor(message: string, readonly status: number | undefined) {
     super(message);
+    this.message = message; // see ApiError
     this.name = "VendorError";
   }
 }
