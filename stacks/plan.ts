@@ -34,7 +34,7 @@ export async function plan(stack: string, opts: { strict?: boolean; dir?: string
 export function planJson(p: EvaluatedStack & { skipped: string[] }): string {
   return JSON.stringify({
     stack: p.stack,
-    resources: p.resources.map(({ urn, type, name, parent, inputs }) => ({ urn, type, name, parent, inputs })),
+    resources: p.resources.map(({ urn, type, name, parent, inputs }) => ({ urn, type, name, parent, inputs: shown(inputs) })),
     outputs: p.outputs,
     skipped: p.skipped,
   }, null, 2);
@@ -53,7 +53,7 @@ export function planText(p: EvaluatedStack & { skipped: string[] }): string {
     for (const r of children.get(parent) ?? []) {
       const flags = [r.options.protect && "protected", r.options.retainOnDelete && "retained on delete"].filter(Boolean);
       lines.push(`${"  ".repeat(depth)}+ ${r.type} ${r.name}${flags.length ? `  [${flags.join(", ")}]` : ""}`);
-      for (const [k, v] of Object.entries(r.inputs)) {
+      for (const [k, v] of Object.entries(shown(r.inputs))) {
         const text = typeof v === "string" ? v : JSON.stringify(v);
         lines.push(`${"  ".repeat(depth + 2)}${k}: ${text.length > 160 ? `${text.slice(0, 157)}...` : text}`);
       }
@@ -65,6 +65,12 @@ export function planText(p: EvaluatedStack & { skipped: string[] }): string {
   for (const [k, v] of Object.entries(p.outputs)) lines.push(`  ${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
   for (const s of p.skipped) lines.push(`not planned: ${s}`);
   return lines.join("\n");
+}
+
+/** Inputs as a reviewer reads them: without a dynamic resource's serialized provider code. */
+function shown(inputs: Record<string, unknown>): Record<string, unknown> {
+  const { __provider: _code, ...rest } = inputs;
+  return rest;
 }
 
 async function main() {
