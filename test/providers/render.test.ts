@@ -30,7 +30,7 @@ beforeAll(async () => {
     serializeProvider("infra/providers/render/service.ts", "serviceProvider"),
   ];
   fake = await RenderFake.start(TOKEN);
-  host = await ProviderHost.start({ config: { "mlflow-kit:renderApiKey": TOKEN }, secretKeys: ["mlflow-kit:renderApiKey"], env: { MLFLOW_KIT_RETRY_BASE_MS: "5" } });
+  host = await ProviderHost.start({ config: { "mlflow-kit:renderApiKey": TOKEN }, secretKeys: ["mlflow-kit:renderApiKey"], env: { MLFLOW_KIT_RETRY_BASE_DELAY_MS: "5" } });
 }, 120_000);
 
 afterAll(async () => {
@@ -114,8 +114,8 @@ describe("render:RegistryCredential", () => {
     expect([...fake.credentials.values()].filter((c) => c.name === "kit-ghcr-2").map((c) => c.id)).toEqual([state.id]);
 
     fake.api.reset();
-    fake.api.inject("create-registry-credential", { kind: "status", status: 403, message: `no access for ${TOKEN}` });
-    const msg = await errorOf(host.create(urn, await checked(CRED_TYPE, "ghcr3", credInputs("kit-ghcr-3")), credMarks));
+    fake.api.inject("update-registry-credential", { kind: "status", status: 403, message: `no access for ${TOKEN}` });
+    const msg = await errorOf(host.update(urn, state, credInputs("kit-ghcr-2", { username: "other-bot" }), credMarks));
     expect(msg).toContain("403 Forbidden");
     expect(msg).toContain("mlflow-kit:renderApiKey lacks access to the Render workspace");
     for (const s of SECRETS) expect(msg).not.toContain(s);

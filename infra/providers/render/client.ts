@@ -7,8 +7,8 @@
  */
 import createClient from "openapi-fetch";
 import { apiErrorFrom } from "../core/http";
-import { VendorError, type Vendor } from "../core/errors";
-import { DEFAULT_RETRY, withRetry, type CallContext, type RetryPolicy } from "../core/retry";
+import { hasStatus, type Vendor } from "../core/errors";
+import { withRetry, type CallContext } from "../core/retry";
 import type { components, paths } from "./openapi";
 
 export type Schemas = components["schemas"];
@@ -43,28 +43,18 @@ interface Answer<T> {
   response: Response;
 }
 
-/**
- * core's DEFAULT_RETRY; MLFLOW_KIT_RETRY_BASE_MS (contract tests only) shortens the backoff so
- * that exhausting the attempts takes milliseconds. Attempts, time limit and the waits Render
- * asks for (Ratelimit-Reset) are unchanged.
- */
-export function retryPolicy(): RetryPolicy {
-  const base = Number(process.env.MLFLOW_KIT_RETRY_BASE_MS);
-  return Number.isFinite(base) && base > 0 ? { ...DEFAULT_RETRY, baseDelayMs: base, maxDelayMs: base * 8 } : DEFAULT_RETRY;
-}
-
 /** A vendor call with retries; non-2xx answers become ApiError, the last one a VendorError sentence. */
 export async function renderCall<T>(ctx: CallContext, call: () => Promise<Answer<T>>): Promise<{ data: T; status: number }> {
   return withRetry(ctx, async () => {
     const r = await call();
     if (!r.response.ok) throw apiErrorFrom(r.response.status, (n) => r.response.headers.get(n), r.error);
     return { data: r.data as T, status: r.response.status };
-  }, retryPolicy());
+  });
 }
 
-/** True for a VendorError that says the object is gone (404 or 410). */
+/** True for an answer that says the object is gone (404 or 410). */
 export function isGone(err: unknown): boolean {
-  return err instanceof VendorError && (err.status === 404 || err.status === 410);
+  return hasStatus(err, 404) || hasStatus(err, 410);
 }
 
 export function callContext(what: string, token: string, extraSecrets: ReadonlyArray<string | undefined> = []): CallContext {

@@ -3,6 +3,7 @@
  * package starts private). `registryCredentialId` of a Service points at it.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { hasStatus } from "../core/errors";
 import { callContext, isGone, renderCall, renderClient, requireToken, resolveOwnerId, RENDER_API_URL, RENDER_TOKEN_KEY, type Schemas } from "./client";
 
 export interface RegistryCredentialInputs {
@@ -69,7 +70,7 @@ export class RegistryCredentialProvider implements pulumi.dynamic.ResourceProvid
         credential = (await renderCall(ctx("creating"), () => client.POST("/registrycredentials", { body: { ...body, ownerId } }))).data;
       } catch (err) {
         // 409: a create whose answer was lost made it; adopt that one.
-        const again = (err as { status?: number }).status === 409 ? await findByName(client, token, inputs, ownerId) : undefined;
+        const again = hasStatus(err, 409) ? await findByName(client, token, inputs, ownerId) : undefined;
         if (!again) throw err;
         credential = (await renderCall(ctx("adopting"), () => client.PATCH("/registrycredentials/{registryCredentialId}", { params: { path: { registryCredentialId: again.id } }, body }))).data;
       }

@@ -8,6 +8,7 @@
  * by name; everything else (image, credential, health check, env, deploys) is managed the same.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { hasStatus } from "../core/errors";
 import { pollUntil } from "../core/poll";
 import { callContext, isGone, renderCall, renderClient, requireToken, resolveOwnerId, RENDER_API_URL, RENDER_TOKEN_KEY, type RenderClient, type Schemas } from "./client";
 
@@ -161,7 +162,7 @@ export class ServiceProvider implements pulumi.dynamic.ResourceProvider<ServiceI
       deployId = data.deployId;
     } catch (err) {
       // 409: a create whose answer was lost made it; adopt that one.
-      const again = (err as { status?: number }).status === 409 ? await api.findByName(ownerId) : undefined;
+      const again = hasStatus(err, 409) ? await api.findByName(ownerId) : undefined;
       if (!again) throw err;
       return this.adopt(api, again, inputs, ownerId);
     }
