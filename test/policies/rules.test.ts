@@ -109,6 +109,11 @@ describe("policy pack: each rule catches what it is for", () => {
     expect(of(await checkPolicies(all(f)), "secret-inputs-encrypted")).toEqual([]);
   });
 
+  it("names of references to a credential are not credentials; the credentials are", () => {
+    for (const n of ["registryCredentialId", "secretArn", "kmsKeyId", "passwordSecretName", "valueFrom"]) expect(isSecretName(n), n).toBe(false);
+    for (const n of ["password", "authToken", "apiKey", "AWS_ACCESS_KEY_ID", "masterPassword", "private_key"]) expect(isSecretName(n), n).toBe(true);
+  });
+
   it("every secret variable of the runtime contract has a secret name", () => {
     for (const v of CONTRACT_VARIABLES.filter((x) => x.secret)) expect(isSecretName(v.name), v.name).toBe(true);
     for (const v of CONTRACT_VARIABLES.filter((x) => !x.secret)) expect(isSecretName(v.name), v.name).toBe(false);

@@ -7,8 +7,45 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { runtimeEnvironment } from "../../infra/runtime-contract";
 import { HfSpaceTarget } from "../../infra/targets/hf-space";
+import { RenderTarget } from "../../infra/targets/render";
 import { evaluateStack } from "../../stacks/offline";
 import { checkPolicies, type AnalyzedResource } from "../../stacks/policy-check";
+
+const contract = (workers: number, publicHostname: string, port: number) => runtimeEnvironment({
+  trackingDatabaseUri: pulumi.secret("postgresql://app:DbPw-1@ep.neon.tech/mlflow_tracking?sslmode=require"),
+  auth: { mode: "basic", databaseUri: pulumi.secret("postgresql://app:DbPw-1@ep.neon.tech/mlflow_auth?sslmode=require"), adminUsername: "admin", adminPassword: pulumi.secret("AdminPw-unit-0123456789"), flaskSecretKey: pulumi.secret("f".repeat(64)), defaultPermission: "READ" },
+  artifacts: { destination: "s3://bucket/mlflow", region: "us-east-1", accessKey: { id: pulumi.secret("AKIDEXAMPLE"), secret: pulumi.secret("aws-secret-value-1") } },
+  server: { publicHostname, port, workers, migrate: "auto" },
+});
+
+async function render(plan: "starter" | "standard", workers: number): Promise<AnalyzedResource[]> {
+  const e = await evaluateStack({
+    project: "mlflow-kit", stack: "dev", config: {}, secretKeys: [],
+    program: () => {
+      const t = new RenderTarget("mlflow-render", {
+        serviceName: "mlflow-kit-dev", region: "ohio", plan, imageRef: `ghcr.io/acme/mlflow-kit-server@sha256:${"ab".repeat(32)}`,
+        registry: { username: "acme", token: pulumi.secret(["ghp", "offlineTokenForTheUnitTest0123456789"].join("_")) },
+        environment: contract(workers, "mlflow-kit-dev.onrender.com", 10000), deployTimeoutMinutes: 15,
+      });
+      return { url: t.url };
+    },
+  });
+  return e.resources.map((r) => ({ urn: r.urn, type: r.type, name: r.name, parent: r.parent, options: r.options, ...r.analyzer }));
+}
+
+describe("the Render target (infra/targets/render.ts) through the pack", () => {
+  it("starter with one worker: nothing to report, credentials already secret", async () => {
+    const resources = await render("starter", 1);
+    expect(resources.map((r) => r.type)).toEqual(expect.arrayContaining(["pulumi-nodejs:dynamic/render:Service", "pulumi-nodejs:dynamic/render:RegistryCredential"]));
+    expect(await checkPolicies(resources)).toEqual([]);
+  });
+
+  it("two workers on starter (512 MB) are caught on the real service; standard (2 GB) holds them", async () => {
+    const caught = (await checkPolicies(await render("starter", 2))).filter((v) => v.policy === "workers-fit-memory");
+    expect(caught.map((v) => `${v.level}: ${v.message}`)).toEqual([expect.stringMatching(/^mandatory: render:Service "mlflow-render-service": MLFLOW_WORKERS=2 does not fit Render's starter plan \(512 MB\)/)]);
+    expect(await checkPolicies(await render("standard", 2))).toEqual([]);
+  });
+});
 
 async function hfSpace(o: { visibility: "private" | "public"; workers: number; auth?: "basic" | "proxy" }): Promise<AnalyzedResource[]> {
   const e = await evaluateStack({
