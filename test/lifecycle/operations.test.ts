@@ -209,6 +209,18 @@ describe("rotate", () => {
     expect(ws.methods().filter((m) => m === "up prod")).toHaveLength(2);
   });
 
+  it("reads a structured value from objectValue when the CLI gives one", async () => {
+    const ws = prodWithKeys();
+    const entry = ws.stacks.get("prod")!.config["mlflow-kit:artifacts"] as { value: string; objectValue?: unknown };
+    entry.value = "activeKey: green"; // whatever the text, the parsed object wins
+    entry.objectValue = { activeKey: "green", keyRotations: { blue: 2, green: 5 } };
+    const plan = await rotate(ws, { stack: "prod", credential: "s3-key", dryRun: true }, logger().io);
+    expect(plan.changes).toEqual([
+      { path: "mlflow-kit:artifacts.activeKey", from: "green", to: "blue" },
+      { path: "mlflow-kit:artifacts.keyRotations.blue", from: 2, to: 3 },
+    ]);
+  });
+
   it("--dry-run prints the change and writes nothing", async () => {
     const ws = prodWithKeys();
     const { lines, io } = logger();
