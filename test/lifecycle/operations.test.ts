@@ -102,6 +102,13 @@ describe("review down", () => {
     expect(lines).toEqual(["pr-9 does not exist: nothing to tear down"]);
   });
 
+  it("removes a review stack whose first up failed before creating anything (no config on this runner)", async () => {
+    const ws = new RecordingWorkspace({ "pr-8": { resources: [{ urn: "urn:pulumi:pr-8::mlflow-kit::pulumi:pulumi:Stack::mlflow-kit-pr-8", type: "pulumi:pulumi:Stack" }] } });
+    const result = await reviewDown(ws, { pr: 8, now: NOW }, logger().io);
+    expect(result.destroyed).toEqual(["pr-8"]);
+    expect(ws.stacks.has("pr-8")).toBe(false);
+  });
+
   it("refuses a review stack with a protected resource and destroys nothing", async () => {
     const ws = new RecordingWorkspace({ "pr-5": { resources: reviewResources("pr-5", "2026-11-27T12:00:00Z", true) } });
     const result = await reviewDown(ws, { pr: 5, now: NOW }, logger().io);
