@@ -116,27 +116,38 @@ def test_artifacts_only_server_starts(s3, tmp_path):
                               tmp_path)
     container = docker("run", "-d", "--network", "host", "--env-file", str(env_file),
                        "--label", RUN_LABEL, "--read-only", "--tmpfs", "/tmp",
+                       # MLflow opens its default store (sqlite, ./mlflow.db) even with
+                       # --artifacts-only: on a read-only root, the working directory is /tmp.
+                       "--workdir", "/tmp",
                        "--entrypoint", "mlflow", IMAGE, "server", "--artifacts-only",
                        "--artifacts-destination", f"s3://{bucket}/only", "--host", "127.0.0.1",
-                       "--port", str(port)).stdout.strip()
+                       "--port", str(port), "--workers", "1").stdout.strip()
     url = f"http://127.0.0.1:{port}"
     try:
         def up():
+            if not docker_json("inspect", container)[0]["State"]["Running"]:
+                return True
             try:
                 return requests.get(f"{url}/health", timeout=2).text == "OK"
             except requests.RequestException:
                 return False
 
         wait_until(up, 90, f"/health on {url}")
+        assert docker_json("inspect", container)[0]["State"]["Running"], "the server exited"
         body = f"artifact {token(8)}".encode()
+        # The first request migrates that sqlite store: a generous timeout on a busy machine.
         put = requests.put(f"{url}/api/2.0/mlflow-artifacts/artifacts/run1/a.txt", data=body,
-                           timeout=10)
+                           timeout=90)
         assert put.status_code == 200, put.text
         got = requests.get(f"{url}/api/2.0/mlflow-artifacts/artifacts/run1/a.txt", timeout=10)
         assert got.content == body
         assert s3.keys(f"s3://{bucket}/only", region) == ["only/run1/a.txt"]
         # The tracking API is not served by an artifacts-only server.
         assert requests.get(f"{url}/api/2.0/mlflow/experiments/search", timeout=5).status_code != 200
+    except Exception:
+        logs = docker("logs", container, check=False)
+        print(f"container log:\n{logs.stdout}{logs.stderr}")
+        raise
     finally:
         docker("rm", "-f", container, check=False)
         env_file.unlink()
