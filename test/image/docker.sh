@@ -13,6 +13,7 @@
 
 KIT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DOCKER_USERS_LOCK=/run/lock/mlflow-kit-docker.lock
+mkdir -p /run/lock 2>/dev/null || true
 KIT_DOCKERD_PID=/run/mlflow-kit-dockerd.pid
 KIT_DOCKERD_LOG=/var/log/mlflow-kit-dockerd.log
 # Label on every container a run starts, so docker_down finds what this run left.

@@ -47,20 +47,6 @@ def test_runs_as_uid_1000(server):
         assert proc.uids().real == proc.uids().effective == 1000, proc.cmdline()[:3]
 
 
-def test_becomes_healthy_per_its_own_healthcheck(server):
-    # The image's HEALTHCHECK, unchanged (the container is run without --health-* flags).
-    check = image_config()["Config"]["Healthcheck"]
-    assert check["Test"][0] == "CMD" and "/health" in " ".join(check["Test"])
-    assert server.inspect()["Config"].get("Healthcheck") in (None, check)
-
-    def healthy():
-        return server.inspect()["State"]["Health"]["Status"] == "healthy"
-
-    wait_until(healthy, HEALTHY_DEADLINE_SECONDS, "docker's health status healthy", interval=2)
-    log = server.inspect()["State"]["Health"]["Log"]
-    assert log and log[-1]["ExitCode"] == 0
-
-
 def test_root_filesystem_is_read_only(server):
     assert server.inspect()["HostConfig"]["ReadonlyRootfs"] is True
     write = docker("exec", server.container, "sh", "-c", "touch /home/mlflow/x", check=False)
@@ -97,13 +83,6 @@ def test_ships_only_what_the_server_needs(server):
     modules = [IMPORT_NAMES.get(name, name) for name in LEFT_OUT]
     found = docker("exec", server.container, "python", "-c", probe, *modules).stdout.strip()
     assert found == "[]"
-
-
-def test_sigterm_stops_it_cleanly_within_the_grace_period(make_env, start_server):
-    # A container of its own: the module's server is still needed above.
-    server = start_server(make_env("sigterm")[0], "container")
-    server.stop_gracefully()
-    assert server.returncode != 128 + signal.SIGKILL
 
 
 def test_artifacts_only_server_starts(s3, tmp_path):
@@ -167,3 +146,27 @@ def test_refuses_a_bad_env_with_exit_code_2(env, tmp_path):
     assert "MLFLOW_ADMIN_PASSWORD" in output and "PORT" in output
     assert_no_secret(output, bad)
     assert urlsplit(env["MLFLOW_BACKEND_STORE_URI"]).password not in output
+
+
+
+def test_becomes_healthy_per_its_own_healthcheck(server):
+    # Near the end of the module: docker runs the first check one interval (30 s) after the
+    # start, and the tests above use that time.
+    # The image's HEALTHCHECK, unchanged (the container is run without --health-* flags).
+    check = image_config()["Config"]["Healthcheck"]
+    assert check["Test"][0] == "CMD" and "/health" in " ".join(check["Test"])
+    assert server.inspect()["Config"].get("Healthcheck") in (None, check)
+
+    def healthy():
+        return server.inspect()["State"]["Health"]["Status"] == "healthy"
+
+    wait_until(healthy, HEALTHY_DEADLINE_SECONDS, "docker's health status healthy", interval=2)
+    log = server.inspect()["State"]["Health"]["Log"]
+    assert log and log[-1]["ExitCode"] == 0
+
+
+def test_sigterm_stops_it_cleanly_within_the_grace_period(server):
+    # Last in this module: stops the module's container (docker stop: SIGTERM, then SIGKILL
+    # after the grace period, which would show as 137).
+    server.stop_gracefully()
+    assert server.returncode != 128 + signal.SIGKILL
