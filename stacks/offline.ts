@@ -10,8 +10,19 @@ export interface PlannedResource {
   /** Inputs with every secret replaced by "[secret]" (unless evaluated with revealSecrets). */
   inputs: Record<string, unknown>;
   options: { protect?: boolean; retainOnDelete?: boolean; deleteBeforeReplace?: boolean; ignoreChanges?: string[]; replacementTrigger?: unknown };
+  /**
+   * URNs of the resources this one depends on, as the engine receives them (dependsOn and
+   * every resource behind an input): the engine deletes this one before any of them.
+   */
+  dependencies: string[];
   /** The pulumi.Resource itself, for tests that read its outputs. */
   resource: pulumi.Resource;
+  /**
+   * The inputs as the engine hands them to a policy pack: serialized by the SDK, secrets as the
+   * engine's secret objects WITH their values (never print this), plus the URNs each input
+   * depends on. Only stacks/policy-check.ts and the policy tests read it.
+   */
+  analyzer: { properties: Record<string, unknown>; propertyDependencies: Record<string, string[]>; dependencies: string[] };
 }
 
 export interface EvaluatedStack {
@@ -44,6 +55,7 @@ export async function evaluateStack(o: EvaluateOptions): Promise<EvaluatedStack>
   const region = o.config["aws:region"] ?? "us-east-1";
   await pulumi.runtime.setMocks(new OfflineMocks(region), o.project, o.stack, false);
   pulumi.runtime.setAllConfig(o.config, o.secretKeys);
+  const dependencies = recordDependencies();
 
   const recorded: Array<{ resource: pulumi.Resource; type: string; name: string; props: pulumi.Inputs; opts: pulumi.ResourceOptions }> = [];
   let rawOutputs: Record<string, unknown> = {};
@@ -84,9 +96,58 @@ export async function evaluateStack(o: EvaluateOptions): Promise<EvaluatedStack>
         replacementTrigger: r.opts.replacementTrigger === undefined ? undefined : await settleDeep(r.opts.replacementTrigger, reveal),
       },
       resource: r.resource,
+      dependencies: [],
+      analyzer: await analyzerInputs(r.props),
     });
   }
+  for (const r of resources) r.dependencies = dependencies.get(r.urn) ?? [];
   return { stack: o.stack, resources, outputs, rawOutputs };
+}
+
+/** Pulumi's resource-reference signature: the engine hands analyzers the referenced id instead. */
+const RESOURCE_REF_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
+
+/** The inputs serialized the way the SDK sends them to the engine, with each input's dependencies. */
+async function analyzerInputs(props: pulumi.Inputs): Promise<PlannedResource["analyzer"]> {
+  const rpc = require("@pulumi/pulumi/runtime/rpc") as {
+    serializeResourceProperties(label: string, props: pulumi.Inputs, opts: object): Promise<[Record<string, unknown>, Map<string, Set<pulumi.Resource>>]>;
+  };
+  const [properties, deps] = await rpc.serializeResourceProperties("policy", props, {});
+  const propertyDependencies: Record<string, string[]> = {};
+  const all = new Set<string>();
+  for (const [key, resources] of deps) {
+    const urns = await Promise.all([...resources].map((d) => settle(d.urn, true) as Promise<string>));
+    if (urns.length) propertyDependencies[key] = urns;
+    urns.forEach((u) => all.add(u));
+  }
+  const dropRefs = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(dropRefs);
+    if (v && typeof v === "object") {
+      const o = v as Record<string, unknown>;
+      if (o[SPECIAL_SIG] === RESOURCE_REF_SIG) return o.id ?? o.urn;
+      return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, dropRefs(x)]));
+    }
+    return v;
+  };
+  return { properties: dropRefs(properties) as Record<string, unknown>, propertyDependencies, dependencies: [...all] };
+}
+const SPECIAL_SIG = "4dabf18193072939515e22adb298388d";
+
+/**
+ * The dependency lists the SDK sends with each registration, by URN, read off the mock
+ * monitor that setMocks installed (the engine builds its delete order from these lists).
+ */
+function recordDependencies(): Map<string, string[]> {
+  const found = new Map<string, string[]>();
+  type Callback = (err: unknown, resp?: { getUrn(): string }) => void;
+  const monitor = (require("@pulumi/pulumi/runtime/settings") as { getMonitor(): any }).getMonitor();
+  const register = monitor.registerResource.bind(monitor) as (req: { getDependenciesList(): string[] }, cb: Callback) => Promise<void>;
+  monitor.registerResource = (req: { getDependenciesList(): string[] }, cb: Callback) =>
+    register(req, (err, resp) => {
+      if (!err && resp) found.set(resp.getUrn(), [...req.getDependenciesList()]);
+      cb(err, resp);
+    });
+  return found;
 }
 
 /** The value of an Output or Promise, "[secret]" if it is a secret and not revealed. */
