@@ -16,6 +16,7 @@ export function mlflowStack(settings: Settings): Record<string, unknown> {
     trackingDatabaseUri: d.database?.trackingUri,
     authDatabaseUri: d.database?.authUri,
     envFile: d.environment && envFile(d.environment),
+    ...d.target?.outputs,
     skipped: settings.skipped.length ? settings.skipped : undefined,
   };
   // Parts not deployed have no output at all (the engine warns about undefined ones).
