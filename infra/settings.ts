@@ -24,6 +24,9 @@ const domainName = z
 const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: "must be an AWS region such as us-east-1" });
 const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-8])$/, { message: "must be an IPv4 CIDR block between /16 and /28, such as 10.40.0.0/16" });
 const rotation = z.number().int().min(0);
+/** Tag keys every taggable resource carries; policies/ reads the same keys. */
+export const TAG_KEYS = { project: "mlflow-kit:project", stack: "mlflow-kit:stack", lifecycle: "mlflow-kit:lifecycle", expiresAt: "mlflow-kit:expires-at" } as const;
+export const DEFAULT_TTL_HOURS = 168;
 const lifecycle = z.enum(["long-lived", "ephemeral"]).describe("long-lived: data protected and retained (prod). ephemeral: torn down whole (review, demo)");
 export type Lifecycle = z.infer<typeof lifecycle>;
 
@@ -158,6 +161,10 @@ const plainKeys = {
   server,
   image,
   rotation: credentialRotation,
+  /** Ephemeral stacks only: how long after its last `pulumi up` the stack may be torn down. */
+  ttlHours: z.number().int().min(1).max(24 * 90, { message: "must be at most 2160 (90 days): an ephemeral stack that lives longer is long-lived" }).default(DEFAULT_TTL_HOURS).describe("Ephemeral stacks: hours after the last pulumi up until the stack expires (the mlflow-kit:expires-at tag)"),
+  /** Ephemeral stacks only: a fixed expiry instead of ttlHours (review tooling pins it). */
+  expiresAt: z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time such as 2026-12-01T00:00:00Z" }).optional().describe("Ephemeral stacks: a fixed expiry (ISO 8601) instead of ttlHours"),
   /** Deploy storage, database and image only (a target that is not yet supported, or a data-first rollout). */
   skipTarget: z.boolean().default(false).describe("Deploy storage, database and image only"),
 } as const;
@@ -201,6 +208,8 @@ export interface Settings {
   image: Parsed["image"];
   rotation: Parsed["rotation"];
   secrets: Partial<Record<SecretKey, pulumi.Output<string>>>;
+  /** Ephemeral stacks: when the stack expires (ISO 8601, UTC); also the TAG_KEYS.expiresAt tag. */
+  expiresAt: string | undefined;
   tags: Record<string, string>;
   /** What settings left out, and why (shown by the plan). */
   skipped: string[];
@@ -220,6 +229,8 @@ export interface RawConfig {
   values: Record<string, string>;
   /** Full keys whose values are secrets. */
   secretKeys: ReadonlySet<string>;
+  /** The time an ephemeral stack's expiry counts from; now when unset (tests pin it). */
+  now?: Date;
 }
 
 /** Reads the engine's config for this stack and validates it. */
@@ -237,6 +248,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   const ns = `${PROJECT}:`;
   const input: Record<string, unknown> = {};
   const secrets: Partial<Record<SecretKey, pulumi.Output<string>>> = {};
+  const plainSecrets = new Set<string>();
 
   for (const [fullKey, value] of Object.entries(raw.values)) {
     if (fullKey === "aws:region") {
@@ -247,6 +259,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     const key = fullKey.slice(ns.length);
     if (key in SECRET_KEYS) {
       if (!raw.secretKeys.has(fullKey)) {
+        plainSecrets.add(key);
         problems.push(`${fullKey}: is set in plain text, so it is stored unencrypted in Pulumi.${raw.stack}.yaml. Remove it and set it as a secret: \`pulumi config rm ${fullKey} && pulumi config set --secret ${fullKey} <value>\``);
       } else {
         secrets[key as SecretKey] = pulumi.secret(value);
@@ -304,11 +317,21 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   if (s.lifecycle === "long-lived" && s.database.kind === "rds" && s.database.backupRetentionDays < 7) {
     problems.push(`${ns}database.backupRetentionDays: a long-lived stack keeps at least 7 days of automated backups (got ${s.database.backupRetentionDays}). Raise it to 7 or more`);
   }
+  let expiresAt: string | undefined;
+  if (s.lifecycle === "ephemeral") {
+    expiresAt = s.expiresAt ? new Date(s.expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z") : expiryFrom(raw.now ?? new Date(), s.ttlHours);
+    if (s.expiresAt && Date.parse(s.expiresAt) <= (raw.now ?? new Date()).getTime()) {
+      problems.push(`${ns}expiresAt: ${s.expiresAt} is in the past, so teardown would remove the stack at once. Set a future time, or remove it to expire ${s.ttlHours} hours after each pulumi up (ttlHours)`);
+    }
+  } else if (s.expiresAt) {
+    problems.push(`${ns}expiresAt: a long-lived stack never expires. Remove it, or set ${ns}lifecycle ephemeral`);
+  }
   if (s.target?.kind === "render" && s.target.plan === "free" && s.server.workers > 1) {
     problems.push(`${ns}server.workers: ${s.server.workers} workers do not fit Render's free plan (512 MB); each worker is a full MLflow process. Use workers: 1 or a larger plan`);
   }
   for (const need of requiredSecrets(s)) {
-    if (!secrets[need]) {
+    // A secret set in plain text was reported above; "missing" as well would only confuse.
+    if (!secrets[need] && !plainSecrets.has(need)) {
       problems.push(`${ns}${need}: is missing: ${SECRET_KEYS[need]}. Set it: \`pulumi config set --secret ${ns}${need} <value>\``);
     }
   }
@@ -350,9 +373,24 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     image: s.image,
     rotation: s.rotation,
     secrets,
-    tags: { "mlflow-kit:project": raw.project, "mlflow-kit:stack": raw.stack, "mlflow-kit:lifecycle": s.lifecycle },
+    expiresAt,
+    tags: {
+      [TAG_KEYS.project]: raw.project,
+      [TAG_KEYS.stack]: raw.stack,
+      [TAG_KEYS.lifecycle]: s.lifecycle,
+      ...(expiresAt ? { [TAG_KEYS.expiresAt]: expiresAt } : {}),
+    },
     skipped,
   };
+}
+
+/**
+ * An ephemeral stack's expiry: ttlHours after the start of the current UTC hour. Every `pulumi up`
+ * renews it (a lease), and within one hour two plans give the same tags.
+ */
+export function expiryFrom(now: Date, ttlHours: number): string {
+  const hour = Math.floor(now.getTime() / 3_600_000) * 3_600_000;
+  return new Date(hour + ttlHours * 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 /** The secret keys a stack must have for what it deploys. */

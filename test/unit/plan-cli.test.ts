@@ -75,4 +75,13 @@ describe("npm run plan", () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/no Pulumi\.staging\.yaml\. Stacks in this project: .*dev.*prod/);
   });
+
+  it("a stack file that is not valid YAML names the file, line and column", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-yaml-"));
+    fs.writeFileSync(path.join(dir, "Pulumi.broken.yaml"), "config:\n  mlflow-kit:lifecycle: ephemeral\n  mlflow-kit:target: {kind: render\n");
+    const r = run(["--stack", "broken", "--dir", dir]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^Pulumi\.broken\.yaml: invalid YAML at line \d+, column \d+: .+Fix the file/m);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 });

@@ -73,6 +73,39 @@ describe("settings: valid config", () => {
   });
 });
 
+describe("settings: the expiry of ephemeral stacks", () => {
+  const at = (values: Record<string, unknown>, now: string) => {
+    const raw: Record<string, string> = { "mlflow-kit:ghcrToken": SECRET_VALUE };
+    for (const [k, v] of Object.entries(values)) raw[k] = typeof v === "string" ? v : JSON.stringify(v);
+    return parseSettings({ project: "mlflow-kit", stack: "pr-7", values: raw, secretKeys: new Set(["mlflow-kit:ghcrToken"]), now: new Date(now) });
+  };
+
+  it("tags an ephemeral stack ttlHours (default 168) after the start of the current hour", () => {
+    const s = at({ ...base(), "mlflow-kit:lifecycle": "ephemeral" }, "2026-11-24T00:47:13.512Z");
+    expect(s.expiresAt).toBe("2026-12-01T00:00:00Z");
+    expect(s.tags["mlflow-kit:expires-at"]).toBe("2026-12-01T00:00:00Z");
+    // Same hour, same tags: two plans within an hour do not differ.
+    expect(at({ ...base(), "mlflow-kit:lifecycle": "ephemeral" }, "2026-11-24T00:59:59Z").tags).toEqual(s.tags);
+  });
+
+  it("honours ttlHours across a day and a month boundary, in UTC", () => {
+    expect(at({ ...base(), "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:ttlHours": 30 }, "2026-11-30T23:10:00+00:00").expiresAt).toBe("2026-12-02T05:00:00Z");
+    // A local-time input is the same instant: 01:30 at +02:00 is 23:30 UTC the day before.
+    expect(at({ ...base(), "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:ttlHours": 1 }, "2026-12-01T01:30:00+02:00").expiresAt).toBe("2026-12-01T00:00:00Z");
+  });
+
+  it("a pinned expiresAt wins over ttlHours, normalised to UTC", () => {
+    const s = at({ ...base(), "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expiresAt": "2026-12-24T18:00:00+01:00" }, "2026-11-24T00:00:00Z");
+    expect(s.tags["mlflow-kit:expires-at"]).toBe("2026-12-24T17:00:00Z");
+  });
+
+  it("a long-lived stack has no expiry tag", () => {
+    const s = at(base(), "2026-11-24T00:00:00Z");
+    expect(s.expiresAt).toBeUndefined();
+    expect(Object.keys(s.tags)).not.toContain("mlflow-kit:expires-at");
+  });
+});
+
 describe("settings: every problem at once, naming the key and the fix", () => {
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
     ["missing lifecycle", { "mlflow-kit:lifecycle": undefined }, /mlflow-kit:lifecycle: is missing\. .*pulumi config set mlflow-kit:lifecycle long-lived/],
@@ -97,6 +130,10 @@ describe("settings: every problem at once, naming the key and the fix", () => {
     ["workers beyond a free plan", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render", plan: "free" }, "mlflow-kit:server": { workers: 4 } }, /server\.workers: 4 workers do not fit Render's free plan/],
     ["unsupported target for pulumi up", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "local" }, "mlflow-kit:neonApiKey": "n", "mlflow-kit:skipTarget": undefined }, /mlflow-kit:target\.kind: local is not yet supported.*pulumi config set mlflow-kit:skipTarget true/],
     ["uppercase GHCR owner", { "mlflow-kit:image": { owner: "Example-Org" } }, /mlflow-kit:image\.owner: must be a lower-case GitHub user/],
+    ["an expiry on a long-lived stack", { "mlflow-kit:expiresAt": "2030-01-01T00:00:00Z" }, /mlflow-kit:expiresAt: a long-lived stack never expires\. Remove it/],
+    ["an expiry that is not a date", { "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expiresAt": "next week" }, /mlflow-kit:expiresAt: must be an ISO 8601 date-time/],
+    ["an expiry in the past", { "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expiresAt": "2001-01-01T00:00:00Z" }, /mlflow-kit:expiresAt: 2001-01-01T00:00:00Z is in the past/],
+    ["a TTL beyond 90 days", { "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:ttlHours": 5000 }, /mlflow-kit:ttlHours: must be at most 2160/],
     ["bad artifact prefix", { "mlflow-kit:artifacts": { prefix: "/mlflow/" } }, /mlflow-kit:artifacts\.prefix: must be a key prefix without leading or trailing slash/],
   ];
 
@@ -109,6 +146,8 @@ describe("settings: every problem at once, naming the key and the fix", () => {
     const found = problems(base(), [], {});
     // ghcrToken is given but not as a secret: refused as plain text, never echoed.
     expect(found.join("\n")).toMatch(/mlflow-kit:ghcrToken: is set in plain text/);
+    // Only that message: the value is there, just not encrypted, so it is not "missing" too.
+    expect(found.filter((p) => p.startsWith("mlflow-kit:ghcrToken:"))).toHaveLength(1);
     const missing = problems({ ...base(), "mlflow-kit:ghcrToken": undefined });
     expect(missing.join("\n")).toMatch(/mlflow-kit:ghcrToken: is missing: GitHub token with write:packages.*pulumi config set --secret mlflow-kit:ghcrToken <value>/);
   });
