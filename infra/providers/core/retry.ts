@@ -16,6 +16,16 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 8, maxElapsedMs: 180_000, baseDelayMs: 250, maxDelayMs: 20_000 };
 
+/**
+ * DEFAULT_RETRY, with the first backoff step from MLFLOW_KIT_RETRY_BASE_DELAY_MS when set (the
+ * provider contract tests shorten it; attempts and the time limit stay as they are). Read at
+ * call time: it is the environment of the engine's provider host, not of the program.
+ */
+export function defaultRetry(env: NodeJS.ProcessEnv = process.env): RetryPolicy {
+  const base = Number(env.MLFLOW_KIT_RETRY_BASE_DELAY_MS);
+  return Number.isFinite(base) && base > 0 ? { ...DEFAULT_RETRY, baseDelayMs: base } : DEFAULT_RETRY;
+}
+
 export interface CallContext {
   vendor: Vendor;
   /** The action, for messages: "creating the Render service mlflow-kit-dev". */
@@ -59,7 +69,7 @@ export function retryAfterMs(header: (name: string) => string | null | undefined
 }
 
 /** Runs `call`, retrying what is worth retrying; throws VendorError with one clear sentence otherwise. */
-export async function withRetry<T>(ctx: CallContext, call: (attempt: number) => Promise<T>, policy: RetryPolicy = DEFAULT_RETRY): Promise<T> {
+export async function withRetry<T>(ctx: CallContext, call: (attempt: number) => Promise<T>, policy: RetryPolicy = defaultRetry()): Promise<T> {
   const started = Date.now();
   let last: { status: number | undefined; detail: string } = { status: undefined, detail: "" };
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
