@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { ArtifactStore } from "./artifacts/s3";
+import * as aws from "@pulumi/aws";
+import { ArtifactStore, artifactBucketName } from "./artifacts/s3";
 import { ServerCredentials } from "./credentials/server-credentials";
 import { RdsDatabase } from "./database/rds";
 import type { MetadataDatabase } from "./database/types";
@@ -37,10 +38,11 @@ export class MlflowDeployment extends pulumi.ComponentResource {
     const s = args.settings;
 
     this.artifacts = new ArtifactStore(`${name}-artifacts`, {
-      bucketName: `${s.namePrefix}-artifacts`,
+      bucketName: aws.getCallerIdentityOutput({}, { parent: this }).accountId.apply((account) => artifactBucketName(s.namePrefix, account)),
       userName: `${s.namePrefix}-artifacts`,
       prefix: s.artifacts.prefix,
       lifecycle: s.lifecycle,
+      decommission: s.decommission,
       noncurrentVersionExpirationDays: s.artifacts.noncurrentVersionDays,
       accessKeys: { active: s.artifacts.activeKey, rotations: s.artifacts.keyRotations },
       tags: s.tags,
@@ -145,6 +147,8 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           bootstrap: db.bootstrap,
           // The target adds its service's security group; these are the operator's extras.
           clientSecurityGroupIds: db.clientSecurityGroupIds,
+          applyImmediately: db.applyImmediately,
+          decommission: s.decommission,
           passwordRotation: s.rotation.databasePassword,
           tags: s.tags,
         }, { parent: this });

@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { POSTGRES_MAJORS, storageCeilingProblem, subnetCidrs, VPC_PREFIX } from "./database/rds-rules";
 
 export const PROJECT = "mlflow-kit";
 
@@ -22,7 +23,9 @@ const domainName = z
   .refine((s) => !/(^|\.)localhost$/.test(s), { message: "must be a public domain, not localhost" });
 
 const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: "must be an AWS region such as us-east-1" });
-const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-8])$/, { message: "must be an IPv4 CIDR block between /16 and /28, such as 10.40.0.0/16" });
+// /24 at most: the database's private subnets are each a sixteenth of the block (a /24 gives
+// /28s, the smallest subnet AWS allows); see subnetCidrs in infra/database/rds-rules.ts.
+const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-4])$/, { message: `must be an IPv4 CIDR block from /${VPC_PREFIX.min} to /${VPC_PREFIX.max}, such as 10.40.0.0/16 (each private subnet is a sixteenth of it, and AWS subnets are /28 or larger)` });
 const rotation = z.number().int().min(0);
 /** Tag keys every taggable resource carries; policies/ reads the same keys. */
 export const TAG_KEYS = { project: "mlflow-kit:project", stack: "mlflow-kit:stack", lifecycle: "mlflow-kit:lifecycle", expiresAt: "mlflow-kit:expires-at" } as const;
@@ -36,9 +39,11 @@ export type Lifecycle = z.infer<typeof lifecycle>;
 const rdsDatabase = z.strictObject({
   kind: z.literal("rds"),
   instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { message: "must be an RDS instance class such as db.t4g.micro" }).default("db.t4g.micro").describe("RDS instance class"),
-  engineVersion: z.string().regex(/^1[4-8](\.\d+)?$/, { message: "must be a PostgreSQL major version from 14 to 18, such as \"16\"" }).default("16").describe("PostgreSQL major version"),
+  // A major only: RDS applies minor versions itself (autoMinorVersionUpgrade), and a pinned
+  // minor would make the next plan ask RDS for a downgrade it refuses.
+  engineVersion: z.string().regex(/^1[4-8]$/, { message: `must be a PostgreSQL major version from ${POSTGRES_MAJORS[0]} to ${POSTGRES_MAJORS[POSTGRES_MAJORS.length - 1]} without a minor, such as "16": RDS applies minor versions itself (autoMinorVersionUpgrade). Drop the ".minor"` }).default("16").describe("PostgreSQL major version (no minor: RDS applies minor versions itself)"),
   allocatedStorageGb: z.number().int().min(20).max(65536).default(20).describe("Initial storage in GiB (gp3)"),
-  maxAllocatedStorageGb: z.number().int().min(20).max(65536).default(100).describe("Storage autoscaling ceiling in GiB"),
+  maxAllocatedStorageGb: z.number().int().min(20).max(65536).default(100).describe("Storage autoscaling ceiling in GiB: at least 10% above allocatedStorageGb, or equal to it to turn autoscaling off"),
   multiAz: z.boolean().default(false).describe("Keep a synchronous standby in a second availability zone"),
   backupRetentionDays: z.number().int().min(1, { message: "must be at least 1: automated backups stay on" }).max(35).default(7).describe("Days of automated backups (point-in-time recovery); 7 or more when long-lived"),
   /** Create a VPC with this block, or use an existing one (vpcId + privateSubnetIds). */
@@ -48,6 +53,7 @@ const rdsDatabase = z.strictObject({
   privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { message: "must be subnet ids such as subnet-0abc1234" })).optional().describe("Private subnets of vpcId for the DB subnet group, at least two AZs"),
   /** lambda: a function inside the VPC creates role and databases during `pulumi up`. direct: the runner reaches the instance. */
   bootstrap: z.enum(["lambda", "direct"]).default("lambda").describe("How the role and databases are created: lambda (a function inside the VPC, during pulumi up) or direct (the runner reaches the instance)"),
+  applyImmediately: z.boolean().optional().describe("Apply instance changes now rather than in the maintenance window; default: true when ephemeral, false when long-lived (set it for a major version upgrade)"),
   clientSecurityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, { message: "must be security group ids such as sg-0abc1234" })).default([]).describe("Further security groups admitted on 5432: the runner's with bootstrap: direct, a bastion's"),
 });
 
@@ -167,6 +173,8 @@ const plainKeys = {
   expiresAt: z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time such as 2026-12-01T00:00:00Z" }).optional().describe("Ephemeral stacks: a fixed expiry (ISO 8601) instead of ttlHours"),
   /** Deploy storage, database and image only (a target that is not yet supported, or a data-first rollout). */
   skipTarget: z.boolean().default(false).describe("Deploy storage, database and image only"),
+  /** Step 1 of "Decommissioning a long-lived stack" (README): protection off, data kept. */
+  decommission: z.boolean().default(false).describe("Before `pulumi destroy` of a long-lived stack: turns off protect and RDS deletion protection; the bucket is kept and RDS leaves a final snapshot"),
 } as const;
 
 /** Secret config keys: set with `pulumi config set --secret`, never in plain text. */
@@ -207,6 +215,8 @@ export interface Settings {
   server: Parsed["server"];
   image: Parsed["image"];
   rotation: Parsed["rotation"];
+  /** Protection off before `pulumi destroy` (long-lived stacks); data is still kept. */
+  decommission: boolean;
   secrets: Partial<Record<SecretKey, pulumi.Output<string>>>;
   /** Ephemeral stacks: when the stack expires (ISO 8601, UTC); also the TAG_KEYS.expiresAt tag. */
   expiresAt: string | undefined;
@@ -303,9 +313,15 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     if (!s.database.vpcId && s.database.privateSubnetIds) {
       problems.push(`${ns}database.privateSubnetIds: is only used with database.vpcId. Set vpcId too, or remove privateSubnetIds to let mlflow-kit create the VPC`);
     }
-    if (s.database.maxAllocatedStorageGb < s.database.allocatedStorageGb) {
-      problems.push(`${ns}database.maxAllocatedStorageGb: (${s.database.maxAllocatedStorageGb}) is below allocatedStorageGb (${s.database.allocatedStorageGb}). Raise it, or set it equal to turn storage autoscaling off`);
+    if (!s.database.vpcId) {
+      try {
+        subnetCidrs(s.database.cidrBlock, s.database.availabilityZones);
+      } catch (err) {
+        problems.push(`${ns}database.cidrBlock: ${(err as Error).message}. Give the network address of the block (host bits zero), such as 10.40.0.0/16`);
+      }
     }
+    const storage = storageCeilingProblem(s.database.allocatedStorageGb, s.database.maxAllocatedStorageGb);
+    if (storage) problems.push(`${ns}database.maxAllocatedStorageGb: ${storage}`);
     if (s.database.bootstrap === "direct" && s.database.clientSecurityGroupIds.length === 0) {
       problems.push(`${ns}database.clientSecurityGroupIds: bootstrap: direct creates the role and databases from the machine running \`pulumi up\`, which must reach the private instance. Add that runner's security group (sg-...), or use bootstrap: lambda`);
     }
@@ -372,6 +388,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     server: s.server,
     image: s.image,
     rotation: s.rotation,
+    decommission: s.decommission,
     secrets,
     expiresAt,
     tags: {
