@@ -49,7 +49,7 @@ export interface EcsTargetArgs {
   /** JSON text {username: digest}, a Pulumi secret; required when users is not empty. */
   userPasswordHashes?: pulumi.Input<string>;
   alarmEmails: string[];
-  rotation: { apiUserPassword: number; autheliaSessionSecret: number; databasePassword: number };
+  rotation: { apiUserPassword: number; autheliaSecrets: number; databasePassword: number };
   tags: Record<string, string>;
 }
 
@@ -125,10 +125,11 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
     const apiKeepers = { rotation: String(args.rotation.apiUserPassword) };
     const apiPassword = new random.RandomPassword(`${name}-api-password`, { length: 32, special: false, keepers: apiKeepers }, { parent: this });
     const apiSalt = new random.RandomBytes(`${name}-api-salt`, { length: 16, keepers: apiKeepers }, { parent: this });
-    const sessionSecret = new random.RandomPassword(`${name}-session-secret`, { length: 64, special: false, keepers: { rotation: String(args.rotation.autheliaSessionSecret) } }, { parent: this });
+    const autheliaKeepers = { rotation: String(args.rotation.autheliaSecrets) };
+    const sessionSecret = new random.RandomPassword(`${name}-session-secret`, { length: 64, special: false, keepers: autheliaKeepers }, { parent: this });
     // Never rotated by a counter: a new key makes the stored data unreadable (README, rotation).
     const encryptionKey = new random.RandomPassword(`${name}-storage-encryption-key`, { length: 64, special: false }, { parent: this });
-    const resetJwtSecret = new random.RandomPassword(`${name}-reset-jwt-secret`, { length: 64, special: false }, { parent: this });
+    const resetJwtSecret = new random.RandomPassword(`${name}-reset-jwt-secret`, { length: 64, special: false, keepers: autheliaKeepers }, { parent: this });
     const storage = db.addServiceDatabase(`${name}-authelia-db`, { ...AUTHELIA_DATABASE, passwordRotation: args.rotation.databasePassword });
 
     const usersDatabase = pulumi.secret(pulumi.all([apiPassword.result, apiSalt.hex, pulumi.output(args.userPasswordHashes ?? "{}")])
