@@ -11,6 +11,7 @@ import type { Settings } from "./settings";
 import { defaultAuthDomain } from "./edge/authelia";
 import { EcsTarget } from "./targets/ecs";
 import { targetProfile } from "./targets/profile";
+import { HfSpaceTarget } from "./targets/hf-space";
 import type { DeployedTarget } from "./targets/types";
 
 export interface MlflowDeploymentArgs {
@@ -89,7 +90,23 @@ export class MlflowDeployment extends pulumi.ComponentResource {
     const t = s.target;
     switch (t.kind) {
       // case "render": (issue 6)
-      // case "hf-space": (issue 6)
+      case "hf-space": {
+        const profile = targetProfile(s);
+        return new HfSpaceTarget(`${name}-hf-space`, {
+          owner: t.owner,
+          spaceName: t.spaceName ?? s.namePrefix,
+          visibility: t.visibility,
+          hardware: t.hardware,
+          sleepTimeSeconds: t.sleepTimeSeconds,
+          lifecycle: s.lifecycle,
+          environment,
+          imageRef: this.image.imageRef,
+          repository: this.image.repository,
+          publicHostname: profile.publicHostname,
+          appPort: profile.port,
+          title: `MLflow (${s.namePrefix})`,
+        }, { parent: this, dependsOn: this.database ? [this.database] : [] });
+      }
       case "ecs": {
         // settings.ts admits ecs only with an RDS database, which this deployment then holds.
         if (!(this.database instanceof RdsDatabase) || s.database.kind !== "rds") throw new Error("mlflow-kit: target.kind ecs needs database.kind rds");
