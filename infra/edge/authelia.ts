@@ -227,7 +227,8 @@ export const AUTHELIA_CERTIFICATES_DIR = "/config/certs";
 /**
  * The Authelia container's command (/bin/sh -c): writes the configuration, the users database
  * and each secret to a file readable by its owner only, removes the secrets from the
- * environment, fetches RDS's CA bundle when asked, and execs Authelia. Fargate has no config
+ * environment, points Authelia's AUTHELIA_*_FILE variables at the files, fetches RDS's CA
+ * bundle when asked, and execs Authelia. Fargate has no config
  * volumes from Secrets Manager; this is the shortest path from `secrets` to files.
  */
 export function autheliaStartScript(opts: { fetchRdsCa: boolean; dir?: string; binary?: string }): string {
@@ -243,6 +244,8 @@ export function autheliaStartScript(opts: { fetchRdsCa: boolean; dir?: string; b
     write(AUTHELIA_CONTAINER_ENV.users, `${dir}/users_database.yml`),
     ...secretNames.map((k) => write(AUTHELIA_CONTAINER_ENV[k], `${secretsDir}/${k}`)),
     `unset ${[AUTHELIA_CONTAINER_ENV.users, ...secretNames.map((k) => AUTHELIA_CONTAINER_ENV[k])].join(" ")}`,
+    // Authelia reads each secret from the file its *_FILE variable names.
+    ...Object.entries(autheliaSecretFiles(secretsDir)).map(([variable, file]) => `export ${variable}='${file}'`),
     ...(opts.fetchRdsCa ? [`mkdir -p '${AUTHELIA_CERTIFICATES_DIR}'`, `wget -q -T 20 -O '${AUTHELIA_CERTIFICATES_DIR}/rds-global-bundle.pem' '${RDS_CA_BUNDLE_URL}'`] : []),
     `exec ${opts.binary ?? "authelia"} --config '${dir}/configuration.yml'`,
   ].join("\n");

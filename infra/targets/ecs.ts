@@ -5,7 +5,7 @@ import { stringify } from "yaml";
 import { artifactUserPolicy } from "../artifacts/s3";
 import type { RdsDatabase } from "../database/rds";
 import {
-  API_GROUP, AUTHELIA_CERTIFICATES_DIR, AUTHELIA_CONTAINER_ENV, AUTHELIA_PATHS, autheliaSecretFiles, autheliaStartScript,
+  API_GROUP, AUTHELIA_CERTIFICATES_DIR, AUTHELIA_CONTAINER_ENV, autheliaStartScript,
   hashPassword, renderAutheliaConfig, renderUsersDatabase, USER_GROUP, type AutheliaUser,
 } from "../edge/authelia";
 import { renderTraefikDynamic, renderTraefikStatic, TRAEFIK_CONTAINER_ENV, traefikStartScript } from "../edge/traefik";
@@ -194,7 +194,7 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
       containers: [{
         name: "authelia", image: AUTHELIA_IMAGE, essential: true,
         entryPoint: ["/bin/sh", "-c"], command: [autheliaStartScript({ fetchRdsCa: true })],
-        environment: { [AUTHELIA_CONTAINER_ENV.config]: autheliaConfig, ...autheliaSecretFiles(AUTHELIA_PATHS.secretsDir) },
+        environment: { [AUTHELIA_CONTAINER_ENV.config]: autheliaConfig },
         secrets: Object.values(AUTHELIA_CONTAINER_ENV).filter((e) => e !== AUTHELIA_CONTAINER_ENV.config),
         ports: [PORTS.authelia],
         healthCheck: ["CMD", "/app/healthcheck.sh"],
