@@ -11,6 +11,7 @@ import type { Settings } from "./settings";
 import { defaultAuthDomain } from "./edge/authelia";
 import { EcsTarget } from "./targets/ecs";
 import { targetProfile } from "./targets/profile";
+import { RenderTarget } from "./targets/render";
 import { HfSpaceTarget } from "./targets/hf-space";
 import type { DeployedTarget } from "./targets/types";
 
@@ -89,7 +90,18 @@ export class MlflowDeployment extends pulumi.ComponentResource {
   private createTarget(name: string, s: Settings, environment: RuntimeEnvironment): DeployedTarget {
     const t = s.target;
     switch (t.kind) {
-      // case "render": (issue 6)
+      case "render":
+        return new RenderTarget(`${name}-render`, {
+          serviceName: t.serviceName ?? s.namePrefix,
+          ownerId: t.ownerId,
+          region: t.region,
+          plan: t.plan,
+          domain: t.domain,
+          imageRef: this.image.imageRef,
+          registry: { username: s.image.username ?? s.image.owner, token: s.secrets.ghcrToken! },
+          environment,
+          deployTimeoutMinutes: t.deployTimeoutMinutes,
+        }, { parent: this });
       case "hf-space": {
         const profile = targetProfile(s);
         return new HfSpaceTarget(`${name}-hf-space`, {
