@@ -26,6 +26,8 @@ export class ApiError extends Error {
     readonly retryAfterMs?: number,
   ) {
     super(message);
+    // Serialized into a dynamic provider, `super` becomes Error.call(this, ...), which sets nothing.
+    this.message = message;
     this.name = "ApiError";
   }
 }
@@ -37,6 +39,7 @@ export class ApiError extends Error {
 export class VendorError extends Error {
   constructor(message: string, readonly status: number | undefined) {
     super(message);
+    this.message = message; // see ApiError
     this.name = "VendorError";
   }
 }

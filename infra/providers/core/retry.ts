@@ -16,6 +16,20 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 8, maxElapsedMs: 180_000, baseDelayMs: 250, maxDelayMs: 20_000 };
 
+/**
+ * The policy a provider runs with inside the engine's host: DEFAULT_RETRY, with any field
+ * overridden by the JSON in MLFLOW_KIT_PROVIDER_RETRY (the contract tests shorten the waits so
+ * that exhausting eight attempts takes milliseconds; nothing else sets it).
+ */
+export function hostRetryPolicy(env: NodeJS.ProcessEnv = process.env): RetryPolicy {
+  const raw = env.MLFLOW_KIT_PROVIDER_RETRY;
+  if (!raw) return DEFAULT_RETRY;
+  const o = JSON.parse(raw) as Partial<RetryPolicy>;
+  const policy = { ...DEFAULT_RETRY, ...o };
+  for (const [k, v] of Object.entries(policy)) if (!(typeof v === "number" && v >= 0)) throw new Error(`MLFLOW_KIT_PROVIDER_RETRY: ${k} must be a number >= 0`);
+  return policy;
+}
+
 export interface CallContext {
   vendor: Vendor;
   /** The action, for messages: "creating the Render service mlflow-kit-dev". */
