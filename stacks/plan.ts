@@ -34,7 +34,8 @@ export async function plan(stack: string, opts: { strict?: boolean; dir?: string
 export function planJson(p: EvaluatedStack & { skipped: string[] }): string {
   return JSON.stringify({
     stack: p.stack,
-    resources: p.resources.map(({ urn, type, name, parent, inputs }) => ({ urn, type, name, parent, inputs })),
+    // A dynamic provider's __provider input is its serialized code, not a setting.
+    resources: p.resources.map(({ urn, type, name, parent, inputs: { __provider: _, ...inputs } }) => ({ urn, type, name, parent, inputs })),
     outputs: p.outputs,
     skipped: p.skipped,
   }, null, 2);
@@ -54,6 +55,7 @@ export function planText(p: EvaluatedStack & { skipped: string[] }): string {
       const flags = [r.options.protect && "protected", r.options.retainOnDelete && "retained on delete"].filter(Boolean);
       lines.push(`${"  ".repeat(depth)}+ ${r.type} ${r.name}${flags.length ? `  [${flags.join(", ")}]` : ""}`);
       for (const [k, v] of Object.entries(r.inputs)) {
+        if (k === "__provider") continue; // a dynamic provider's serialized code, not a setting
         const text = typeof v === "string" ? v : JSON.stringify(v);
         lines.push(`${"  ".repeat(depth + 2)}${k}: ${text.length > 160 ? `${text.slice(0, 157)}...` : text}`);
       }

@@ -77,14 +77,29 @@ describe("dev (neon + render, ephemeral)", () => {
     expect(byType(dev, "aws:iam/accessKey:AccessKey")).toHaveLength(2);
   });
 
-  it("leaves out the Neon database and the Render target, and says so", () => {
+  it("puts the metadata on a Neon branch of its own project that expires with the stack", () => {
     expect(byType(dev, "aws:rds/instance:Instance")).toHaveLength(0);
-    expect(dev.skipped.join("\n")).toMatch(/database\.kind: neon is not yet supported/);
+    const [project] = byType(dev, "pulumi-nodejs:dynamic/neon:Project");
+    expect(project.inputs).toMatchObject({ name: "mlflow-kit-dev", regionId: "aws-us-east-2" });
+    const [branch] = byType(dev, "pulumi-nodejs:dynamic/neon:Branch");
+    expect(branch.inputs).toMatchObject({ name: "mlflow-kit-dev", expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:00:00Z$/) });
+    expect(branch.options.protect).toBeFalsy();
+    expect(byType(dev, "pulumi-nodejs:dynamic/neon:Database").map((d) => d.inputs.name).sort()).toEqual(["mlflow_auth", "mlflow_tracking"]);
+    expect(dev.skipped.join("\n")).not.toMatch(/database\.kind/);
+  });
+
+  it("leaves out the Render target, and says so", () => {
     expect(dev.skipped.join("\n")).toMatch(/target\.kind: render is not yet supported/);
   });
 
+  it("plans no __provider code (the serialized providers are not settings)", async () => {
+    const { planJson, planText } = await import("../../stacks/plan");
+    expect(planText(dev)).not.toContain("__provider");
+    expect(planJson(dev)).not.toContain("__provider");
+  });
+
   it("keeps its credentials secret", async () => {
-    for (const name of ["adminPassword", "activeAccessKeyId"]) {
+    for (const name of ["adminPassword", "activeAccessKeyId", "trackingDatabaseUri", "authDatabaseUri", "envFile"]) {
       expect(await pulumi.isSecret(dev.rawOutputs[name] as pulumi.Output<unknown>), name).toBe(true);
     }
   });
