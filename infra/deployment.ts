@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { ArtifactStore } from "./artifacts/s3";
+import * as aws from "@pulumi/aws";
+import { ArtifactStore, artifactBucketName } from "./artifacts/s3";
 import { ServerCredentials } from "./credentials/server-credentials";
 import { NeonDatabase } from "./database/neon";
 import { RdsDatabase } from "./database/rds";
@@ -9,6 +10,7 @@ import { MlflowImage } from "./image/mlflow-image";
 import { stackRuntimeEnvironment, type RuntimeEnvironment } from "./runtime-contract";
 import type { Settings } from "./settings";
 import { targetProfile } from "./targets/profile";
+import { HfSpaceTarget } from "./targets/hf-space";
 import type { DeployedTarget } from "./targets/types";
 
 export interface MlflowDeploymentArgs {
@@ -36,10 +38,11 @@ export class MlflowDeployment extends pulumi.ComponentResource {
     const s = args.settings;
 
     this.artifacts = new ArtifactStore(`${name}-artifacts`, {
-      bucketName: `${s.namePrefix}-artifacts`,
+      bucketName: aws.getCallerIdentityOutput({}, { parent: this }).accountId.apply((account) => artifactBucketName(s.namePrefix, account)),
       userName: `${s.namePrefix}-artifacts`,
       prefix: s.artifacts.prefix,
       lifecycle: s.lifecycle,
+      decommission: s.decommission,
       noncurrentVersionExpirationDays: s.artifacts.noncurrentVersionDays,
       accessKeys: { active: s.artifacts.activeKey, rotations: s.artifacts.keyRotations },
       tags: s.tags,
@@ -86,7 +89,23 @@ export class MlflowDeployment extends pulumi.ComponentResource {
     const t = s.target;
     switch (t.kind) {
       // case "render": (issue 6)
-      // case "hf-space": (issue 6)
+      case "hf-space": {
+        const profile = targetProfile(s);
+        return new HfSpaceTarget(`${name}-hf-space`, {
+          owner: t.owner,
+          spaceName: t.spaceName ?? s.namePrefix,
+          visibility: t.visibility,
+          hardware: t.hardware,
+          sleepTimeSeconds: t.sleepTimeSeconds,
+          lifecycle: s.lifecycle,
+          environment,
+          imageRef: this.image.imageRef,
+          repository: this.image.repository,
+          publicHostname: profile.publicHostname,
+          appPort: profile.port,
+          title: `MLflow (${s.namePrefix})`,
+        }, { parent: this, dependsOn: this.database ? [this.database] : [] });
+      }
       // case "ecs": (issue 7)
       // case "local": (issue 8)
       default:
@@ -113,6 +132,8 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           bootstrap: db.bootstrap,
           // The target adds its service's security group; these are the operator's extras.
           clientSecurityGroupIds: db.clientSecurityGroupIds,
+          applyImmediately: db.applyImmediately,
+          decommission: s.decommission,
           passwordRotation: s.rotation.databasePassword,
           tags: s.tags,
         }, { parent: this });

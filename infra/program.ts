@@ -5,7 +5,8 @@ import type { Settings } from "./settings";
 export function mlflowStack(settings: Settings): Record<string, unknown> {
   const d = new MlflowDeployment("mlflow", { settings });
   const outputs: Record<string, unknown> = {
-    trackingUri: settings.deploy.target ? d.publicUrl : undefined,
+    // Known once the target serves: the URL clients use.
+    trackingUri: d.target?.url,
     adminUsername: d.adminUsername,
     adminPassword: d.credentials.adminPassword,
     artifactBucket: d.artifacts.bucketName,
@@ -16,6 +17,9 @@ export function mlflowStack(settings: Settings): Record<string, unknown> {
     trackingDatabaseUri: d.database?.trackingUri,
     authDatabaseUri: d.database?.authUri,
     envFile: d.environment && envFile(d.environment),
+    // Read back by the teardown from the stack's state, where no Pulumi.<stack>.yaml exists.
+    lifecycle: settings.lifecycle,
+    expiresAt: settings.expiresAt,
     skipped: settings.skipped.length ? settings.skipped : undefined,
   };
   // Parts not deployed have no output at all (the engine warns about undefined ones).

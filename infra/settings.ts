@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { POSTGRES_MAJORS, storageCeilingProblem, subnetCidrs, VPC_PREFIX } from "./database/rds-rules";
 
 export const PROJECT = "mlflow-kit";
 
@@ -22,7 +23,9 @@ const domainName = z
   .refine((s) => !/(^|\.)localhost$/.test(s), { message: "must be a public domain, not localhost" });
 
 const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: "must be an AWS region such as us-east-1" });
-const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-8])$/, { message: "must be an IPv4 CIDR block between /16 and /28, such as 10.40.0.0/16" });
+// /24 at most: the database's private subnets are each a sixteenth of the block (a /24 gives
+// /28s, the smallest subnet AWS allows); see subnetCidrs in infra/database/rds-rules.ts.
+const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-4])$/, { message: `must be an IPv4 CIDR block from /${VPC_PREFIX.min} to /${VPC_PREFIX.max}, such as 10.40.0.0/16 (each private subnet is a sixteenth of it, and AWS subnets are /28 or larger)` });
 const rotation = z.number().int().min(0);
 /** Tag keys every taggable resource carries; policies/ reads the same keys. */
 export const TAG_KEYS = { project: "mlflow-kit:project", stack: "mlflow-kit:stack", lifecycle: "mlflow-kit:lifecycle", expiresAt: "mlflow-kit:expires-at" } as const;
@@ -36,9 +39,11 @@ export type Lifecycle = z.infer<typeof lifecycle>;
 const rdsDatabase = z.strictObject({
   kind: z.literal("rds"),
   instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { message: "must be an RDS instance class such as db.t4g.micro" }).default("db.t4g.micro").describe("RDS instance class"),
-  engineVersion: z.string().regex(/^1[4-8](\.\d+)?$/, { message: "must be a PostgreSQL major version from 14 to 18, such as \"16\"" }).default("16").describe("PostgreSQL major version"),
+  // A major only: RDS applies minor versions itself (autoMinorVersionUpgrade), and a pinned
+  // minor would make the next plan ask RDS for a downgrade it refuses.
+  engineVersion: z.string().regex(/^1[4-8]$/, { message: `must be a PostgreSQL major version from ${POSTGRES_MAJORS[0]} to ${POSTGRES_MAJORS[POSTGRES_MAJORS.length - 1]} without a minor, such as "16": RDS applies minor versions itself (autoMinorVersionUpgrade). Drop the ".minor"` }).default("16").describe("PostgreSQL major version (no minor: RDS applies minor versions itself)"),
   allocatedStorageGb: z.number().int().min(20).max(65536).default(20).describe("Initial storage in GiB (gp3)"),
-  maxAllocatedStorageGb: z.number().int().min(20).max(65536).default(100).describe("Storage autoscaling ceiling in GiB"),
+  maxAllocatedStorageGb: z.number().int().min(20).max(65536).default(100).describe("Storage autoscaling ceiling in GiB: at least 10% above allocatedStorageGb, or equal to it to turn autoscaling off"),
   multiAz: z.boolean().default(false).describe("Keep a synchronous standby in a second availability zone"),
   backupRetentionDays: z.number().int().min(1, { message: "must be at least 1: automated backups stay on" }).max(35).default(7).describe("Days of automated backups (point-in-time recovery); 7 or more when long-lived"),
   /** Create a VPC with this block, or use an existing one (vpcId + privateSubnetIds). */
@@ -48,6 +53,7 @@ const rdsDatabase = z.strictObject({
   privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { message: "must be subnet ids such as subnet-0abc1234" })).optional().describe("Private subnets of vpcId for the DB subnet group, at least two AZs"),
   /** lambda: a function inside the VPC creates role and databases during `pulumi up`. direct: the runner reaches the instance. */
   bootstrap: z.enum(["lambda", "direct"]).default("lambda").describe("How the role and databases are created: lambda (a function inside the VPC, during pulumi up) or direct (the runner reaches the instance)"),
+  applyImmediately: z.boolean().optional().describe("Apply instance changes now rather than in the maintenance window; default: true when ephemeral, false when long-lived (set it for a major version upgrade)"),
   clientSecurityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, { message: "must be security group ids such as sg-0abc1234" })).default([]).describe("Further security groups admitted on 5432: the runner's with bootstrap: direct, a bastion's"),
 });
 
@@ -81,8 +87,10 @@ const hfSpaceTarget = z.strictObject({
   kind: z.literal("hf-space"),
   owner: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,95}$/, { message: "must be a Hugging Face user or organization name" }).describe("Hugging Face user or organization that owns the Space"),
   spaceName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/, { message: "must be a Space name (letters, digits, . _ -)" }).optional().describe("Space name; <project>-<stack> when unset"),
-  hardware: z.string().default("cpu-basic").describe("Space hardware flavor"),
+  // The flavors @huggingface/hub 2.17 knows (SpaceHardwareFlavor); cpu-basic is the free one.
+  hardware: z.enum(["cpu-basic", "cpu-upgrade", "cpu-performance", "cpu-xl", "sprx8", "zero-a10g", "inf2x6", "t4-small", "t4-medium", "l4x1", "l4x4", "l40sx1", "l40sx4", "l40sx8", "a10g-small", "a10g-large", "a10g-largex2", "a10g-largex4", "a100-large", "a100x4", "a100x8"]).default("cpu-basic").describe("Space hardware flavor; cpu-basic is free"),
   visibility: z.enum(["private", "public"]).default("private").describe("Space visibility"),
+  sleepTimeSeconds: z.number().int().min(300).max(7 * 24 * 3600).optional().describe("Paid hardware: seconds idle before the Space sleeps (cpu-basic always sleeps after 48 h)"),
 });
 
 const ecsTarget = z.strictObject({
@@ -138,8 +146,11 @@ const credentialRotation = z
     adminPassword: rotation.default(0).describe("Bump to generate a new admin password (when adminPassword is not set)"),
     databasePassword: rotation.default(0).describe("Bump to generate a new database role password"),
     flaskSecretKey: rotation.default(0).describe("Bump to generate a new Flask secret key"),
+    // The path `npm run rotate -- authelia` bumps; the ecs target (Authelia) derives its
+    // session and JWT secrets from it.
+    autheliaSecrets: rotation.default(0).describe("Bump to generate new Authelia session and JWT secrets (target.kind ecs)"),
   })
-  .default({ adminPassword: 0, databasePassword: 0, flaskSecretKey: 0 });
+  .default({ adminPassword: 0, databasePassword: 0, flaskSecretKey: 0, autheliaSecrets: 0 });
 
 /** Config keys (without the "mlflow-kit:" namespace) and their schemas. */
 const plainKeys = {
@@ -156,6 +167,8 @@ const plainKeys = {
   expiresAt: z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time such as 2026-12-01T00:00:00Z" }).optional().describe("Ephemeral stacks: a fixed expiry (ISO 8601) instead of ttlHours"),
   /** Deploy storage, database and image only (a target that is not yet supported, or a data-first rollout). */
   skipTarget: z.boolean().default(false).describe("Deploy storage, database and image only"),
+  /** Step 1 of "Decommissioning a long-lived stack" (README): protection off, data kept. */
+  decommission: z.boolean().default(false).describe("Before `pulumi destroy` of a long-lived stack: turns off protect and RDS deletion protection; the bucket is kept and RDS leaves a final snapshot"),
 } as const;
 
 /** Secret config keys: set with `pulumi config set --secret`, never in plain text. */
@@ -169,7 +182,7 @@ export const SECRET_KEYS = {
 export type SecretKey = keyof typeof SECRET_KEYS;
 
 /** What this version deploys; the rest of the schema is accepted so configs stay valid as targets land. */
-const SUPPORTED = { database: ["rds", "neon"], target: [] as string[] } as const;
+const SUPPORTED = { database: ["rds", "neon"], target: ["hf-space"] as string[] } as const;
 
 const schema = z.object({
   ...plainKeys,
@@ -195,6 +208,8 @@ export interface Settings {
   server: Parsed["server"];
   image: Parsed["image"];
   rotation: Parsed["rotation"];
+  /** Protection off before `pulumi destroy` (long-lived stacks); data is still kept. */
+  decommission: boolean;
   secrets: Partial<Record<SecretKey, pulumi.Output<string>>>;
   /** Ephemeral stacks: when the stack expires (ISO 8601, UTC); also the TAG_KEYS.expiresAt tag. */
   expiresAt: string | undefined;
@@ -236,6 +251,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   const ns = `${PROJECT}:`;
   const input: Record<string, unknown> = {};
   const secrets: Partial<Record<SecretKey, pulumi.Output<string>>> = {};
+  const plainSecrets = new Set<string>();
 
   for (const [fullKey, value] of Object.entries(raw.values)) {
     if (fullKey === "aws:region") {
@@ -246,6 +262,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     const key = fullKey.slice(ns.length);
     if (key in SECRET_KEYS) {
       if (!raw.secretKeys.has(fullKey)) {
+        plainSecrets.add(key);
         problems.push(`${fullKey}: is set in plain text, so it is stored unencrypted in Pulumi.${raw.stack}.yaml. Remove it and set it as a secret: \`pulumi config rm ${fullKey} && pulumi config set --secret ${fullKey} <value>\``);
       } else {
         secrets[key as SecretKey] = pulumi.secret(value);
@@ -289,9 +306,15 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     if (!s.database.vpcId && s.database.privateSubnetIds) {
       problems.push(`${ns}database.privateSubnetIds: is only used with database.vpcId. Set vpcId too, or remove privateSubnetIds to let mlflow-kit create the VPC`);
     }
-    if (s.database.maxAllocatedStorageGb < s.database.allocatedStorageGb) {
-      problems.push(`${ns}database.maxAllocatedStorageGb: (${s.database.maxAllocatedStorageGb}) is below allocatedStorageGb (${s.database.allocatedStorageGb}). Raise it, or set it equal to turn storage autoscaling off`);
+    if (!s.database.vpcId) {
+      try {
+        subnetCidrs(s.database.cidrBlock, s.database.availabilityZones);
+      } catch (err) {
+        problems.push(`${ns}database.cidrBlock: ${(err as Error).message}. Give the network address of the block (host bits zero), such as 10.40.0.0/16`);
+      }
     }
+    const storage = storageCeilingProblem(s.database.allocatedStorageGb, s.database.maxAllocatedStorageGb);
+    if (storage) problems.push(`${ns}database.maxAllocatedStorageGb: ${storage}`);
     if (s.database.bootstrap === "direct" && s.database.clientSecurityGroupIds.length === 0) {
       problems.push(`${ns}database.clientSecurityGroupIds: bootstrap: direct creates the role and databases from the machine running \`pulumi up\`, which must reach the private instance. Add that runner's security group (sg-...), or use bootstrap: lambda`);
     }
@@ -311,11 +334,15 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   } else if (s.expiresAt) {
     problems.push(`${ns}expiresAt: a long-lived stack never expires. Remove it, or set ${ns}lifecycle ephemeral`);
   }
+  if (s.target?.kind === "hf-space" && s.target.hardware === "cpu-basic" && s.target.sleepTimeSeconds !== undefined) {
+    problems.push(`${ns}target.sleepTimeSeconds: free cpu-basic Spaces sleep after 48 hours idle and the Hub does not let that change. Remove sleepTimeSeconds, or choose paid hardware (target.hardware, e.g. cpu-upgrade)`);
+  }
   if (s.target?.kind === "render" && s.target.plan === "free" && s.server.workers > 1) {
     problems.push(`${ns}server.workers: ${s.server.workers} workers do not fit Render's free plan (512 MB); each worker is a full MLflow process. Use workers: 1 or a larger plan`);
   }
   for (const need of requiredSecrets(s)) {
-    if (!secrets[need]) {
+    // A secret set in plain text was reported above; "missing" as well would only confuse.
+    if (!secrets[need] && !plainSecrets.has(need)) {
       problems.push(`${ns}${need}: is missing: ${SECRET_KEYS[need]}. Set it: \`pulumi config set --secret ${ns}${need} <value>\``);
     }
   }
@@ -356,6 +383,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     server: s.server,
     image: s.image,
     rotation: s.rotation,
+    decommission: s.decommission,
     secrets,
     expiresAt,
     tags: {

@@ -34,7 +34,10 @@ export class MlflowImage extends pulumi.ComponentResource {
   readonly imageRef: pulumi.Output<string>;
   /** ghcr.io/<owner>/<name> */
   readonly repository: string;
-  /** Content hash of the build context: same files, same tag, no rebuild and no push. */
+  /**
+   * Content hash of the build context plus the platform: same files and platform, same tag, no
+   * rebuild and no push; an amd64 and an arm64 build never share a tag.
+   */
   readonly tag: string;
 
   constructor(name: string, args: MlflowImageArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -47,7 +50,7 @@ export class MlflowImage extends pulumi.ComponentResource {
       throw new Error(`MlflowImage: no Dockerfile in ${args.context}; context must be the images/mlflow directory`);
     }
     this.repository = `${args.registry}/${args.owner}/${args.imageName}`;
-    this.tag = `ctx-${contextHash(args.context).slice(0, 16)}`;
+    this.tag = `ctx-${contextHash(args.context).slice(0, 16)}-${args.platform.replace("/", "-")}`;
 
     const image = new docker.Image(name, {
       imageName: `${this.repository}:${this.tag}`,

@@ -5,6 +5,7 @@
  * document shipped in @neondatabase/api-client, with faults injected.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DEFAULT_RETRY } from "../../infra/providers/core/retry";
 import { plainSecretLeaks, ProviderHost, serializeProviders, urnOf, type State } from "./support/provider-host";
 import { NEON_FAKE_TOKEN, NeonFake } from "./neon/fake";
 
@@ -17,8 +18,8 @@ const KINDS = {
 } as const;
 type Kind = keyof typeof KINDS;
 
-// Eight attempts as in production, with waits of milliseconds (a Retry-After still counts).
-const RETRY = { maxAttempts: 8, maxElapsedMs: 30_000, baseDelayMs: 2, maxDelayMs: 20 };
+// The production policy (eight attempts), with a first backoff step of 2 ms (a Retry-After still counts).
+const RETRY = DEFAULT_RETRY;
 
 let fake: NeonFake;
 let host: ProviderHost;
@@ -82,7 +83,7 @@ beforeAll(async () => {
   host = await ProviderHost.start({
     config: { "mlflow-kit:neonApiKey": NEON_FAKE_TOKEN, "mlflow-kit:lifecycle": "ephemeral" },
     secretKeys: ["mlflow-kit:neonApiKey"],
-    env: { MLFLOW_KIT_PROVIDER_RETRY: JSON.stringify(RETRY) },
+    env: { MLFLOW_KIT_RETRY_BASE_DELAY_MS: "2" },
   });
 }, 180_000);
 

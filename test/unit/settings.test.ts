@@ -114,6 +114,12 @@ describe("settings: the expiry of ephemeral stacks", () => {
 
 describe("settings: every problem at once, naming the key and the fix", () => {
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ["a pinned minor version", { "mlflow-kit:database": { kind: "rds", engineVersion: "16.4" } }, /mlflow-kit:database\.engineVersion: must be a PostgreSQL major version from 14 to 18 without a minor, such as "16".*Drop the "\.minor"/],
+    ["a major settings do not support", { "mlflow-kit:database": { kind: "rds", engineVersion: "13" } }, /mlflow-kit:database\.engineVersion: must be a PostgreSQL major version from 14 to 18/],
+    ["a storage ceiling under +10%", { "mlflow-kit:database": { kind: "rds", allocatedStorageGb: 100, maxAllocatedStorageGb: 105 } }, /mlflow-kit:database\.maxAllocatedStorageGb: \(105\) is less than 10% above allocatedStorageGb \(100\), which RDS refuses\. Set it to 110 or more, or equal to allocatedStorageGb \(100\) to turn autoscaling off/],
+    ["a storage ceiling below the allocation", { "mlflow-kit:database": { kind: "rds", allocatedStorageGb: 50, maxAllocatedStorageGb: 40 } }, /mlflow-kit:database\.maxAllocatedStorageGb: \(40\) is below allocatedStorageGb \(50\)\. Set it to 55 or more.*or equal/],
+    ["a VPC block too small to split into subnets", { "mlflow-kit:database": { kind: "rds", cidrBlock: "10.40.0.0/26" } }, /mlflow-kit:database\.cidrBlock: must be an IPv4 CIDR block from \/16 to \/24/],
+    ["a VPC block with host bits", { "mlflow-kit:database": { kind: "rds", cidrBlock: "10.40.0.1/16" } }, /mlflow-kit:database\.cidrBlock: vpc cidrBlock 10\.40\.0\.1\/16 has host bits set\. Give the network address/],
     ["missing lifecycle", { "mlflow-kit:lifecycle": undefined }, /mlflow-kit:lifecycle: is missing\. .*pulumi config set mlflow-kit:lifecycle long-lived/],
     ["bad lifecycle", { "mlflow-kit:lifecycle": "forever" }, /mlflow-kit:lifecycle: must be one of long-lived, ephemeral/],
     ["unknown target kind", { "mlflow-kit:target": { kind: "heroku" } }, /mlflow-kit:target\.kind: must be one of render, hf-space, ecs, local/],
@@ -155,6 +161,8 @@ describe("settings: every problem at once, naming the key and the fix", () => {
     const found = problems(base(), [], {});
     // ghcrToken is given but not as a secret: refused as plain text, never echoed.
     expect(found.join("\n")).toMatch(/mlflow-kit:ghcrToken: is set in plain text/);
+    // Only that message: the value is there, just not encrypted, so it is not "missing" too.
+    expect(found.filter((p) => p.startsWith("mlflow-kit:ghcrToken:"))).toHaveLength(1);
     const missing = problems({ ...base(), "mlflow-kit:ghcrToken": undefined });
     expect(missing.join("\n")).toMatch(/mlflow-kit:ghcrToken: is missing: GitHub token with write:packages.*pulumi config set --secret mlflow-kit:ghcrToken <value>/);
   });
@@ -173,5 +181,24 @@ describe("settings: every problem at once, naming the key and the fix", () => {
   it("a long stack name that cannot name a bucket is refused", () => {
     expect(() => parseSettings({ project: "mlflow-kit", stack: "review-pr-1234-with-a-very-long-branch-name", values: { ...Object.fromEntries(Object.entries(base()).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])), "mlflow-kit:ghcrToken": "x" }, secretKeys: new Set(["mlflow-kit:ghcrToken"]) }))
       .toThrow(/stack name: .* must be 3-42 lower-case letters/);
+  });
+});
+
+describe("settings: RDS rules shared with rds.ts", () => {
+  it("accepts a ceiling equal to the allocated storage (autoscaling off) and one 10% above it", () => {
+    for (const max of [100, 110, 500]) {
+      expect(parse({ ...base(), "mlflow-kit:database": { kind: "rds", allocatedStorageGb: 100, maxAllocatedStorageGb: max } }).database).toMatchObject({ maxAllocatedStorageGb: max });
+    }
+  });
+
+  it("accepts every VPC block from /16 to /24 with three zones", () => {
+    for (const block of ["10.40.0.0/16", "10.40.0.0/20", "10.40.1.0/24"]) {
+      expect(() => parse({ ...base(), "mlflow-kit:database": { kind: "rds", cidrBlock: block, availabilityZones: 3 } })).not.toThrow();
+    }
+  });
+
+  it("decommission is off unless set", () => {
+    expect(parse(base()).decommission).toBe(false);
+    expect(parse({ ...base(), "mlflow-kit:decommission": true }).decommission).toBe(true);
   });
 });

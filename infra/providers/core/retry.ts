@@ -1,4 +1,4 @@
-import { ApiError, describeFailure, VendorError, type Vendor } from "./errors";
+import { describeFailure, isApiError, vendorError, type Vendor } from "./errors";
 
 /**
  * Bounded retries for vendor calls: 429 (after the wait the vendor names), 423 (Neon: project
@@ -17,17 +17,13 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 8, maxElapsedMs: 180_000, baseDelayMs: 250, maxDelayMs: 20_000 };
 
 /**
- * The policy a provider runs with inside the engine's host: DEFAULT_RETRY, with any field
- * overridden by the JSON in MLFLOW_KIT_PROVIDER_RETRY (the contract tests shorten the waits so
- * that exhausting eight attempts takes milliseconds; nothing else sets it).
+ * DEFAULT_RETRY, with the first backoff step from MLFLOW_KIT_RETRY_BASE_DELAY_MS when set (the
+ * provider contract tests shorten it; attempts and the time limit stay as they are). Read at
+ * call time: it is the environment of the engine's provider host, not of the program.
  */
-export function hostRetryPolicy(env: NodeJS.ProcessEnv = process.env): RetryPolicy {
-  const raw = env.MLFLOW_KIT_PROVIDER_RETRY;
-  if (!raw) return DEFAULT_RETRY;
-  const o = JSON.parse(raw) as Partial<RetryPolicy>;
-  const policy = { ...DEFAULT_RETRY, ...o };
-  for (const [k, v] of Object.entries(policy)) if (!(typeof v === "number" && v >= 0)) throw new Error(`MLFLOW_KIT_PROVIDER_RETRY: ${k} must be a number >= 0`);
-  return policy;
+export function defaultRetry(env: NodeJS.ProcessEnv = process.env): RetryPolicy {
+  const base = Number(env.MLFLOW_KIT_RETRY_BASE_DELAY_MS);
+  return Number.isFinite(base) && base > 0 ? { ...DEFAULT_RETRY, baseDelayMs: base } : DEFAULT_RETRY;
 }
 
 export interface CallContext {
@@ -46,7 +42,7 @@ export function isDroppedConnection(err: unknown): boolean {
   for (let e: any = err, depth = 0; e && depth < 5; e = e.cause, depth++) {
     if (typeof e.code === "string" && DROPPED.includes(e.code)) return true;
     if (e.name === "TimeoutError") return true; // AbortSignal.timeout: no answer in time
-    if (typeof e.message === "string" && /socket hang up|other side closed|fetch failed|network error/i.test(e.message) && !(e instanceof ApiError)) return true;
+    if (typeof e.message === "string" && /socket hang up|other side closed|fetch failed|network error/i.test(e.message) && !isApiError(e)) return true;
   }
   return false;
 }
@@ -73,7 +69,7 @@ export function retryAfterMs(header: (name: string) => string | null | undefined
 }
 
 /** Runs `call`, retrying what is worth retrying; throws VendorError with one clear sentence otherwise. */
-export async function withRetry<T>(ctx: CallContext, call: (attempt: number) => Promise<T>, policy: RetryPolicy = DEFAULT_RETRY): Promise<T> {
+export async function withRetry<T>(ctx: CallContext, call: (attempt: number) => Promise<T>, policy: RetryPolicy = defaultRetry()): Promise<T> {
   const started = Date.now();
   let last: { status: number | undefined; detail: string } = { status: undefined, detail: "" };
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
@@ -81,12 +77,13 @@ export async function withRetry<T>(ctx: CallContext, call: (attempt: number) => 
     try {
       return await call(attempt);
     } catch (err) {
-      const status = err instanceof ApiError ? err.status : undefined;
-      const dropped = !(err instanceof ApiError) && isDroppedConnection(err);
-      if (!(err instanceof ApiError) && !dropped) throw err; // a bug in the caller, not the vendor
-      last = { status, detail: err instanceof ApiError ? err.message : "" };
-      if (!dropped && !RETRYABLE_STATUS.includes(status!)) throw new VendorError(describeFailure(ctx.vendor, status, ctx.what, last.detail, ctx.secrets), status);
-      waitMs = err instanceof ApiError ? err.retryAfterMs : undefined;
+      const api = isApiError(err);
+      const status = api ? err.status : undefined;
+      const dropped = !api && isDroppedConnection(err);
+      if (!api && !dropped) throw err; // a bug in the caller, or a VendorError already said
+      last = { status, detail: api ? err.message : "" };
+      if (!dropped && !RETRYABLE_STATUS.includes(status!)) throw vendorError(describeFailure(ctx.vendor, status, ctx.what, last.detail, ctx.secrets), status);
+      waitMs = api ? err.retryAfterMs : undefined;
     }
     const backoff = Math.random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
     const delay = Math.max(waitMs ?? 0, backoff);
@@ -94,5 +91,5 @@ export async function withRetry<T>(ctx: CallContext, call: (attempt: number) => 
     await new Promise((r) => setTimeout(r, delay));
   }
   const why = last.status === undefined ? "the connection kept dropping" : last.status === 429 ? "rate limited (429)" : last.status === 423 ? "the project stayed locked by another operation (423)" : `HTTP ${last.status}`;
-  throw new VendorError(`${ctx.vendor.name}: ${ctx.what} gave up after ${Math.round((Date.now() - started) / 1000)} s of retries: ${why}. Run \`pulumi up\` again later; it picks up where it stopped.`, last.status);
+  throw vendorError(`${ctx.vendor.name}: ${ctx.what} gave up after ${Math.round((Date.now() - started) / 1000)} s of retries: ${why}. Run \`pulumi up\` again later; it picks up where it stopped.`, last.status);
 }

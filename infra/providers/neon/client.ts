@@ -6,10 +6,10 @@
  * Providers are serialized with their closures: these are plain functions; the API key lives on
  * the provider instance (set in `configure`) and is passed in, never captured.
  */
-import { createApiClient, type Api, type Operation } from "@neondatabase/api-client";
-import { ApiError, VendorError, type Vendor } from "../core/errors";
+import type { Api, Operation } from "@neondatabase/api-client";
+import { apiError, hasStatus, vendorError, type Vendor } from "../core/errors";
 import { pollUntil } from "../core/poll";
-import { retryAfterMs, withRetry, hostRetryPolicy, type CallContext } from "../core/retry";
+import { retryAfterMs, withRetry, type CallContext } from "../core/retry";
 
 export const NEON_API_URL = "https://console.neon.tech/api/v2";
 export const NEON_TOKEN_KEY = "mlflow-kit:neonApiKey";
@@ -26,10 +26,19 @@ export type NeonApi = Api<unknown>;
 /** How long to wait for one Neon operation (create_branch, start_compute, ...). */
 const OPERATION_TIMEOUT_MS = 10 * 60_000;
 
+/**
+ * @neondatabase/api-client, loaded when a provider method runs: closure serialization names a
+ * package only for a `require` at call time (see infra/providers/README.md).
+ */
+function neonLibrary(): typeof import("@neondatabase/api-client") {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("@neondatabase/api-client");
+}
+
 /** The client for one call site; the key is used in the Authorization header only. */
 export function neonClient(apiKey: string | undefined, apiUrl: string | undefined): NeonApi {
-  if (!apiKey) throw new VendorError(`Neon: no API key: ${NEON_TOKEN_KEY} is not set. Set it with \`pulumi config set --secret ${NEON_TOKEN_KEY} <key>\` (Neon console: Account settings > API keys).`, undefined);
-  return createApiClient({ apiKey, baseURL: apiUrl ?? NEON_API_URL, timeout: 60_000 });
+  if (!apiKey) throw vendorError(`Neon: no API key: ${NEON_TOKEN_KEY} is not set. Set it with \`pulumi config set --secret ${NEON_TOKEN_KEY} <key>\` (Neon console: Account settings > API keys).`, undefined);
+  return neonLibrary().createApiClient({ apiKey, baseURL: apiUrl ?? NEON_API_URL, timeout: 60_000 });
 }
 
 /**
@@ -58,7 +67,7 @@ export function toApiError(err: unknown): unknown {
     };
     const body = data as { message?: unknown; code?: unknown } | string | undefined;
     const detail = typeof body === "string" ? body : [body?.code, body?.message].filter((x) => x !== undefined && x !== "").map(String).join(": ");
-    return new ApiError(detail, status, status === 429 || status === 423 || status >= 500 ? retryAfterMs(header) : undefined);
+    return apiError(detail, status, status === 429 || status === 423 || status >= 500 ? retryAfterMs(header) : undefined);
   }
   // No answer: keep the socket code so isDroppedConnection sees it, drop everything else.
   const dropped = new Error(`no answer from Neon (${e.code ?? "network error"})`);
@@ -69,12 +78,12 @@ export function toApiError(err: unknown): unknown {
 /** A retried call: `what` for messages, the key among the values masked in any message. */
 export function retried<T>(apiKey: string | undefined, what: string, call: (attempt: number) => Promise<T>, extraSecrets: ReadonlyArray<string | undefined> = []): Promise<T> {
   const ctx: CallContext = { vendor: neonVendor, what, secrets: [apiKey, ...extraSecrets] };
-  return withRetry(ctx, call, hostRetryPolicy());
+  return withRetry(ctx, call);
 }
 
 /** True when `err` is Neon's answer with this status (inside a retried call). */
 export function isStatus(err: unknown, status: number): boolean {
-  return err instanceof ApiError && err.status === status;
+  return hasStatus(err, status);
 }
 
 /**

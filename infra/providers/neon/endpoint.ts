@@ -2,7 +2,7 @@
  * The read_write compute endpoint of a Neon branch (`pulumi-nodejs:dynamic/neon:Endpoint`).
  * A branch has at most one: a create adopts the one it finds.
  */
-import { EndpointType } from "@neondatabase/api-client";
+import type { EndpointType } from "@neondatabase/api-client";
 import * as pulumi from "@pulumi/pulumi";
 import { NEON_TOKEN_KEY, changed, isStatus, neon, neonClient, retried, waitForOperations, type ConfigureRequest, type NeonCommonInputs } from "./client";
 
@@ -49,7 +49,7 @@ export class NeonEndpointProvider implements pulumi.dynamic.ResourceProvider {
       const found = await findEndpoint(api, inputs.projectId, inputs.branchId);
       if (found) return { endpoint: found, operations: [], adopted: true };
       try {
-        const r = await neon(() => api.createProjectEndpoint(inputs.projectId, { endpoint: { branch_id: inputs.branchId, type: EndpointType.ReadWrite, ...cu(inputs) } }));
+        const r = await neon(() => api.createProjectEndpoint(inputs.projectId, { endpoint: { branch_id: inputs.branchId, type: "read_write" as EndpointType, ...cu(inputs) } }));
         return { endpoint: r.endpoint, operations: r.operations, adopted: false };
       } catch (err) {
         const again = isStatus(err, 409) ? await findEndpoint(api, inputs.projectId, inputs.branchId) : undefined;
@@ -112,7 +112,7 @@ function cu(i: EndpointInputs): { autoscaling_limit_min_cu?: number; autoscaling
 
 async function findEndpoint(api: ReturnType<typeof neonClient>, projectId: string, branchId: string) {
   const r = await neon(() => api.listProjectBranchEndpoints(projectId, branchId));
-  return r.endpoints.find((e) => e.type === EndpointType.ReadWrite);
+  return r.endpoints.find((e) => e.type === ("read_write" as EndpointType));
 }
 
 export const neonEndpointProvider = new NeonEndpointProvider();
