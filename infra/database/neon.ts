@@ -27,9 +27,9 @@ export interface NeonDatabaseArgs {
  * branch of its default branch with its own read_write compute, one least-privilege role and
  * the tracking and auth databases it owns, reached through Neon's pooler with TLS required.
  *
- * Long-lived stacks protect the project and branch, and keep role and databases if they leave
- * the program (retainOnDelete); ephemeral ones give the branch an expiry instead, so that Neon
- * removes it even when a teardown never runs.
+ * Long-lived stacks protect and retain the project, branch and databases (and retain the role);
+ * ephemeral ones give the branch an expiry instead, so that Neon removes it even when a
+ * teardown never runs.
  */
 export class NeonDatabase extends pulumi.ComponentResource implements MetadataDatabase {
   readonly trackingUri: pulumi.Output<string>;
@@ -42,7 +42,8 @@ export class NeonDatabase extends pulumi.ComponentResource implements MetadataDa
   constructor(name: string, args: NeonDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlflow-kit:database:NeonDatabase", name, {}, opts);
     const longLived = args.lifecycle === "long-lived";
-    const keep = longLived ? { protect: true } : {};
+    // Data (project, branch, databases): protected and retained, as the policy pack requires.
+    const keep = longLived ? { protect: true, retainOnDelete: true } : {};
 
     const project = new Project(`${name}-project`, {
       name: args.projectName,
@@ -60,13 +61,12 @@ export class NeonDatabase extends pulumi.ComponentResource implements MetadataDa
 
     const endpoint = new Endpoint(`${name}-endpoint`, { projectId: project.projectId, branchId: branch.branchId }, { parent: this });
 
-    const retain = longLived ? { retainOnDelete: true } : {};
     const role = new Role(`${name}-role`, {
       projectId: project.projectId,
       branchId: branch.branchId,
       name: APP_ROLE,
       passwordRotation: args.passwordRotation,
-    }, { parent: this, ...retain });
+    }, { parent: this, ...(longLived ? { retainOnDelete: true } : {}) });
 
     const database = (suffix: string, dbName: string) => new Database(`${name}-${suffix}`, {
       projectId: project.projectId,
@@ -76,7 +76,7 @@ export class NeonDatabase extends pulumi.ComponentResource implements MetadataDa
       ownerName: role.name,
       // The role's output, so a rotation reaches the URI only after the reset.
       roleRotation: role.passwordRotation,
-    }, { parent: this, ...retain });
+    }, { parent: this, ...keep });
     const tracking = database("tracking", TRACKING_DATABASE);
     const auth = database("auth", AUTH_DATABASE);
 

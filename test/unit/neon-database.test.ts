@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { NeonDatabase, type NeonDatabaseArgs } from "../../infra/database/neon";
 import { APP_ROLE, AUTH_DATABASE, TRACKING_DATABASE } from "../../infra/database/types";
 import { evaluateStack, SECRET, type EvaluatedStack, type PlannedResource } from "../../stacks/offline";
+import { plan } from "../../stacks/plan";
 
 const T = {
   project: "pulumi-nodejs:dynamic/neon:Project",
@@ -102,13 +103,14 @@ describe("NeonDatabase: ephemeral review stack on an existing project", async ()
 describe("NeonDatabase: long-lived stack with its own project", async () => {
   const s = await evaluate(prod);
 
-  it("creates the project and protects it and the branch; keeps role and databases if they leave the program", () => {
+  it("creates the project and protects and retains it, the branch and the databases; retains the role", () => {
     expect(only(s, T.project).inputs).toMatchObject({ name: "mlflow-kit-prod", regionId: "aws-eu-central-1" });
     expect(only(s, T.project).inputs.existingProjectId).toBeUndefined();
-    expect(only(s, T.project).options.protect).toBe(true);
-    expect(only(s, T.branch).options.protect).toBe(true);
+    for (const r of [only(s, T.project), only(s, T.branch), ...s.resources.filter((x) => x.type === T.database)]) {
+      expect(r.options, r.name).toMatchObject({ protect: true, retainOnDelete: true });
+    }
     expect(only(s, T.role).options.retainOnDelete).toBe(true);
-    for (const r of s.resources.filter((x) => x.type === T.database)) expect(r.options.retainOnDelete).toBe(true);
+    expect(only(s, T.endpoint).options.protect).toBeFalsy();
   });
 
   it("never gives a long-lived branch an expiry", () => {
@@ -119,4 +121,12 @@ describe("NeonDatabase: long-lived stack with its own project", async () => {
     expect(only(s, T.role).inputs.passwordRotation).toBe(2);
     for (const r of s.resources.filter((x) => x.type === T.database)) expect(r.inputs.roleRotation).toBe(2);
   });
+});
+
+describe("the policy pack on Neon stacks", () => {
+  it("a long-lived stack on Neon has no mandatory violation (its data is protected and retained)", async () => {
+    const p = await plan("prod", { overrides: { "mlflow-kit:database": JSON.stringify({ kind: "neon", region: "aws-eu-central-1" }) } });
+    expect(p.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/neon:")).map((r) => r.type.split(":").pop()).sort()).toEqual(["Branch", "Database", "Database", "Endpoint", "Project", "Role"]);
+    expect(p.violations.filter((v) => v.level === "mandatory")).toEqual([]);
+  }, 120_000);
 });

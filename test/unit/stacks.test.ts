@@ -68,7 +68,7 @@ describe("prod (rds, long-lived)", () => {
 });
 
 describe("dev (neon + render, ephemeral)", () => {
-  let dev: EvaluatedStack & { skipped: string[] };
+  let dev: Awaited<ReturnType<typeof plan>>;
   beforeAll(async () => {
     dev = await plan("dev");
   });
