@@ -91,8 +91,9 @@ describe("dev (neon + render, ephemeral)", () => {
     expect(dev.skipped.join("\n")).not.toMatch(/database\.kind/);
   });
 
-  it("leaves out the Render target, and says so", () => {
-    expect(dev.skipped.join("\n")).toMatch(/target\.kind: render is not yet supported/);
+  it("runs the Render target on that database (nothing left out)", () => {
+    expect(dev.skipped).toEqual([]);
+    expect(dev.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/render:")).length).toBeGreaterThan(0);
   });
 
   it("plans no __provider code (the serialized providers are not settings)", async () => {
