@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { FunctionInvocation } from "../providers/lambda-invocation";
+import { FunctionInvocation } from "../providers/aws/lambda-invocation";
 import { bootstrapHandlerBundle, bootstrapHandlerHash } from "./bootstrap/bundle";
 import { BUNDLED_CA_FILE, type BootstrapEvent } from "./bootstrap/handler";
 import { RDS_CA_BUNDLE_FILE, RDS_CA_BUNDLE_IMAGE_PATH, rdsCaBundle } from "./rds-ca";
@@ -53,7 +53,7 @@ const DATABASES = [TRACKING_DATABASE, AUTH_DATABASE];
  * The role and the two databases are created during `pulumi up` although the runner cannot
  * reach the instance:
  * - bootstrap "lambda" (default): a small function inside the VPC runs the idempotent SQL of
- *   bootstrap/handler.ts; a FunctionInvocation (providers/lambda-invocation.ts) calls it, again
+ *   bootstrap/handler.ts; a FunctionInvocation (providers/aws/lambda-invocation.ts) calls it, again
  *   whenever its input (the passwords, the endpoint) or its code changes, first waking the
  *   function and waiting until it is Active (a VPC function idle for weeks is Inactive).
  * - bootstrap "direct": for runners inside the network (self-hosted runner, VPN), the
@@ -86,6 +86,12 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
   readonly securityGroupId: pulumi.Output<string>;
   readonly address: pulumi.Output<string>;
   readonly port: pulumi.Output<number>;
+  // What addServiceDatabase reuses: the instance, its master password, and the bootstrap route.
+  private readonly tags: Record<string, string>;
+  private readonly instance: aws.rds.Instance;
+  private readonly masterPassword: random.RandomPassword;
+  private bootstrapFunction?: aws.lambda.Function;
+  private postgresProvider?: postgresql.Provider;
 
   constructor(name: string, args: RdsDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     // Checked before super(): bad arguments register nothing.
@@ -238,6 +244,10 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
       tags,
     }, { parent: this, protect: guarded });
 
+    this.tags = tags;
+    this.instance = instance;
+    this.masterPassword = masterPassword;
+
     // ---- Bootstrap: role + databases, by one of the two routes.
     const bootstrap = args.bootstrap === "lambda"
       ? this.bootstrapWithLambda(name, args, { subnetIds, vpcId, dbSg, allowFrom, instance, masterPassword, appPassword, access: lambdaAccess! })
@@ -349,6 +359,7 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
       loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
       tags,
     }, { parent: this, dependsOn: [r.access.vpcAccess, logGroup] });
+    this.bootstrapFunction = fn;
 
     // The whole input is secret (it carries both passwords). A changed input or trigger runs the
     // function again; a failed run leaves the previous inputs in state, so the next `pulumi up`
@@ -392,6 +403,7 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
       superuser: false,
       connectTimeout: 30,
     }, { parent: this });
+    this.postgresProvider = provider;
     // retainOnDelete: deleting these from the program (or switching to the lambda route) must
     // never DROP a database, and destroying a stack must not need a connection to the instance.
     const opts = { parent: this, provider, retainOnDelete: true };
@@ -423,6 +435,59 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
       return [database.id, revoke.id];
     });
     return pulumi.all([role.id, ...created]);
+  }
+
+  /** Admits a client's security group on 5432 (the ECS target adds its services' groups). */
+  admit(name: string, securityGroupId: pulumi.Input<string>, description: string): aws.vpc.SecurityGroupIngressRule {
+    return new aws.vpc.SecurityGroupIngressRule(name, {
+      securityGroupId: this.securityGroupId,
+      referencedSecurityGroupId: securityGroupId,
+      ipProtocol: "tcp",
+      fromPort: PORT,
+      toPort: PORT,
+      description,
+      tags: this.tags,
+    }, { parent: this });
+  }
+
+  /**
+   * One more login role owning one database on this instance (Authelia's storage), created by
+   * the same bootstrap route as MLflow's (the same function, its own invocation). Its password
+   * is generated here and rotates with `passwordRotation`.
+   */
+  addServiceDatabase(name: string, args: { role: string; database: string; passwordRotation: number }): { password: pulumi.Output<string>; ready: pulumi.Output<string> } {
+    const password = new random.RandomPassword(`${name}-password`, {
+      length: 32,
+      special: false,
+      keepers: { rotation: String(args.passwordRotation) },
+    }, { parent: this });
+    let done: pulumi.Output<unknown>;
+    if (this.bootstrapFunction) {
+      const input = pulumi.secret(pulumi.all([this.instance.address, this.instance.port, this.masterPassword.result, password.result])
+        .apply(([host, port, masterPassword, pw]) => JSON.stringify({
+          host, port, masterUsername: MASTER_USERNAME, masterPassword, role: args.role, password: pw, databases: [args.database],
+        } satisfies BootstrapEvent)));
+      done = new FunctionInvocation(`${name}-bootstrap`, {
+        region: aws.getRegionOutput({}, { parent: this }).region,
+        functionName: this.bootstrapFunction.name,
+        input,
+        triggers: { code: bootstrapHandlerHash() },
+      }, { parent: this, dependsOn: [this.instance, this.bootstrapFunction] }).result;
+    } else {
+      const opts = { parent: this, provider: this.postgresProvider, retainOnDelete: true };
+      const role = new postgresql.Role(`${name}-role`, {
+        name: args.role, login: true, superuser: false, createDatabase: false, createRole: false, password: pulumi.secret(password.result),
+      }, opts);
+      const database = new postgresql.Database(`${name}-database`, {
+        name: args.database, owner: role.name, template: "template0", encoding: "UTF8", lcCollate: "DEFAULT", lcCtype: "DEFAULT",
+      }, opts);
+      const revoke = new postgresql.Grant(`${name}-revoke-public`, { database: database.name, role: "public", objectType: "database", privileges: [] }, opts);
+      done = pulumi.all([role.id, database.id, revoke.id]);
+    }
+    return {
+      password: pulumi.secret(password.result),
+      ready: pulumi.all([done, this.instance.address]).apply(([, address]) => `${args.role}@${address}/${args.database}`),
+    };
   }
 }
 
