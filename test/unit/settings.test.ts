@@ -48,7 +48,7 @@ describe("settings: valid config", () => {
   });
 
   it("deploys a Neon database (a branch named after the stack unless set)", () => {
-    const s = parse({ ...base(), "mlflow-kit:database": { kind: "neon", projectId: "shiny-wind-028834", branch: "pr-42" }, "mlflow-kit:neonApiKey": "n" }, ["mlflow-kit:ghcrToken", "mlflow-kit:neonApiKey"]);
+    const s = parse({ ...base(), "mlflow-kit:database": { kind: "neon", projectId: "shiny-wind-028834", branch: "pr-42" }, "mlflow-kit:target": { kind: "render" }, "mlflow-kit:neonApiKey": "n" }, ["mlflow-kit:ghcrToken", "mlflow-kit:neonApiKey"]);
     expect(s.deploy.database).toBe(true);
     expect(s.database).toEqual({ kind: "neon", projectId: "shiny-wind-028834", region: "aws-us-east-2", branch: "pr-42" });
   });
