@@ -109,7 +109,7 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
         return { id: `${inputs.branchId}/${inputs.name}`, state: { ...inputs, connectionUri: `postgresql://${inputs.ownerName}:${pw}@${host}/${inputs.name}?sslmode=require` } };
       }
       case "random:index/randomBytes:RandomBytes": {
-        const bytes = createHash("sha512").update(`bytes\0${args.name}`).digest().subarray(0, inputs.length ?? 32);
+        const bytes = createHash("sha512").update(`bytes\0${args.name}\0${JSON.stringify(inputs.keepers ?? {})}`).digest().subarray(0, inputs.length ?? 32);
         return { id: "none", state: { ...inputs, hex: bytes.toString("hex"), base64: bytes.toString("base64") } };
       }
       case "aws:secretsmanager/secret:Secret": {
@@ -148,7 +148,8 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
       case "random:index/randomPassword:RandomPassword":
       case "random:index/randomString:RandomString": {
         const length = inputs.length ?? 32;
-        return { id: "none", state: { ...inputs, result: password(args.name, length) } };
+        // A changed keeper is a new value, as with the provider (rotation counters).
+        return { id: "none", state: { ...inputs, result: password(inputs.keepers ? `${args.name}\0${JSON.stringify(inputs.keepers)}` : args.name, length) } };
       }
       // Kit dynamic providers: what their create returns (ids shaped like the vendor's).
       case "pulumi-nodejs:dynamic/render:RegistryCredential":
