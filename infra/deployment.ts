@@ -8,6 +8,8 @@ import type { MetadataDatabase } from "./database/types";
 import { MlflowImage } from "./image/mlflow-image";
 import { stackRuntimeEnvironment, type RuntimeEnvironment } from "./runtime-contract";
 import type { Settings } from "./settings";
+import { defaultAuthDomain } from "./edge/authelia";
+import { EcsTarget } from "./targets/ecs";
 import { targetProfile } from "./targets/profile";
 import { RenderTarget } from "./targets/render";
 import { HfSpaceTarget } from "./targets/hf-space";
@@ -117,7 +119,38 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           title: `MLflow (${s.namePrefix})`,
         }, { parent: this, dependsOn: this.database ? [this.database] : [] });
       }
-      // case "ecs": (issue 7)
+      case "ecs": {
+        // settings.ts admits ecs only with an RDS database, which this deployment then holds.
+        if (!(this.database instanceof RdsDatabase) || s.database.kind !== "rds") throw new Error("mlflow-kit: target.kind ecs needs database.kind rds");
+        const db = s.database;
+        return new EcsTarget(`${name}-target`, {
+          namePrefix: s.namePrefix,
+          lifecycle: s.lifecycle,
+          domain: t.domain,
+          authDomain: t.authDomain ?? defaultAuthDomain(t.domain),
+          hostedZoneId: t.hostedZoneId,
+          cpu: t.cpu,
+          memoryMb: t.memoryMb,
+          desiredCount: t.desiredCount,
+          architecture: s.image.platform === "linux/arm64" ? "ARM64" : "X86_64",
+          image: this.image.imageRef,
+          registry: { username: s.image.username ?? s.image.owner, token: s.secrets.ghcrToken! },
+          environment,
+          artifacts: { bucketArn: this.artifacts.bucketArn, prefix: s.artifacts.prefix },
+          database: this.database,
+          network: db.vpcId
+            ? { existing: { publicSubnetIds: t.publicSubnetIds ?? [] } }
+            : { create: { cidrBlock: db.cidrBlock, availabilityZoneCount: db.availabilityZones } },
+          dbIdentifier: `${s.namePrefix}-db`,
+          dbAllocatedStorageGb: db.allocatedStorageGb,
+          apiUsername: t.apiUsername,
+          users: t.users,
+          userPasswordHashes: s.secrets.autheliaPasswordHashes,
+          alarmEmails: t.alarmEmails,
+          rotation: s.rotation,
+          tags: s.tags,
+        }, { parent: this });
+      }
       // case "local": (issue 8)
       default:
         throw new Error(`mlflow-kit: target.kind ${t.kind} has no implementation (name ${name}, ${Object.keys(environment).length} env vars)`);
