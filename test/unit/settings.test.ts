@@ -47,6 +47,12 @@ describe("settings: valid config", () => {
     expect(s.tags["mlflow-kit:stack"]).toBe("prod");
   });
 
+  it("deploys a Neon database (a branch named after the stack unless set)", () => {
+    const s = parse({ ...base(), "mlflow-kit:database": { kind: "neon", projectId: "shiny-wind-028834", branch: "pr-42" }, "mlflow-kit:target": { kind: "render" }, "mlflow-kit:neonApiKey": "n" }, ["mlflow-kit:ghcrToken", "mlflow-kit:neonApiKey"]);
+    expect(s.deploy.database).toBe(true);
+    expect(s.database).toEqual({ kind: "neon", projectId: "shiny-wind-028834", region: "aws-us-east-2", branch: "pr-42" });
+  });
+
   it("keeps secrets as Pulumi secrets", async () => {
     const pulumi = await import("@pulumi/pulumi");
     const s = parse(base());
@@ -58,10 +64,10 @@ describe("settings: valid config", () => {
   });
 
   it("the offline plan may leave out kinds that are not supported yet, and says so", () => {
-    const s = parse({ ...base(), "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render" }, "mlflow-kit:skipTarget": undefined, "mlflow-kit:neonApiKey": "n", "mlflow-kit:renderApiKey": "r" },
-      ["mlflow-kit:ghcrToken", "mlflow-kit:neonApiKey", "mlflow-kit:renderApiKey"], { allowUnsupported: true });
+    const s = parse({ ...base(), "mlflow-kit:database": { kind: "local" }, "mlflow-kit:target": { kind: "render" }, "mlflow-kit:skipTarget": undefined, "mlflow-kit:renderApiKey": "r" },
+      ["mlflow-kit:ghcrToken", "mlflow-kit:renderApiKey"], { allowUnsupported: true });
     expect(s.deploy).toEqual({ database: false, target: true });
-    expect(s.skipped.join("\n")).toMatch(/database.kind: neon is not yet supported/);
+    expect(s.skipped.join("\n")).toMatch(/database.kind: local is not yet supported/);
     expect(s.skipped.join("\n")).not.toMatch(/render/);
   });
 
@@ -149,6 +155,9 @@ describe("settings: every problem at once, naming the key and the fix", () => {
     ["an expiry that is not a date", { "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expiresAt": "next week" }, /mlflow-kit:expiresAt: must be an ISO 8601 date-time/],
     ["an expiry in the past", { "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expiresAt": "2001-01-01T00:00:00Z" }, /mlflow-kit:expiresAt: 2001-01-01T00:00:00Z is in the past/],
     ["a TTL beyond 90 days", { "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:ttlHours": 5000 }, /mlflow-kit:ttlHours: must be at most 2160/],
+    ["bad Neon organization id", { "mlflow-kit:database": { kind: "neon", orgId: "my-org" } }, /mlflow-kit:database\.orgId: must be a Neon organization id such as org-/],
+    ["bad Neon project id", { "mlflow-kit:database": { kind: "neon", projectId: "My Project" } }, /mlflow-kit:database\.projectId: must be a Neon project id such as shiny-wind-028834/],
+    ["bad Neon region", { "mlflow-kit:database": { kind: "neon", region: "us-east-2" } }, /mlflow-kit:database\.region: must be a Neon region id such as aws-us-east-2/],
     ["bad artifact prefix", { "mlflow-kit:artifacts": { prefix: "/mlflow/" } }, /mlflow-kit:artifacts\.prefix: must be a key prefix without leading or trailing slash/],
   ];
 
