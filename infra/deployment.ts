@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { ArtifactStore, artifactBucketName } from "./artifacts/s3";
 import { ServerCredentials } from "./credentials/server-credentials";
+import { NeonDatabase } from "./database/neon";
 import { RdsDatabase } from "./database/rds";
 import type { MetadataDatabase } from "./database/types";
 import { MlflowImage } from "./image/mlflow-image";
@@ -180,6 +181,17 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           decommission: s.decommission,
           passwordRotation: s.rotation.databasePassword,
           tags: s.tags,
+        }, { parent: this });
+      case "neon":
+        return new NeonDatabase(`${name}-database`, {
+          lifecycle: s.lifecycle,
+          projectName: s.namePrefix,
+          projectId: db.projectId,
+          regionId: db.region,
+          orgId: db.orgId,
+          branchName: db.branch ?? s.namePrefix,
+          expiresAt: s.expiresAt,
+          passwordRotation: s.rotation.databasePassword,
         }, { parent: this });
       default:
         // settings.ts refuses kinds that are not deployable yet; reaching here is a bug.
