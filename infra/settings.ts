@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { DIGEST_PINNED, MINIO_IMAGE, POSTGRES_IMAGE } from "./docker/pinned-images";
 
 export const PROJECT = "mlflow-kit";
 
@@ -57,7 +58,15 @@ const neonDatabase = z.strictObject({
   branch: z.string().optional().describe("A copy-on-write branch of the default branch (review stacks)"),
 });
 
-const localDatabase = z.strictObject({ kind: z.literal("local") });
+const pinnedImage = (fallback: string, what: string) => z.string()
+  .regex(DIGEST_PINNED, { message: `must be an image pinned by digest, such as ${fallback.replace(/@.*/, "")}@sha256:<64 hex>: a tag can move under a running stack` })
+  .default(fallback).describe(`${what} image, pinned by digest`);
+
+/** PostgreSQL in a container on the machine running `pulumi up` (target.kind local only). */
+const localDatabase = z.strictObject({
+  kind: z.literal("local"),
+  image: pinnedImage(POSTGRES_IMAGE, "PostgreSQL"),
+});
 
 const database = z.discriminatedUnion("kind", [rdsDatabase, neonDatabase, localDatabase]);
 
@@ -92,7 +101,10 @@ const ecsTarget = z.strictObject({
 
 const localTarget = z.strictObject({
   kind: z.literal("local"),
-  port: z.number().int().min(1024).max(65535).default(5000).describe("Host port of the local server"),
+  port: z.number().int({ message: "must be a whole TCP port number" })
+    .min(1024, { message: "must be between 1024 and 65535 (an unprivileged port, published on 127.0.0.1 only)" })
+    .max(65535, { message: "must be between 1024 and 65535 (an unprivileged port, published on 127.0.0.1 only)" })
+    .default(5000).describe("Port of the server on 127.0.0.1 (published there only)"),
 });
 
 const target = z.discriminatedUnion("kind", [renderTarget, hfSpaceTarget, ecsTarget, localTarget]);
@@ -100,17 +112,31 @@ const target = z.discriminatedUnion("kind", [renderTarget, hfSpaceTarget, ecsTar
 // ---------------------------------------------------------------------------------------------
 // the rest
 
+const artifactPrefix = z.string().regex(/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/, { message: "must be a key prefix without leading or trailing slash, such as mlflow" }).default("mlflow").describe("Key prefix of every artifact in the bucket");
+
+const s3Artifacts = z.strictObject({
+  kind: z.literal("s3"),
+  prefix: artifactPrefix,
+  noncurrentVersionDays: z.number().int().min(1).max(3650).default(30).describe("Days a deleted or overwritten artifact stays recoverable"),
+  activeKey: z.enum(["blue", "green"]).default("blue").describe("The access-key slot the server uses (see Rotating credentials)"),
+  keyRotations: z.strictObject({
+    blue: rotation.default(0).describe("Bump to recreate the blue key"),
+    green: rotation.default(0).describe("Bump to recreate the green key"),
+  }).default({ blue: 0, green: 0 }).describe("Rotation counters of the two key slots"),
+});
+
+/** MinIO in a container beside the server (target.kind local only), with its own bucket and user. */
+const minioArtifacts = z.strictObject({
+  kind: z.literal("minio"),
+  prefix: artifactPrefix,
+  image: pinnedImage(MINIO_IMAGE, "MinIO"),
+  keyRotation: rotation.default(0).describe("Bump to give the server's MinIO user a new secret key"),
+});
+
+// An artifacts object without kind is S3 (configs written before MinIO existed); see parseSettings.
 const artifacts = z
-  .strictObject({
-    prefix: z.string().regex(/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/, { message: "must be a key prefix without leading or trailing slash, such as mlflow" }).default("mlflow").describe("Key prefix of every artifact in the bucket"),
-    noncurrentVersionDays: z.number().int().min(1).max(3650).default(30).describe("Days a deleted or overwritten artifact stays recoverable"),
-    activeKey: z.enum(["blue", "green"]).default("blue").describe("The access-key slot the server uses (see Rotating credentials)"),
-    keyRotations: z.strictObject({
-      blue: rotation.default(0).describe("Bump to recreate the blue key"),
-      green: rotation.default(0).describe("Bump to recreate the green key"),
-    }).default({ blue: 0, green: 0 }).describe("Rotation counters of the two key slots"),
-  })
-  .default({ prefix: "mlflow", noncurrentVersionDays: 30, activeKey: "blue", keyRotations: { blue: 0, green: 0 } });
+  .discriminatedUnion("kind", [s3Artifacts, minioArtifacts])
+  .default({ kind: "s3", prefix: "mlflow", noncurrentVersionDays: 30, activeKey: "blue", keyRotations: { blue: 0, green: 0 } });
 
 const server = z
   .strictObject({
@@ -122,11 +148,12 @@ const server = z
   .default({ workers: 1, adminUsername: "admin", defaultPermission: "READ", corsAllowedOrigins: [] });
 
 const image = z.strictObject({
-  owner: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38})$/, { message: "must be a lower-case GitHub user or organization name (GHCR names are lower-case)" }).describe("GitHub user or organization: ghcr.io/<owner>/<name>"),
+  // Required where the image is pushed (every target but local): see requiredImageSettings.
+  owner: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38})$/, { message: "must be a lower-case GitHub user or organization name (GHCR names are lower-case)" }).optional().describe("GitHub user or organization: ghcr.io/<owner>/<name> (not needed by target.kind local, which builds without pushing)"),
   name: z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*$/, { message: "must be a lower-case image name such as mlflow-kit-server" }).default("mlflow-kit-server").describe("Image name under the owner"),
   username: z.string().optional().describe("GitHub user the token belongs to; owner when unset"),
-  platform: z.enum(["linux/amd64", "linux/arm64"]).default("linux/amd64").describe("Image platform"),
-});
+  platform: z.enum(["linux/amd64", "linux/arm64"]).default("linux/amd64").describe("Platform of the pushed image (target.kind local builds for the machine's own)"),
+}).default({ name: "mlflow-kit-server", platform: "linux/amd64" });
 
 const credentialRotation = z
   .strictObject({
@@ -160,11 +187,11 @@ export const SECRET_KEYS = {
 export type SecretKey = keyof typeof SECRET_KEYS;
 
 /** What this version deploys; the rest of the schema is accepted so configs stay valid as targets land. */
-const SUPPORTED = { database: ["rds"], target: [] as string[] } as const;
+const SUPPORTED = { database: ["rds", "local"], target: ["local"] as string[] } as const;
 
 const schema = z.object({
   ...plainKeys,
-  aws: z.strictObject({ region: awsRegion }),
+  aws: z.strictObject({ region: awsRegion }).optional(),
 });
 
 type Parsed = z.infer<typeof schema>;
@@ -177,6 +204,7 @@ export interface Settings {
   /** `<project>-<stack>`: the prefix of every physical name, so that stacks never collide. */
   namePrefix: string;
   lifecycle: Lifecycle;
+  /** Region of the AWS resources; us-east-1 (also MinIO's default region) on a stack with none. */
   region: string;
   database: DatabaseSettings;
   target: TargetSettings;
@@ -249,11 +277,20 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
       problems.push(`${ns}${path}: looks like a credential in plain config. Credentials are separate secret keys (${Object.keys(SECRET_KEYS).map((k) => ns + k).join(", ")}): remove it from this object and use \`pulumi config set --secret\``);
     }
   }
-  if (!raw.values["aws:region"]) {
-    problems.push("aws:region: is missing; the artifact bucket and AWS resources live there. Set it: `pulumi config set aws:region us-east-1`");
-    input.aws = { region: "us-east-1" };
+  // Configs written before artifacts had a kind meant S3.
+  const rawArtifacts = input.artifacts;
+  if (rawArtifacts && typeof rawArtifacts === "object" && !Array.isArray(rawArtifacts) && !("kind" in rawArtifacts)) {
+    input.artifacts = { kind: "s3", ...rawArtifacts };
+  }
+  // Read before parsing, so that a missing region or image joins the other problems.
+  const kinds = { database: rawKind(input.database), target: rawKind(input.target), artifacts: rawKind(input.artifacts) ?? "s3" };
+  const awsUsers = [kinds.artifacts === "s3" && "artifacts.kind s3", kinds.database === "rds" && "database.kind rds", kinds.target === "ecs" && "target.kind ecs"].filter(Boolean);
+  if (!raw.values["aws:region"] && awsUsers.length > 0) {
+    problems.push(`aws:region: is missing; ${awsUsers.join(", ")} deploy${awsUsers.length === 1 ? "s" : ""} to AWS there. Set it: \`pulumi config set aws:region us-east-1\``);
   }
   for (const required of ["lifecycle", "database", "target", "image"] as const) {
+    // The local target builds the image without pushing it: no GHCR owner to name.
+    if (required === "image" && kinds.target === "local") continue;
     if (input[required] === undefined) problems.push(`${ns}${required}: is missing. ${MISSING_HINT[required]}`);
   }
 
@@ -285,6 +322,16 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     if (s.target && s.target.kind !== "ecs") {
       problems.push(`${ns}database.kind: rds is private to its VPC and only target.kind ecs runs inside it; ${s.target.kind} could never reach it. Use database.kind neon for ${s.target.kind}, or target.kind ecs`);
     }
+  }
+  // Containers on the machine running `pulumi up` are reachable from that machine's server only.
+  if (s.database.kind === "local" && s.target.kind !== "local") {
+    problems.push(`${ns}database.kind: local runs PostgreSQL in Docker on the machine running \`pulumi up\`, which a ${s.target.kind} server could never reach. Use database.kind ${s.target.kind === "ecs" ? "rds" : "neon"} for ${s.target.kind}, or target.kind local`);
+  }
+  if (s.artifacts.kind === "minio" && s.target.kind !== "local") {
+    problems.push(`${ns}artifacts.kind: minio runs in Docker on the machine running \`pulumi up\`, which a ${s.target.kind} server could never reach. Use artifacts.kind s3 for ${s.target.kind}, or target.kind local`);
+  }
+  if (s.target.kind !== "local" && input.image !== undefined && !s.image.owner) {
+    problems.push(`${ns}image.owner: is missing; a ${s.target.kind} server pulls the image from ghcr.io/<owner>/${s.image.name}. Set it, e.g. \`mlflow-kit:image: {owner: <github user or org>}\``);
   }
   if (s.lifecycle === "long-lived" && s.database.kind === "rds" && s.database.backupRetentionDays < 7) {
     problems.push(`${ns}database.backupRetentionDays: a long-lived stack keeps at least 7 days of automated backups (got ${s.database.backupRetentionDays}). Raise it to 7 or more`);
@@ -326,7 +373,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     stack: raw.stack,
     namePrefix,
     lifecycle: s.lifecycle,
-    region: s.aws.region,
+    region: s.aws?.region ?? "us-east-1",
     database: s.database,
     target: s.target,
     deploy,
@@ -342,18 +389,29 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
 
 /** The secret keys a stack must have for what it deploys. */
 function requiredSecrets(s: Parsed): SecretKey[] {
-  const need: SecretKey[] = ["ghcrToken"];
+  const need: SecretKey[] = [];
+  if (pushesImage(s)) need.push("ghcrToken");
   if (s.database.kind === "neon") need.push("neonApiKey");
   if (!s.skipTarget && s.target.kind === "render") need.push("renderApiKey");
   if (!s.skipTarget && s.target.kind === "hf-space") need.push("hfToken");
   return need;
 }
 
+/** Every target but local pulls the image from GHCR; the local one runs what the local engine built. */
+export function pushesImage(s: { target: { kind: string } }): boolean {
+  return s.target.kind !== "local";
+}
+
+/** The kind of a structured key as given, before validation. */
+function rawKind(value: unknown): string | undefined {
+  return value && typeof value === "object" && typeof (value as { kind?: unknown }).kind === "string" ? (value as { kind: string }).kind : undefined;
+}
+
 const MISSING_HINT: Record<string, string> = {
   lifecycle: "Say whether the stack's data is kept: `pulumi config set mlflow-kit:lifecycle long-lived` (prod) or `ephemeral` (review, demo)",
   database: "Choose the metadata store, e.g. in Pulumi.<stack>.yaml: `mlflow-kit:database: {kind: rds}` (or neon, local)",
   target: "Choose where MLflow runs, e.g. `mlflow-kit:target: {kind: ecs, domain: mlflow.example.com, acmeEmail: ops@example.com}` (or render, hf-space, local)",
-  image: "Name the GHCR owner the image is pushed to: `mlflow-kit:image: {owner: <github user or org>}`",
+  image: "Name the GHCR owner the image is pushed to: `mlflow-kit:image: {owner: <github user or org>}` (target.kind local needs none)",
 };
 
 /** The engine gives structured config as JSON text, scalars as plain text. */
@@ -382,13 +440,15 @@ function credentialLikePaths(value: unknown, path: string): string[] {
   return out;
 }
 
+const KINDS: Record<string, string> = { database: "rds, neon, local", target: "render, hf-space, ecs, local", artifacts: "s3, minio" };
+
 function describeIssue(issue: z.core.$ZodIssue, ns: string): string {
   const [head, ...rest] = issue.path.map(String);
   const key = head === "aws" ? `aws:${rest.join(".")}` : `${ns}${[head, ...rest].join(".")}`;
   switch (issue.code) {
     case "invalid_union":
       if ((issue as { note?: string }).note === "No matching discriminator") {
-        return `${key.replace(/\.kind$/, "")}.kind: must be one of ${head === "database" ? "rds, neon, local" : "render, hf-space, ecs, local"}. Set it, e.g. \`kind: ${head === "database" ? "rds" : "ecs"}\``;
+        return `${key.replace(/\.kind$/, "")}.kind: must be one of ${KINDS[head] ?? "the documented kinds"}. Set it, e.g. \`kind: ${KINDS[head]?.split(", ")[0]}\``;
       }
       return `${key}: ${issue.message}`;
     case "unrecognized_keys":
@@ -425,7 +485,7 @@ export function configReference(): Array<{ key: string; type: string; default: s
     const variants = node.anyOf ?? node.oneOf;
     if (variants) {
       const kinds = variants.map((v: any) => v.properties?.kind?.const).filter(Boolean);
-      rows.push({ key: `${PROJECT}:${key}.kind`, type: kinds.join(" | "), default: "", description: `Which ${key} to deploy` });
+      rows.push({ key: `${PROJECT}:${key}.kind`, type: kinds.join(" | "), default: cell(node.default?.kind), description: `Which ${key} to deploy` });
       for (const v of variants) walk(v, key, v.properties?.kind?.const ?? kind);
       return;
     }
@@ -439,7 +499,7 @@ export function configReference(): Array<{ key: string; type: string; default: s
   const json = z.toJSONSchema(z.object(plainKeys), { io: "input", unrepresentable: "any" }) as any;
   for (const [k, v] of Object.entries(json.properties as Record<string, any>)) walk(v, k, "");
   for (const [k, d] of Object.entries(SECRET_KEYS)) rows.push({ key: `${PROJECT}:${k}`, type: "secret string", default: "", description: d });
-  rows.push({ key: "aws:region", type: "string", default: "", description: "Region of the artifact bucket and the AWS resources" });
+  rows.push({ key: "aws:region", type: "string", default: "", description: "Region of the AWS resources (S3 artifacts, RDS, ECS); a stack without any needs none" });
   return rows;
 }
 

@@ -71,15 +71,40 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
         const imageName: string = inputs.imageName ?? args.name;
         const repository = imageName.replace(/:[^/:]+$/, "");
         const build = inputs.build ?? {};
+        // Provider 4.4+: a local-only image (skipPush) reports its image id as repoDigest.
+        const imageId = `sha256:${digest("image", args.name, imageName)}`;
         return {
           id: `${imageName}-${digest(args.name).slice(0, 8)}`,
           state: {
             ...inputs, imageName, baseImageName: imageName,
-            registryServer: inputs.registry?.server ?? repository.split("/")[0],
+            registryServer: inputs.skipPush ? "" : inputs.registry?.server ?? repository.split("/")[0],
             context: build.context, dockerfile: build.dockerfile, platform: build.platform,
-            repoDigest: `${repository}@sha256:${digest("image", args.name, imageName)}`,
+            repoDigest: inputs.skipPush ? imageId : `${repository}@${imageId}`,
           },
         };
+      }
+      case "docker:index/remoteImage:RemoteImage": {
+        // The pulled image's id, and the reference it was pulled by as its repo digest.
+        const imageId = `sha256:${digest("remote-image", inputs.name)}`;
+        return { id: `${imageId}${inputs.name}`, state: { ...inputs, imageId, repoDigest: String(inputs.name).replace(/:[^/@:]+@/, "@") } };
+      }
+      case "docker:index/network:Network": {
+        const name = inputs.name ?? args.name;
+        return { id: digest("network", name), state: { ...inputs, name, driver: inputs.driver ?? "bridge", scope: "local" } };
+      }
+      case "docker:index/volume:Volume": {
+        const name = inputs.name ?? digest("volume", args.name);
+        return { id: name, state: { ...inputs, name, driver: inputs.driver ?? "local", mountpoint: `/var/lib/docker/volumes/${name}/_data` } };
+      }
+      case "docker:index/container:Container": {
+        // A one-shot container (attach, mustRun false) has exited by the time create returns:
+        // the provider reports its exit code, 0 here (the job succeeded).
+        const oneShot = inputs.attach === true && inputs.mustRun === false;
+        return { id: digest("container", args.name), state: { ...inputs, exitCode: oneShot ? 0 : undefined, containerLogs: oneShot ? "" : undefined } };
+      }
+      case "random:index/randomBytes:RandomBytes": {
+        const bytes = createHash("sha512").update(`bytes\0${args.name}`).digest().subarray(0, inputs.length ?? 32);
+        return { id: "none", state: { ...inputs, hex: bytes.toString("hex"), base64: bytes.toString("base64") } };
       }
       case "random:index/randomPassword:RandomPassword":
       case "random:index/randomString:RandomString": {
