@@ -178,7 +178,7 @@ const plainKeys = {
 
 /** Secret config keys: set with `pulumi config set --secret`, never in plain text. */
 export const SECRET_KEYS = {
-  ghcrToken: "GitHub token with write:packages, to push the image to GHCR",
+  ghcrToken: "GitHub token with write:packages, to push the image to GHCR (every target but local)",
   renderApiKey: "Render API key (target.kind render)",
   hfToken: "Hugging Face token with write access (target.kind hf-space)",
   neonApiKey: "Neon API key (database.kind neon)",

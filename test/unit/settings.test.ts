@@ -40,7 +40,7 @@ describe("settings: valid config", () => {
     expect(s.namePrefix).toBe("mlflow-kit-prod");
     expect(s.lifecycle).toBe("long-lived");
     expect(s.database).toMatchObject({ kind: "rds", instanceClass: "db.t4g.micro", engineVersion: "16", backupRetentionDays: 7, bootstrap: "lambda", cidrBlock: "10.40.0.0/16" });
-    expect(s.artifacts).toEqual({ prefix: "mlflow", noncurrentVersionDays: 30, activeKey: "blue", keyRotations: { blue: 0, green: 0 } });
+    expect(s.artifacts).toEqual({ kind: "s3", prefix: "mlflow", noncurrentVersionDays: 30, activeKey: "blue", keyRotations: { blue: 0, green: 0 } });
     expect(s.server).toEqual({ workers: 1, adminUsername: "admin", defaultPermission: "READ", corsAllowedOrigins: [] });
     expect(s.deploy).toEqual({ database: true, target: false });
     expect(s.skipped).toEqual(["mlflow-kit:target: ecs skipped by mlflow-kit:skipTarget"]);
