@@ -298,7 +298,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       if (issue.path.length === 1 && input[String(issue.path[0])] === undefined && issue.code === "invalid_type") continue; // reported as missing above
-      problems.push(describeIssue(issue, ns));
+      problems.push(describeIssue(issue, ns, input));
     }
   }
   // Rules that span keys need a parsed config; they still join the problems found so far.
@@ -442,7 +442,7 @@ function credentialLikePaths(value: unknown, path: string): string[] {
 
 const KINDS: Record<string, string> = { database: "rds, neon, local", target: "render, hf-space, ecs, local", artifacts: "s3, minio" };
 
-function describeIssue(issue: z.core.$ZodIssue, ns: string): string {
+function describeIssue(issue: z.core.$ZodIssue, ns: string, input: Record<string, unknown>): string {
   const [head, ...rest] = issue.path.map(String);
   const key = head === "aws" ? `aws:${rest.join(".")}` : `${ns}${[head, ...rest].join(".")}`;
   switch (issue.code) {
@@ -455,8 +455,12 @@ function describeIssue(issue: z.core.$ZodIssue, ns: string): string {
       return `${key}: has unknown setting${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}. Check the spelling against the configuration reference in README.md, or remove ${issue.keys.length > 1 ? "them" : "it"}`;
     case "invalid_value":
       return `${key}: must be one of ${issue.values.map((v) => String(v)).join(", ")}. Pick one of those`;
-    case "invalid_type":
-      return `${key}: ${issue.input === undefined ? "is missing" : `must be ${issue.expected}`}. Set it in Pulumi.<stack>.yaml (see the configuration reference in README.md)`;
+    case "invalid_type": {
+      // zod leaves the input out of its issues: look the value up to tell missing from wrong.
+      const given = issue.path.reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined), input);
+      const custom = !issue.message.startsWith("Invalid input");
+      return `${key}: ${given === undefined ? "is missing" : custom ? issue.message : `must be ${issue.expected}`}. Set it in Pulumi.<stack>.yaml (see the configuration reference in README.md)`;
+    }
     default:
       return `${key}: ${issue.message}. Fix it in Pulumi.<stack>.yaml (see the configuration reference in README.md)`;
   }

@@ -109,7 +109,7 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
       case "random:index/randomPassword:RandomPassword":
       case "random:index/randomString:RandomString": {
         const length = inputs.length ?? 32;
-        return { id: "none", state: { ...inputs, result: password(args.name, length) } };
+        return { id: "none", state: { ...inputs, result: password(args.name, length, { upper: inputs.upper !== false, lower: inputs.lower !== false, numeric: inputs.numeric !== false }) } };
       }
       default:
         return { id: token(`${args.name}-`, 8), state: { ...inputs, arn: inputs.arn ?? arn(args.type.split(":")[0], args.name) } };
@@ -136,9 +136,9 @@ function digest(...parts: string[]): string {
   return createHash("sha256").update(parts.join("\0")).digest("hex");
 }
 
-/** A deterministic stand-in for a generated password: letters and digits only. */
-function password(name: string, length: number): string {
-  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
+/** A deterministic stand-in for a generated password: letters and digits only, of the classes asked for. */
+function password(name: string, length: number, classes = { upper: true, lower: true, numeric: true }): string {
+  const alphabet = [classes.upper && "ABCDEFGHJKLMNPQRSTUVWXYZ", classes.lower && "abcdefghijkmnpqrstuvwxyz", classes.numeric && "23456789"].filter(Boolean).join("");
   const bytes = createHash("sha512").update(`password\0${name}`).digest();
   let out = "";
   for (let i = 0; i < length; i++) out += alphabet[bytes[i % bytes.length] % alphabet.length];

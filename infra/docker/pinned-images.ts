@@ -16,4 +16,4 @@ export const POSTGRES_IMAGE = "postgres:17.10-bookworm@sha256:4f736ae292687621d4
 export const MINIO_IMAGE = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z@sha256:14cea493d9a34af32f524e538b8346cf79f3321eff8e708c1e2960462bd8936e";
 
 /** repository[:tag]@sha256:<64 hex>: what "pinned by digest" means here. */
-export const DIGEST_PINNED = /^[a-z0-9][a-z0-9._\-/:]*@sha256:[0-9a-f]{64}$/;
+export const DIGEST_PINNED = /^[a-z0-9][a-z0-9._\-/:]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$/;

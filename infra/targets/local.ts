@@ -36,10 +36,11 @@ export class LocalTarget extends pulumi.ComponentResource implements DeployedTar
   readonly containerName: pulumi.Output<string>;
 
   constructor(name: string, args: LocalTargetArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mlflow-kit:targets:LocalTarget", name, {}, opts);
+    // Checked before super(): a bad port registers nothing.
     if (!Number.isInteger(args.port) || args.port < 1024 || args.port > 65535) {
       throw new Error(`LocalTarget: port must be 1024-65535 (got ${args.port})`);
     }
+    super("mlflow-kit:targets:LocalTarget", name, {}, opts);
     const labels = dockerLabels(args.tags);
 
     const published = new docker.Network(`${name}-published`, {
