@@ -47,14 +47,14 @@ export class MlflowImage extends pulumi.ComponentResource {
   readonly tag: string;
 
   constructor(name: string, args: MlflowImageArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mlflow-kit:image:MlflowImage", name, {}, opts);
-
+    // Checked before super(): bad arguments register nothing.
     if (!path.isAbsolute(args.context)) {
       throw new Error(`MlflowImage: context must be an absolute path (got "${args.context}"); pass path.join(__dirname, ..., "images", "mlflow")`);
     }
     if (!fs.existsSync(path.join(args.context, "Dockerfile"))) {
       throw new Error(`MlflowImage: no Dockerfile in ${args.context}; context must be the images/mlflow directory`);
     }
+    super("mlflow-kit:image:MlflowImage", name, {}, opts);
     const local = args.registry === "local";
     this.repository = local ? args.imageName : `${args.registry}/${args.owner}/${args.imageName}`;
     this.tag = `ctx-${contextHash(args.context).slice(0, 16)}`;
