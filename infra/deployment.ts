@@ -1,7 +1,8 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
 import { MinioArtifactStore } from "./artifacts/minio";
-import { ArtifactStore } from "./artifacts/s3";
+import { ArtifactStore, artifactBucketName } from "./artifacts/s3";
 import type { ArtifactStorage } from "./artifacts/types";
 import { ServerCredentials } from "./credentials/server-credentials";
 import { LocalDatabase } from "./database/local";
@@ -116,10 +117,11 @@ export class MlflowDeployment extends pulumi.ComponentResource {
     switch (a.kind) {
       case "s3":
         return new ArtifactStore(`${name}-artifacts`, {
-          bucketName: `${s.namePrefix}-artifacts`,
+          bucketName: aws.getCallerIdentityOutput({}, { parent: this }).accountId.apply((account) => artifactBucketName(s.namePrefix, account)),
           userName: `${s.namePrefix}-artifacts`,
           prefix: a.prefix,
           lifecycle: s.lifecycle,
+          decommission: s.decommission,
           noncurrentVersionExpirationDays: a.noncurrentVersionDays,
           accessKeys: { active: a.activeKey, rotations: a.keyRotations },
           tags: s.tags,
@@ -157,6 +159,8 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           bootstrap: db.bootstrap,
           // The target adds its service's security group; these are the operator's extras.
           clientSecurityGroupIds: db.clientSecurityGroupIds,
+          applyImmediately: db.applyImmediately,
+          decommission: s.decommission,
           passwordRotation: s.rotation.databasePassword,
           tags: s.tags,
         }, { parent: this });

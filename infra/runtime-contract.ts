@@ -6,13 +6,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import contract from "../images/mlflow/contract.json";
 import type { Settings } from "./settings";
-import { targetProfile } from "./targets/profile";
+import { type MigrateMode, targetProfile } from "./targets/profile";
 
 export type ContractVariable = (typeof contract.variables)[number];
 export const CONTRACT_VARIABLES: readonly ContractVariable[] = contract.variables;
 const byName = new Map(CONTRACT_VARIABLES.map((v) => [v.name, v]));
 
-export type MigrateMode = "auto" | "only" | "off";
 
 export interface RuntimeInputs {
   trackingDatabaseUri: pulumi.Input<string>;

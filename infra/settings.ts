@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { POSTGRES_MAJORS, storageCeilingProblem, subnetCidrs, VPC_PREFIX } from "./database/rds-rules";
 import { DIGEST_PINNED, MINIO_IMAGE, POSTGRES_IMAGE } from "./docker/pinned-images";
 
 export const PROJECT = "mlflow-kit";
@@ -23,8 +24,13 @@ const domainName = z
   .refine((s) => !/(^|\.)localhost$/.test(s), { message: "must be a public domain, not localhost" });
 
 const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: "must be an AWS region such as us-east-1" });
-const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-8])$/, { message: "must be an IPv4 CIDR block between /16 and /28, such as 10.40.0.0/16" });
+// /24 at most: the database's private subnets are each a sixteenth of the block (a /24 gives
+// /28s, the smallest subnet AWS allows); see subnetCidrs in infra/database/rds-rules.ts.
+const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-4])$/, { message: `must be an IPv4 CIDR block from /${VPC_PREFIX.min} to /${VPC_PREFIX.max}, such as 10.40.0.0/16 (each private subnet is a sixteenth of it, and AWS subnets are /28 or larger)` });
 const rotation = z.number().int().min(0);
+/** Tag keys every taggable resource carries; policies/ reads the same keys. */
+export const TAG_KEYS = { project: "mlflow-kit:project", stack: "mlflow-kit:stack", lifecycle: "mlflow-kit:lifecycle", expiresAt: "mlflow-kit:expires-at" } as const;
+export const DEFAULT_TTL_HOURS = 168;
 const lifecycle = z.enum(["long-lived", "ephemeral"]).describe("long-lived: data protected and retained (prod). ephemeral: torn down whole (review, demo)");
 export type Lifecycle = z.infer<typeof lifecycle>;
 
@@ -34,9 +40,11 @@ export type Lifecycle = z.infer<typeof lifecycle>;
 const rdsDatabase = z.strictObject({
   kind: z.literal("rds"),
   instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { message: "must be an RDS instance class such as db.t4g.micro" }).default("db.t4g.micro").describe("RDS instance class"),
-  engineVersion: z.string().regex(/^1[4-8](\.\d+)?$/, { message: "must be a PostgreSQL major version from 14 to 18, such as \"16\"" }).default("16").describe("PostgreSQL major version"),
+  // A major only: RDS applies minor versions itself (autoMinorVersionUpgrade), and a pinned
+  // minor would make the next plan ask RDS for a downgrade it refuses.
+  engineVersion: z.string().regex(/^1[4-8]$/, { message: `must be a PostgreSQL major version from ${POSTGRES_MAJORS[0]} to ${POSTGRES_MAJORS[POSTGRES_MAJORS.length - 1]} without a minor, such as "16": RDS applies minor versions itself (autoMinorVersionUpgrade). Drop the ".minor"` }).default("16").describe("PostgreSQL major version (no minor: RDS applies minor versions itself)"),
   allocatedStorageGb: z.number().int().min(20).max(65536).default(20).describe("Initial storage in GiB (gp3)"),
-  maxAllocatedStorageGb: z.number().int().min(20).max(65536).default(100).describe("Storage autoscaling ceiling in GiB"),
+  maxAllocatedStorageGb: z.number().int().min(20).max(65536).default(100).describe("Storage autoscaling ceiling in GiB: at least 10% above allocatedStorageGb, or equal to it to turn autoscaling off"),
   multiAz: z.boolean().default(false).describe("Keep a synchronous standby in a second availability zone"),
   backupRetentionDays: z.number().int().min(1, { message: "must be at least 1: automated backups stay on" }).max(35).default(7).describe("Days of automated backups (point-in-time recovery); 7 or more when long-lived"),
   /** Create a VPC with this block, or use an existing one (vpcId + privateSubnetIds). */
@@ -46,6 +54,7 @@ const rdsDatabase = z.strictObject({
   privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { message: "must be subnet ids such as subnet-0abc1234" })).optional().describe("Private subnets of vpcId for the DB subnet group, at least two AZs"),
   /** lambda: a function inside the VPC creates role and databases during `pulumi up`. direct: the runner reaches the instance. */
   bootstrap: z.enum(["lambda", "direct"]).default("lambda").describe("How the role and databases are created: lambda (a function inside the VPC, during pulumi up) or direct (the runner reaches the instance)"),
+  applyImmediately: z.boolean().optional().describe("Apply instance changes now rather than in the maintenance window; default: true when ephemeral, false when long-lived (set it for a major version upgrade)"),
   clientSecurityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, { message: "must be security group ids such as sg-0abc1234" })).default([]).describe("Further security groups admitted on 5432: the runner's with bootstrap: direct, a bastion's"),
 });
 
@@ -172,8 +181,14 @@ const plainKeys = {
   server,
   image,
   rotation: credentialRotation,
+  /** Ephemeral stacks only: how long after its last `pulumi up` the stack may be torn down. */
+  ttlHours: z.number().int().min(1).max(24 * 90, { message: "must be at most 2160 (90 days): an ephemeral stack that lives longer is long-lived" }).default(DEFAULT_TTL_HOURS).describe("Ephemeral stacks: hours after the last pulumi up until the stack expires (the mlflow-kit:expires-at tag)"),
+  /** Ephemeral stacks only: a fixed expiry instead of ttlHours (review tooling pins it). */
+  expiresAt: z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time such as 2026-12-01T00:00:00Z" }).optional().describe("Ephemeral stacks: a fixed expiry (ISO 8601) instead of ttlHours"),
   /** Deploy storage, database and image only (a target that is not yet supported, or a data-first rollout). */
   skipTarget: z.boolean().default(false).describe("Deploy storage, database and image only"),
+  /** Step 1 of "Decommissioning a long-lived stack" (README): protection off, data kept. */
+  decommission: z.boolean().default(false).describe("Before `pulumi destroy` of a long-lived stack: turns off protect and RDS deletion protection; the bucket is kept and RDS leaves a final snapshot"),
 } as const;
 
 /** Secret config keys: set with `pulumi config set --secret`, never in plain text. */
@@ -214,7 +229,11 @@ export interface Settings {
   server: Parsed["server"];
   image: Parsed["image"];
   rotation: Parsed["rotation"];
+  /** Protection off before `pulumi destroy` (long-lived stacks); data is still kept. */
+  decommission: boolean;
   secrets: Partial<Record<SecretKey, pulumi.Output<string>>>;
+  /** Ephemeral stacks: when the stack expires (ISO 8601, UTC); also the TAG_KEYS.expiresAt tag. */
+  expiresAt: string | undefined;
   tags: Record<string, string>;
   /** What settings left out, and why (shown by the plan). */
   skipped: string[];
@@ -234,6 +253,8 @@ export interface RawConfig {
   values: Record<string, string>;
   /** Full keys whose values are secrets. */
   secretKeys: ReadonlySet<string>;
+  /** The time an ephemeral stack's expiry counts from; now when unset (tests pin it). */
+  now?: Date;
 }
 
 /** Reads the engine's config for this stack and validates it. */
@@ -251,6 +272,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   const ns = `${PROJECT}:`;
   const input: Record<string, unknown> = {};
   const secrets: Partial<Record<SecretKey, pulumi.Output<string>>> = {};
+  const plainSecrets = new Set<string>();
 
   for (const [fullKey, value] of Object.entries(raw.values)) {
     if (fullKey === "aws:region") {
@@ -261,6 +283,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     const key = fullKey.slice(ns.length);
     if (key in SECRET_KEYS) {
       if (!raw.secretKeys.has(fullKey)) {
+        plainSecrets.add(key);
         problems.push(`${fullKey}: is set in plain text, so it is stored unencrypted in Pulumi.${raw.stack}.yaml. Remove it and set it as a secret: \`pulumi config rm ${fullKey} && pulumi config set --secret ${fullKey} <value>\``);
       } else {
         secrets[key as SecretKey] = pulumi.secret(value);
@@ -313,9 +336,15 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     if (!s.database.vpcId && s.database.privateSubnetIds) {
       problems.push(`${ns}database.privateSubnetIds: is only used with database.vpcId. Set vpcId too, or remove privateSubnetIds to let mlflow-kit create the VPC`);
     }
-    if (s.database.maxAllocatedStorageGb < s.database.allocatedStorageGb) {
-      problems.push(`${ns}database.maxAllocatedStorageGb: (${s.database.maxAllocatedStorageGb}) is below allocatedStorageGb (${s.database.allocatedStorageGb}). Raise it, or set it equal to turn storage autoscaling off`);
+    if (!s.database.vpcId) {
+      try {
+        subnetCidrs(s.database.cidrBlock, s.database.availabilityZones);
+      } catch (err) {
+        problems.push(`${ns}database.cidrBlock: ${(err as Error).message}. Give the network address of the block (host bits zero), such as 10.40.0.0/16`);
+      }
     }
+    const storage = storageCeilingProblem(s.database.allocatedStorageGb, s.database.maxAllocatedStorageGb);
+    if (storage) problems.push(`${ns}database.maxAllocatedStorageGb: ${storage}`);
     if (s.database.bootstrap === "direct" && s.database.clientSecurityGroupIds.length === 0) {
       problems.push(`${ns}database.clientSecurityGroupIds: bootstrap: direct creates the role and databases from the machine running \`pulumi up\`, which must reach the private instance. Add that runner's security group (sg-...), or use bootstrap: lambda`);
     }
@@ -336,11 +365,21 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   if (s.lifecycle === "long-lived" && s.database.kind === "rds" && s.database.backupRetentionDays < 7) {
     problems.push(`${ns}database.backupRetentionDays: a long-lived stack keeps at least 7 days of automated backups (got ${s.database.backupRetentionDays}). Raise it to 7 or more`);
   }
+  let expiresAt: string | undefined;
+  if (s.lifecycle === "ephemeral") {
+    expiresAt = s.expiresAt ? new Date(s.expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z") : expiryFrom(raw.now ?? new Date(), s.ttlHours);
+    if (s.expiresAt && Date.parse(s.expiresAt) <= (raw.now ?? new Date()).getTime()) {
+      problems.push(`${ns}expiresAt: ${s.expiresAt} is in the past, so teardown would remove the stack at once. Set a future time, or remove it to expire ${s.ttlHours} hours after each pulumi up (ttlHours)`);
+    }
+  } else if (s.expiresAt) {
+    problems.push(`${ns}expiresAt: a long-lived stack never expires. Remove it, or set ${ns}lifecycle ephemeral`);
+  }
   if (s.target?.kind === "render" && s.target.plan === "free" && s.server.workers > 1) {
     problems.push(`${ns}server.workers: ${s.server.workers} workers do not fit Render's free plan (512 MB); each worker is a full MLflow process. Use workers: 1 or a larger plan`);
   }
   for (const need of requiredSecrets(s)) {
-    if (!secrets[need]) {
+    // A secret set in plain text was reported above; "missing" as well would only confuse.
+    if (!secrets[need] && !plainSecrets.has(need)) {
       problems.push(`${ns}${need}: is missing: ${SECRET_KEYS[need]}. Set it: \`pulumi config set --secret ${ns}${need} <value>\``);
     }
   }
@@ -381,10 +420,26 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     server: s.server,
     image: s.image,
     rotation: s.rotation,
+    decommission: s.decommission,
     secrets,
-    tags: { "mlflow-kit:project": raw.project, "mlflow-kit:stack": raw.stack, "mlflow-kit:lifecycle": s.lifecycle },
+    expiresAt,
+    tags: {
+      [TAG_KEYS.project]: raw.project,
+      [TAG_KEYS.stack]: raw.stack,
+      [TAG_KEYS.lifecycle]: s.lifecycle,
+      ...(expiresAt ? { [TAG_KEYS.expiresAt]: expiresAt } : {}),
+    },
     skipped,
   };
+}
+
+/**
+ * An ephemeral stack's expiry: ttlHours after the start of the current UTC hour. Every `pulumi up`
+ * renews it (a lease), and within one hour two plans give the same tags.
+ */
+export function expiryFrom(now: Date, ttlHours: number): string {
+  const hour = Math.floor(now.getTime() / 3_600_000) * 3_600_000;
+  return new Date(hour + ttlHours * 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 /** The secret keys a stack must have for what it deploys. */

@@ -7,10 +7,13 @@ import * as pulumi from "@pulumi/pulumi";
  * name so that two plans of the same config print the same thing. Used by the offline plan
  * and by the unit tests: nothing here talks to a network.
  */
+/** The account the offline plan pretends to deploy into. */
+export const OFFLINE_ACCOUNT_ID = "123456789012";
+
 export class OfflineMocks implements pulumi.runtime.Mocks {
   constructor(
     private readonly region = "us-east-1",
-    private readonly accountId = "123456789012",
+    private readonly accountId = OFFLINE_ACCOUNT_ID,
   ) {}
 
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
@@ -63,6 +66,11 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
       }
       case "aws:lambda/function:Function":
         return { id: inputs.name ?? args.name, state: { ...inputs, arn: arn("lambda", `function:${inputs.name ?? args.name}`), invokeArn: arn("lambda", `function:${inputs.name ?? args.name}/invocations`) } };
+      case "pulumi-nodejs:dynamic/aws:FunctionInvocation": {
+        // What the bootstrap function answers (handler.ts BootstrapResult); no input echoed back.
+        const { __provider: _serialized, input: _input, ...rest } = inputs;
+        return { id: token("inv-"), state: { ...rest, inputHash: digest("input", args.name), result: JSON.stringify({ role: "mlflow_app", roleCreated: true }) } };
+      }
       case "aws:lambda/invocation:Invocation":
         return { id: token("inv-"), state: { ...inputs, result: JSON.stringify({ ok: true }) } };
       case "docker:index/image:Image": {

@@ -10,6 +10,11 @@ export interface PlannedResource {
   /** Inputs with every secret replaced by "[secret]" (unless evaluated with revealSecrets). */
   inputs: Record<string, unknown>;
   options: { protect?: boolean; retainOnDelete?: boolean; deleteBeforeReplace?: boolean; ignoreChanges?: string[]; replacementTrigger?: unknown };
+  /**
+   * URNs of the resources this one depends on, as the engine receives them (dependsOn and
+   * every resource behind an input): the engine deletes this one before any of them.
+   */
+  dependencies: string[];
   /** The pulumi.Resource itself, for tests that read its outputs. */
   resource: pulumi.Resource;
 }
@@ -44,6 +49,7 @@ export async function evaluateStack(o: EvaluateOptions): Promise<EvaluatedStack>
   const region = o.config["aws:region"] ?? "us-east-1";
   await pulumi.runtime.setMocks(new OfflineMocks(region), o.project, o.stack, false);
   pulumi.runtime.setAllConfig(o.config, o.secretKeys);
+  const dependencies = recordDependencies();
 
   const recorded: Array<{ resource: pulumi.Resource; type: string; name: string; props: pulumi.Inputs; opts: pulumi.ResourceOptions }> = [];
   let rawOutputs: Record<string, unknown> = {};
@@ -84,9 +90,28 @@ export async function evaluateStack(o: EvaluateOptions): Promise<EvaluatedStack>
         replacementTrigger: r.opts.replacementTrigger === undefined ? undefined : await settleDeep(r.opts.replacementTrigger, reveal),
       },
       resource: r.resource,
+      dependencies: [],
     });
   }
+  for (const r of resources) r.dependencies = dependencies.get(r.urn) ?? [];
   return { stack: o.stack, resources, outputs, rawOutputs };
+}
+
+/**
+ * The dependency lists the SDK sends with each registration, by URN, read off the mock
+ * monitor that setMocks installed (the engine builds its delete order from these lists).
+ */
+function recordDependencies(): Map<string, string[]> {
+  const found = new Map<string, string[]>();
+  type Callback = (err: unknown, resp?: { getUrn(): string }) => void;
+  const monitor = (require("@pulumi/pulumi/runtime/settings") as { getMonitor(): any }).getMonitor();
+  const register = monitor.registerResource.bind(monitor) as (req: { getDependenciesList(): string[] }, cb: Callback) => Promise<void>;
+  monitor.registerResource = (req: { getDependenciesList(): string[] }, cb: Callback) =>
+    register(req, (err, resp) => {
+      if (!err && resp) found.set(resp.getUrn(), [...req.getDependenciesList()]);
+      cb(err, resp);
+    });
+  return found;
 }
 
 /** The value of an Output or Promise, "[secret]" if it is a secret and not revealed. */

@@ -5,14 +5,15 @@
  *
  *   tsx stacks/runtime-env.ts --stack dev --tracking-db-uri URI --auth-db-uri URI \
  *     --s3-endpoint URL --access-key-id ID --secret-access-key S --admin-password P \
- *     --flask-secret-key K [--port N] [--bucket NAME]
+ *     --flask-secret-key K [--port N] [--bucket NAME | --account-id ID]
  */
 import { parseArgs } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
+import { artifactBucketName } from "../infra/artifacts/s3";
 import { stackRuntimeEnvironment } from "../infra/runtime-contract";
 import { parseSettings } from "../infra/settings";
 import { settleDeep } from "./offline";
-import { OfflineMocks } from "./offline-mocks";
+import { OFFLINE_ACCOUNT_ID, OfflineMocks } from "./offline-mocks";
 import { readStackConfig } from "./stack-config";
 
 async function main() {
@@ -28,6 +29,7 @@ async function main() {
       "flask-secret-key": { type: "string" },
       port: { type: "string" },
       bucket: { type: "string" },
+      "account-id": { type: "string" },
     },
   });
   const missing = ["stack", "tracking-db-uri", "auth-db-uri", "s3-endpoint", "access-key-id", "secret-access-key", "admin-password", "flask-secret-key"]
@@ -42,7 +44,8 @@ async function main() {
     authDatabaseUri: values["auth-db-uri"]!,
     adminPassword: values["admin-password"]!,
     flaskSecretKey: values["flask-secret-key"]!,
-    artifactsDestination: `s3://${values.bucket ?? `${s.namePrefix}-artifacts`}/${s.artifacts.prefix}`,
+    // The stack's own bucket name (the offline account unless --account-id), or a test's bucket.
+    artifactsDestination: `s3://${values.bucket ?? artifactBucketName(s.namePrefix, values["account-id"] ?? OFFLINE_ACCOUNT_ID)}/${s.artifacts.prefix}`,
     artifactsRegion: s.region,
     accessKey: { id: values["access-key-id"]!, secret: values["secret-access-key"]! },
     s3EndpointUrl: values["s3-endpoint"],

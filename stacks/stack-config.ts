@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parse } from "yaml";
+import { parse, YAMLError } from "yaml";
 import { PROJECT, SECRET_KEYS } from "../infra/settings";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
@@ -33,7 +33,16 @@ export function readStackConfig(stack: string, env: NodeJS.ProcessEnv = process.
     const known = fs.readdirSync(dir).filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f)).map((f) => f.split(".")[1]);
     throw new Error(`--stack: there is no Pulumi.${stack}.yaml. Stacks in this project: ${known.join(", ")}`);
   }
-  const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+  let doc: { config?: Record<string, unknown> };
+  try {
+    doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as typeof doc;
+  } catch (err) {
+    // Where the file is broken, in the words a person editing it needs; the parser's own text after.
+    if (!(err instanceof YAMLError)) throw err;
+    const at = err.linePos?.[0];
+    const where = at ? ` at line ${at.line}, column ${at.col}` : "";
+    throw new Error(`Pulumi.${stack}.yaml: invalid YAML${where}: ${err.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}. Fix the file (indentation and quoting are the usual causes)`);
+  }
   const config: Record<string, string> = {};
   const secretKeys: string[] = [];
   const placeholders: string[] = [];

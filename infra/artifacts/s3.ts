@@ -29,10 +29,28 @@ import type { ArtifactStorage } from "./types";
 export type KeySlot = "blue" | "green";
 export const KEY_SLOTS: readonly KeySlot[] = ["blue", "green"];
 
+/**
+ * The bucket's physical name: `<project>-<stack>-art-<account id>`. Bucket names are global
+ * across all AWS accounts, so `<project>-<stack>` alone collides with any other account that
+ * deploys a stack of the same name; the account id makes it unique per account, stays the same
+ * for the same stack in the same account (no state needed), and fits S3's 63 characters for
+ * every name prefix settings accepts (42 + 5 + 12). The one place this name is built.
+ */
+export function artifactBucketName(namePrefix: string, accountId: string): string {
+  if (!/^\d{12}$/.test(accountId)) throw new Error(`artifactBucketName: "${accountId}" is not a 12-digit AWS account id`);
+  const name = `${namePrefix}-art-${accountId}`;
+  if (!/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(name)) {
+    throw new Error(`artifactBucketName: "${name}" is not a valid S3 bucket name (3-63 lower-case letters, digits, hyphens)`);
+  }
+  return name;
+}
+
 export interface ArtifactStoreArgs {
-  bucketName: string;          // physical name, computed by the caller: `${project}-${stack}-artifacts`
+  bucketName: pulumi.Input<string>;  // physical name: artifactBucketName(namePrefix, account id)
   prefix: string;              // artifact prefix inside the bucket, no leading/trailing slash, e.g. "mlflow"
   lifecycle: "long-lived" | "ephemeral";
+  /** Long-lived only: protection off before `pulumi destroy`; the bucket is still retained. */
+  decommission?: boolean;
   noncurrentVersionExpirationDays: number;
   accessKeys: { active: KeySlot; rotations: Record<KeySlot, number> };
   userName: string;            // physical IAM user name: `${project}-${stack}-artifacts`
@@ -169,7 +187,9 @@ export class ArtifactStore extends pulumi.ComponentResource implements ArtifactS
 
     const longLived = args.lifecycle === "long-lived";
     // Artifacts are the data: a long-lived bucket survives `pulumi destroy` and refuses deletion.
-    const keepData: pulumi.CustomResourceOptions = longLived ? { protect: true, retainOnDelete: true } : {};
+    // Decommissioning drops protect so that `pulumi destroy` can finish; retainOnDelete still
+    // leaves the bucket and its data in the account.
+    const keepData: pulumi.CustomResourceOptions = longLived ? { protect: !args.decommission, retainOnDelete: true } : {};
     // The bucket's guards stay with a retained bucket; they are per-bucket singletons, so this
     // also keeps a replacement's delete step from removing the configuration it just wrote.
     const keepGuards: pulumi.CustomResourceOptions = longLived ? { retainOnDelete: true } : {};

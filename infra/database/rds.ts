@@ -2,23 +2,40 @@ import * as aws from "@pulumi/aws";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { FunctionInvocation } from "../providers/lambda-invocation";
 import { bootstrapHandlerBundle, bootstrapHandlerHash } from "./bootstrap/bundle";
-import type { BootstrapEvent } from "./bootstrap/handler";
+import { BUNDLED_CA_FILE, type BootstrapEvent } from "./bootstrap/handler";
+import { RDS_CA_BUNDLE_FILE, RDS_CA_BUNDLE_IMAGE_PATH, rdsCaBundle } from "./rds-ca";
+import { POSTGRES_MAJORS, storageCeilingProblem, subnetCidrs } from "./rds-rules";
 import { APP_ROLE, AUTH_DATABASE, MetadataDatabase, TRACKING_DATABASE } from "./types";
+
+export { subnetCidrs } from "./rds-rules";
 
 export interface RdsDatabaseArgs {
   identifier: string;                 // physical: `${project}-${stack}-db`
   lifecycle: "long-lived" | "ephemeral";
   instanceClass: string;              // e.g. db.t4g.micro
-  engineVersion: string;              // e.g. "16"
+  engineVersion: string;              // a major only, e.g. "16": RDS applies minor versions itself
   allocatedStorageGb: number;
-  maxAllocatedStorageGb: number;      // storage autoscaling ceiling
+  maxAllocatedStorageGb: number;      // storage autoscaling ceiling: >= allocated + 10%, or equal (autoscaling off)
   multiAz: boolean;
   backupRetentionDays: number;        // >= 1 (automated backups on)
   vpc: { create: { cidrBlock: string; availabilityZoneCount: number } } | { existing: { vpcId: string; privateSubnetIds: string[] } };
   bootstrap: "lambda" | "direct";
-  /** Security groups allowed to connect on 5432 (the MLflow service's SG). May be empty now; the ECS target passes its SG later. */
-  clientSecurityGroupIds: pulumi.Input<string>[];
+  /**
+   * Security group ids (from config) admitted on 5432. Each rule is named after its group id,
+   * so removing one group from the list never turns another group's rule into it.
+   */
+  clientSecurityGroupIds: string[];
+  /**
+   * Groups other components create (ids known only after deploy), admitted on 5432, each under
+   * a stable key of the caller's choosing (e.g. "ecs-service"): the key names the rule.
+   */
+  clientSecurityGroups?: Record<string, pulumi.Input<string>>;
+  /** Apply instance changes now, not in the maintenance window. Default: ephemeral stacks only. */
+  applyImmediately?: boolean;
+  /** Long-lived only: protection off before `pulumi destroy` (README "Decommissioning a long-lived stack"). */
+  decommission?: boolean;
   /** Changing this number generates a new app-role password (random.RandomPassword keepers). */
   passwordRotation: number;
   tags: Record<string, string>;
@@ -36,11 +53,23 @@ const DATABASES = [TRACKING_DATABASE, AUTH_DATABASE];
  * The role and the two databases are created during `pulumi up` although the runner cannot
  * reach the instance:
  * - bootstrap "lambda" (default): a small function inside the VPC runs the idempotent SQL of
- *   bootstrap/handler.ts; an aws.lambda.Invocation calls it, again whenever its input (the
- *   passwords, the endpoint) or its code changes.
+ *   bootstrap/handler.ts; a FunctionInvocation (providers/lambda-invocation.ts) calls it, again
+ *   whenever its input (the passwords, the endpoint) or its code changes, first waking the
+ *   function and waiting until it is Active (a VPC function idle for weeks is Inactive).
  * - bootstrap "direct": for runners inside the network (self-hosted runner, VPN), the
  *   PostgreSQL provider talks to the instance itself. The runner's security group must then be
  *   one of clientSecurityGroupIds (or add its own rule to `securityGroupId`).
+ *
+ * Decommissioning (README): long-lived instances are protected (protect + RDS deletion
+ * protection) and take a final snapshot on delete; nothing here is retainOnDelete, because a
+ * retained instance would keep its subnet group, security group, subnets and VPC in use while
+ * `pulumi destroy` deletes them, and DeleteDBInstance (with its final snapshot) would never run.
+ * `decommission` turns the protection off so that `pulumi destroy` deletes the instance, which
+ * leaves the final snapshot and the automated backups behind.
+ *
+ * Major versions: `engineVersion` is a major; changing it to N+1 upgrades in place
+ * (allowMajorVersionUpgrade). Parameter groups exist per family for N and N-1, so the group
+ * the instance still uses while an upgrade is pending is never deleted in that `pulumi up`.
  *
  * Security groups take their rules as separate aws.vpc.SecurityGroup{Ingress,Egress}Rule
  * resources, never inline, so that another component (the ECS target) may add its own rule to
@@ -65,6 +94,15 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
     const id = args.identifier;
     const tags = args.tags;
     const longLived = args.lifecycle === "long-lived";
+    // Protection holds unless the operator is decommissioning (README runbook).
+    const guarded = longLived && !args.decommission;
+
+    // The bootstrap function's role exists before the network it runs in, so that every network
+    // resource can depend on it: deleting a VPC function's network interfaces needs that role,
+    // and the subnets and security groups wait for those interfaces (DependencyViolation
+    // otherwise). Dependents are deleted first, so these go only after the network.
+    const lambdaAccess = args.bootstrap === "lambda" ? this.bootstrapRole(name, args) : undefined;
+    const afterLambdaAccess = lambdaAccess ? [lambdaAccess.vpcAccess] : [];
 
     // ---- Network: private subnets only. RDS needs no internet gateway or NAT, and neither does
     // the bootstrap function: it talks to the instance inside the VPC and to nothing else (Lambda
@@ -97,7 +135,7 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
           }),
           mapPublicIpOnLaunch: false,
           tags: { ...tags, Name: `${id}-private-${i + 1}` },
-        }, { parent: this }).id);
+        }, { parent: this, dependsOn: afterLambdaAccess }).id);
       vpcId = vpc.id;
     } else {
       vpcId = pulumi.output(args.vpc.existing.vpcId);
@@ -129,17 +167,24 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
         description,
         tags,
       }, { parent: this });
-    args.clientSecurityGroupIds.forEach((sg, i) => allowFrom(`${name}-db-from-client-${i + 1}`, sg, "PostgreSQL from an MLflow client"));
+    // Named after the group (or the caller's key), never the list position: removing a group
+    // from the middle deletes its rule only, instead of rewriting the rules after it.
+    for (const sg of args.clientSecurityGroupIds) allowFrom(`${name}-db-from-${sg}`, sg, "PostgreSQL from an MLflow client");
+    for (const [key, sg] of Object.entries(args.clientSecurityGroups ?? {})) allowFrom(`${name}-db-from-${key}`, sg, `PostgreSQL from ${key}`);
 
-    // ---- Parameter group: refuse connections without TLS (the URIs say sslmode=require too).
-    const major = args.engineVersion.split(".")[0];
-    const parameterGroup = new aws.rds.ParameterGroup(`${name}-params`, {
-      namePrefix: `${id}-pg${major}-`,
-      family: `postgres${major}`,
-      description: `PostgreSQL ${major} for ${id}: TLS only`,
+    // ---- Parameter groups, one per family: the current major's, which the instance uses, and
+    // the previous major's, so that during an upgrade from N-1 to N (applied now or pending
+    // until the maintenance window) the group the instance still uses is not deleted. Both
+    // refuse connections without TLS (the URIs say sslmode=verify-full too).
+    const major = args.engineVersion;
+    const families = [String(Number(major) - 1), major].filter((m) => (POSTGRES_MAJORS as readonly string[]).includes(m));
+    const parameterGroups = Object.fromEntries(families.map((m) => [m, new aws.rds.ParameterGroup(`${name}-params-pg${m}`, {
+      namePrefix: `${id}-pg${m}-`,
+      family: `postgres${m}`,
+      description: `PostgreSQL ${m} for ${id}: TLS only`,
       parameters: [{ name: "rds.force_ssl", value: "1", applyMethod: "immediate" }],
       tags,
-    }, { parent: this });
+    }, { parent: this })]));
 
     // ---- Credentials. Letters and digits only: safe in a URI and in RDS's master password rules.
     const masterPassword = new random.RandomPassword(`${name}-master-password`, {
@@ -155,10 +200,18 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
     const instance = new aws.rds.Instance(`${name}-instance`, {
       identifier: id,
       engine: "postgres",
-      engineVersion: args.engineVersion,
+      engineVersion: major,
+      // Changing engineVersion to the next major upgrades in place (RDS refuses it otherwise).
+      allowMajorVersionUpgrade: true,
+      // Said explicitly, not left to the default. Long-lived: when the major reaches the end of
+      // RDS standard support, the instance stays on it under Extended Support, billed per vCPU
+      // per hour, rather than being upgraded by RDS outside a `pulumi up` (which the next plan
+      // would try to undo). Ephemeral: no Extended Support charges ever.
+      engineLifecycleSupport: longLived ? "open-source-rds-extended-support" : "open-source-rds-extended-support-disabled",
       instanceClass: args.instanceClass,
       allocatedStorage: args.allocatedStorageGb,
-      maxAllocatedStorage: args.maxAllocatedStorageGb,
+      // Equal means autoscaling off, which RDS takes as 0 (it refuses a ceiling under +10%).
+      maxAllocatedStorage: args.maxAllocatedStorageGb === args.allocatedStorageGb ? 0 : args.maxAllocatedStorageGb,
       storageType: "gp3",
       storageEncrypted: true,
       multiAz: args.multiAz,
@@ -167,7 +220,7 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
       password: pulumi.secret(masterPassword.result),
       dbSubnetGroupName: subnetGroup.name,
       vpcSecurityGroupIds: [dbSg.id],
-      parameterGroupName: parameterGroup.name,
+      parameterGroupName: parameterGroups[major].name,
       publiclyAccessible: false,
       backupRetentionPeriod: args.backupRetentionDays,
       copyTagsToSnapshot: true,
@@ -175,26 +228,26 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
       performanceInsightsEnabled: false,
       // MLflow's SQLAlchemy URI holds a fixed password; IAM tokens expire after 15 minutes.
       iamDatabaseAuthenticationEnabled: false,
-      deletionProtection: longLived,
+      deletionProtection: guarded,
       skipFinalSnapshot: !longLived,
       finalSnapshotIdentifier: longLived ? `${id}-final` : undefined,
       // Keep automated backups of a deleted long-lived instance; review stacks leave nothing.
       deleteAutomatedBackups: !longLived,
-      // Review stacks apply changes now; prod waits for its maintenance window.
-      applyImmediately: !longLived,
+      // Review stacks apply changes now; prod waits for its maintenance window unless told.
+      applyImmediately: args.applyImmediately ?? !longLived,
       tags,
-    }, longLived ? { parent: this, protect: true, retainOnDelete: true } : { parent: this });
+    }, { parent: this, protect: guarded });
 
     // ---- Bootstrap: role + databases, by one of the two routes.
     const bootstrap = args.bootstrap === "lambda"
-      ? this.bootstrapWithLambda(name, args, { subnetIds, vpcId, dbSg, allowFrom, instance, masterPassword, appPassword })
+      ? this.bootstrapWithLambda(name, args, { subnetIds, vpcId, dbSg, allowFrom, instance, masterPassword, appPassword, access: lambdaAccess! })
       : this.bootstrapDirect(name, { instance, masterPassword, appPassword });
 
     this.ready = pulumi.all([bootstrap, instance.address]).apply(([, address]) => `${APP_ROLE}@${address}/${DATABASES.join(",")}`);
     // Built from `ready`, so anything consuming a URI also waits for the bootstrap.
     const uri = (database: string) => pulumi.secret(
       pulumi.all([appPassword.result, instance.address, instance.port, this.ready]).apply(([password, host, port]) =>
-        `postgresql://${APP_ROLE}:${encodeURIComponent(password)}@${host}:${port}/${database}?sslmode=require`));
+        `postgresql://${APP_ROLE}:${encodeURIComponent(password)}@${host}:${port}/${database}?sslmode=verify-full&sslrootcert=${RDS_CA_BUNDLE_IMAGE_PATH}`));
     this.trackingUri = uri(TRACKING_DATABASE);
     this.authUri = uri(AUTH_DATABASE);
     this.vpcId = vpcId;
@@ -215,7 +268,27 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
     });
   }
 
-  /** A function in the private subnets runs the SQL; an Invocation runs the function. */
+  /** The bootstrap function's role: only what a VPC function needs, its network interfaces and its logs. */
+  private bootstrapRole(name: string, args: RdsDatabaseArgs): { role: aws.iam.Role; vpcAccess: aws.iam.RolePolicyAttachment } {
+    const id = args.identifier;
+    const role = new aws.iam.Role(`${name}-bootstrap`, {
+      name: `${id}-bootstrap`,
+      description: `Runs the database bootstrap of ${id}`,
+      assumeRolePolicy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+      }),
+      tags: args.tags,
+    }, { parent: this });
+    const partition = aws.getPartitionOutput({}, { parent: this });
+    const vpcAccess = new aws.iam.RolePolicyAttachment(`${name}-bootstrap-vpc-access`, {
+      role: role.name,
+      policyArn: pulumi.interpolate`arn:${partition.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole`,
+    }, { parent: this });
+    return { role, vpcAccess };
+  }
+
+  /** A function in the private subnets runs the SQL; a FunctionInvocation runs the function. */
   private bootstrapWithLambda(name: string, args: RdsDatabaseArgs, r: {
     subnetIds: pulumi.Output<string>[];
     vpcId: pulumi.Output<string>;
@@ -224,19 +297,21 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
     instance: aws.rds.Instance;
     masterPassword: random.RandomPassword;
     appPassword: random.RandomPassword;
+    access: { role: aws.iam.Role; vpcAccess: aws.iam.RolePolicyAttachment };
   }): pulumi.Output<unknown> {
     const id = args.identifier;
     const tags = args.tags;
     const functionName = `${id}-bootstrap`;
 
     // Its own group: out to the database on 5432 and nowhere else (DNS to the VPC resolver is
-    // not subject to security groups), nothing in.
+    // not subject to security groups), nothing in. It holds the function's network interfaces:
+    // deleted before the role (dependsOn), which Lambda needs to release them.
     const fnSg = new aws.ec2.SecurityGroup(`${name}-bootstrap`, {
       namePrefix: `${id}-bootstrap-`,
       description: "MLflow database bootstrap function: out to PostgreSQL only",
       vpcId: r.vpcId,
       tags: { ...tags, Name: `${id}-bootstrap` },
-    }, { parent: this });
+    }, { parent: this, dependsOn: [r.access.vpcAccess] });
     const egress = new aws.vpc.SecurityGroupEgressRule(`${name}-bootstrap-to-db`, {
       securityGroupId: fnSg.id,
       referencedSecurityGroupId: r.dbSg.id,
@@ -248,21 +323,6 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
     }, { parent: this });
     const ingress = r.allowFrom(`${name}-db-from-bootstrap`, fnSg.id, "PostgreSQL from the bootstrap function");
 
-    // Only what a VPC function needs: its network interfaces and its logs. No AWS API calls.
-    const role = new aws.iam.Role(`${name}-bootstrap`, {
-      name: functionName,
-      description: `Runs the database bootstrap of ${id}`,
-      assumeRolePolicy: JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
-      }),
-      tags,
-    }, { parent: this });
-    const partition = aws.getPartitionOutput({}, { parent: this });
-    const vpcAccess = new aws.iam.RolePolicyAttachment(`${name}-bootstrap-vpc-access`, {
-      role: role.name,
-      policyArn: pulumi.interpolate`arn:${partition.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole`,
-    }, { parent: this });
     // Created here so it has a retention and goes away with the stack.
     const logGroup = new aws.cloudwatch.LogGroup(`${name}-bootstrap`, {
       name: `/aws/lambda/${functionName}`,
@@ -276,20 +336,23 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
       runtime: "nodejs22.x",
       architectures: ["arm64"],
       handler: "index.handler",
-      code: new pulumi.asset.AssetArchive({ "index.js": new pulumi.asset.StringAsset(bootstrapHandlerBundle()) }),
-      role: role.arn,
+      // The RDS CA bundle travels with the code: the handler trusts it alone, not the runtime's.
+      code: new pulumi.asset.AssetArchive({
+        "index.js": new pulumi.asset.StringAsset(bootstrapHandlerBundle()),
+        [BUNDLED_CA_FILE]: new pulumi.asset.StringAsset(rdsCaBundle()),
+      }),
+      role: r.access.role.arn,
       memorySize: 256,
       // Room for the handler's connection retries while a fresh instance settles.
       timeout: 120,
       vpcConfig: { subnetIds: r.subnetIds, securityGroupIds: [fnSg.id] },
-      // Node 20+ runtimes no longer load the Amazon CAs by default; RDS's certificate needs them.
-      environment: { variables: { NODE_EXTRA_CA_CERTS: "/var/runtime/ca-cert.pem" } },
       loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
       tags,
-    }, { parent: this, dependsOn: [vpcAccess, logGroup] });
+    }, { parent: this, dependsOn: [r.access.vpcAccess, logGroup] });
 
-    // The whole input is secret (it carries both passwords). With the default CREATE_ONLY scope
-    // a changed input or trigger replaces the Invocation, which invokes the function again.
+    // The whole input is secret (it carries both passwords). A changed input or trigger runs the
+    // function again; a failed run leaves the previous inputs in state, so the next `pulumi up`
+    // retries it (the SQL is idempotent, and the URIs wait for a successful run).
     const input = pulumi.secret(pulumi.all([r.instance.address, r.instance.port, r.masterPassword.result, r.appPassword.result])
       .apply(([host, port, masterPassword, password]) => JSON.stringify({
         host,
@@ -300,13 +363,13 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
         password,
         databases: DATABASES,
       } satisfies BootstrapEvent)));
-    const invocation = new aws.lambda.Invocation(`${name}-bootstrap`, {
+    const region = aws.getRegionOutput({}, { parent: this });
+    const invocation = new FunctionInvocation(`${name}-bootstrap`, {
+      region: region.region,
       functionName: fn.name,
-      // Invoke on create and replace only; deleting the Invocation runs nothing.
-      lifecycleScope: "CREATE_ONLY",
       input,
       triggers: { code: bootstrapHandlerHash() },
-    }, { parent: this, dependsOn: [r.instance, ingress, egress] });
+    }, { parent: this, dependsOn: [r.instance, ingress, egress, fn] });
     return invocation.result;
   }
 
@@ -322,7 +385,9 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
       database: "postgres",
       username: MASTER_USERNAME,
       password: pulumi.secret(r.masterPassword.result),
-      sslmode: "require",
+      // Verified against the RDS CA bundle (the runner has the repository, hence the file).
+      sslmode: "verify-full",
+      sslrootcert: RDS_CA_BUNDLE_FILE,
       // The RDS master is not a superuser; the provider then grants itself roles as needed.
       superuser: false,
       connectTimeout: 30,
@@ -361,27 +426,6 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
   }
 }
 
-/**
- * The first `count` subnets of the VPC range, each 1/16 of it (a /16 gives /20s): the rest of
- * the range stays free for subnets other components add (an ECS target's public subnets).
- */
-export function subnetCidrs(vpcCidr: string, count: number): string[] {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(vpcCidr);
-  const octets = m ? m.slice(1, 5).map(Number) : [];
-  const prefix = m ? Number(m[5]) : NaN;
-  if (!m || octets.some((o) => o > 255) || prefix < 16 || prefix > 24) {
-    throw new Error(`vpc cidrBlock ${vpcCidr} must be an IPv4 range from /16 to /24`);
-  }
-  const newPrefix = prefix + 4;
-  const size = 2 ** (32 - newPrefix);
-  const base = ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]) >>> 0;
-  if (base % 2 ** (32 - prefix) !== 0) throw new Error(`vpc cidrBlock ${vpcCidr} has host bits set`);
-  return Array.from({ length: count }, (_, i) => {
-    const n = (base + i * size) >>> 0;
-    return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/${newPrefix}`;
-  });
-}
-
 /** Fails the program early, with the field at fault, instead of midway through `pulumi up`. */
 function validateArgs(a: RdsDatabaseArgs): void {
   const fail = (msg: string): never => { throw new Error(`RdsDatabase: ${msg}`); };
@@ -392,11 +436,12 @@ function validateArgs(a: RdsDatabaseArgs): void {
   if (a.bootstrap === "lambda" && `${a.identifier}-bootstrap`.length > 64) {
     fail(`identifier "${a.identifier}" is too long for the bootstrap function's name (54 characters at most)`);
   }
-  if (!/^\d+(\.\d+)?$/.test(a.engineVersion)) fail(`engineVersion "${a.engineVersion}" must look like "16" or "16.4"`);
-  if (!Number.isInteger(a.allocatedStorageGb) || a.allocatedStorageGb < 20) fail("allocatedStorageGb must be an integer >= 20 (gp3 minimum)");
-  if (!Number.isInteger(a.maxAllocatedStorageGb) || a.maxAllocatedStorageGb <= a.allocatedStorageGb) {
-    fail("maxAllocatedStorageGb must be an integer above allocatedStorageGb");
+  if (!(POSTGRES_MAJORS as readonly string[]).includes(a.engineVersion)) {
+    fail(`engineVersion "${a.engineVersion}" must be a major version, one of ${POSTGRES_MAJORS.join(", ")} (RDS applies minor versions itself)`);
   }
+  if (!Number.isInteger(a.allocatedStorageGb) || a.allocatedStorageGb < 20) fail("allocatedStorageGb must be an integer >= 20 (gp3 minimum)");
+  const storage = Number.isInteger(a.maxAllocatedStorageGb) ? storageCeilingProblem(a.allocatedStorageGb, a.maxAllocatedStorageGb) : "must be an integer";
+  if (storage) fail(`maxAllocatedStorageGb ${storage}`);
   if (!Number.isInteger(a.backupRetentionDays) || a.backupRetentionDays < 1 || a.backupRetentionDays > 35) {
     fail("backupRetentionDays must be 1..35 (automated backups stay on)");
   }

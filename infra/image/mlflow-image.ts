@@ -43,7 +43,10 @@ export class MlflowImage extends pulumi.ComponentResource {
   readonly imageRef: pulumi.Output<string>;
   /** ghcr.io/<owner>/<name>, or <name> for a local build */
   readonly repository: string;
-  /** Content hash of the build context: same files, same tag, no rebuild and no push. */
+  /**
+   * Content hash of the build context plus the platform: same files and platform, same tag, no
+   * rebuild and no push; an amd64 and an arm64 build never share a tag.
+   */
   readonly tag: string;
 
   constructor(name: string, args: MlflowImageArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -57,7 +60,8 @@ export class MlflowImage extends pulumi.ComponentResource {
     super("mlflow-kit:image:MlflowImage", name, {}, opts);
     const local = args.registry === "local";
     this.repository = local ? args.imageName : `${args.registry}/${args.owner}/${args.imageName}`;
-    this.tag = `ctx-${contextHash(args.context).slice(0, 16)}`;
+    // A local build is for this machine's own platform only.
+    this.tag = `ctx-${contextHash(args.context).slice(0, 16)}${local ? "" : `-${args.platform.replace("/", "-")}`}`;
 
     const image = new docker.Image(name, {
       imageName: `${this.repository}:${this.tag}`,

@@ -1,5 +1,7 @@
-import type { MigrateMode } from "../runtime-contract";
 import type { Settings } from "../settings";
+
+/** Who runs schema migrations: the entrypoint before serving (auto), a one-off task (only), nobody here (off). */
+export type MigrateMode = "auto" | "only" | "off";
 
 /**
  * What a target decides about the server, beside the shared contract: how clients reach it,

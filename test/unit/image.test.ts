@@ -25,13 +25,13 @@ function makeContext(name: string): string {
   return dir;
 }
 
-function evaluateImage(context: string, token: pulumi.Input<string>): Promise<EvaluatedStack> {
+function evaluateImage(context: string, token: pulumi.Input<string>, platform: "linux/amd64" | "linux/arm64" = "linux/arm64"): Promise<EvaluatedStack> {
   return evaluateStack({
     project: "mlflow-kit", stack: "unit", config: {}, secretKeys: [],
     program: () => {
       const image = new MlflowImage("mlflow-image", {
         registry: "ghcr.io", owner: "acme", imageName: "mlflow-kit-server", username: "octocat",
-        token, platform: "linux/arm64", context,
+        token, platform, context,
       });
       return { imageRef: image.imageRef, repository: image.repository, tag: image.tag };
     },
@@ -59,11 +59,17 @@ describe("MlflowImage", () => {
     expect(dockerImage().parent).toBe(component!.urn);
   });
 
-  it("tags the image with the content hash of the build context", () => {
-    const tag = `ctx-${contextHash(context).slice(0, 16)}`;
+  it("tags the image with the content hash of the build context and the platform", () => {
+    const tag = `ctx-${contextHash(context).slice(0, 16)}-linux-arm64`;
     expect(dockerImage().inputs.imageName).toBe(`ghcr.io/acme/mlflow-kit-server:${tag}`);
     expect(ev.outputs.tag).toBe(tag);
     expect(ev.outputs.repository).toBe("ghcr.io/acme/mlflow-kit-server");
+  });
+
+  it("gives each platform its own tag, so an arm64 push never overwrites the amd64 image", async () => {
+    const amd64 = await evaluateImage(context, TOKEN, "linux/amd64");
+    expect(amd64.outputs.tag).toBe(`ctx-${contextHash(context).slice(0, 16)}-linux-amd64`);
+    expect(amd64.outputs.tag).not.toBe(ev.outputs.tag);
   });
 
   it("builds the given context and platform and pushes", () => {

@@ -250,7 +250,8 @@ describe("local stack: settings carried through", () => {
     const revealedS3 = await plan("local", { dir: path.dirname(lastPlanned!), strict: true, revealSecrets: true });
     const env = envOf(container(revealedS3, "mlflow-kit-local-server"));
     expect(env.MLFLOW_S3_ENDPOINT_URL).toBeUndefined();
-    expect(env.MLFLOW_ARTIFACTS_DESTINATION).toBe("s3://mlflow-kit-local-artifacts/mlflow");
+    const [bucket] = byType(revealedS3, "aws:s3/bucket:Bucket");
+    expect(env.MLFLOW_ARTIFACTS_DESTINATION).toBe(`s3://${bucket.inputs.bucket}/mlflow`);
     expect(env.AWS_DEFAULT_REGION).toBe("eu-west-1");
   });
 });

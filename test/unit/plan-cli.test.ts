@@ -19,7 +19,7 @@ describe("npm run plan", () => {
     const out = JSON.parse(r.stdout);
     expect(out.stack).toBe("prod");
     const types = out.resources.map((x: { type: string }) => x.type);
-    for (const t of ["aws:s3/bucket:Bucket", "aws:s3/bucketPolicy:BucketPolicy", "aws:iam/user:User", "aws:iam/accessKey:AccessKey", "aws:rds/instance:Instance", "aws:rds/subnetGroup:SubnetGroup", "aws:ec2/securityGroup:SecurityGroup", "aws:lambda/invocation:Invocation"]) {
+    for (const t of ["aws:s3/bucket:Bucket", "aws:s3/bucketPolicy:BucketPolicy", "aws:iam/user:User", "aws:iam/accessKey:AccessKey", "aws:rds/instance:Instance", "aws:rds/subnetGroup:SubnetGroup", "aws:ec2/securityGroup:SecurityGroup", "pulumi-nodejs:dynamic/aws:FunctionInvocation"]) {
       expect(types).toContain(t);
     }
     for (const x of out.resources) expect(Object.keys(x).sort()).toEqual(["inputs", "name", "parent", "type", "urn"]);
@@ -37,7 +37,7 @@ describe("npm run plan", () => {
     const r = run(["--stack", "prod"]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^stack prod: \d+ resources/);
-    expect(r.stdout).toMatch(/\+ aws:rds\/instance:Instance mlflow-database-instance\s+\[protected, retained on delete\]/);
+    expect(r.stdout).toMatch(/\+ aws:rds\/instance:Instance mlflow-database-instance\s+\[protected\]/);
   });
 
   it("--strict fails like pulumi up on a kind not yet supported", () => {
@@ -71,5 +71,14 @@ describe("npm run plan", () => {
     const r = run(["--stack", "staging"]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/no Pulumi\.staging\.yaml\. Stacks in this project: .*dev.*prod/);
+  });
+
+  it("a stack file that is not valid YAML names the file, line and column", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-yaml-"));
+    fs.writeFileSync(path.join(dir, "Pulumi.broken.yaml"), "config:\n  mlflow-kit:lifecycle: ephemeral\n  mlflow-kit:target: {kind: render\n");
+    const r = run(["--stack", "broken", "--dir", dir]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^Pulumi\.broken\.yaml: invalid YAML at line \d+, column \d+: .+Fix the file/m);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });

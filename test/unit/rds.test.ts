@@ -4,11 +4,13 @@
  * existing VPC, direct bootstrap).
  */
 import { createHash } from "node:crypto";
+import * as fs from "node:fs";
 import { builtinModules } from "node:module";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { bootstrapHandlerBundle } from "../../infra/database/bootstrap/bundle";
 import { RdsDatabase, subnetCidrs, type RdsDatabaseArgs } from "../../infra/database/rds";
+import { RDS_CA_BUNDLE_FILE } from "../../infra/database/rds-ca";
 import { APP_ROLE, AUTH_DATABASE, TRACKING_DATABASE } from "../../infra/database/types";
 import { evaluateStack, SECRET, type EvaluatedStack, type PlannedResource } from "../../stacks/offline";
 
@@ -26,7 +28,7 @@ const T = {
   role: "aws:iam/role:Role",
   attachment: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
   fn: "aws:lambda/function:Function",
-  invocation: "aws:lambda/invocation:Invocation",
+  invocation: "pulumi-nodejs:dynamic/aws:FunctionInvocation",
   pgProvider: "pulumi:providers:postgresql",
   pgRole: "postgresql:index/role:Role",
   pgDatabase: "postgresql:index/database:Database",
@@ -131,6 +133,9 @@ describe("RdsDatabase: long-lived, own VPC, lambda bootstrap", async () => {
       finalSnapshotIdentifier: "mlflow-kit-prod-db-final",
       deleteAutomatedBackups: false,
       autoMinorVersionUpgrade: true,
+      allowMajorVersionUpgrade: true,
+      engineLifecycleSupport: "open-source-rds-extended-support",
+      applyImmediately: false,
       performanceInsightsEnabled: false,
       username: "mlflow_admin",
       port: 5432,
@@ -140,12 +145,16 @@ describe("RdsDatabase: long-lived, own VPC, lambda bootstrap", async () => {
     });
     expect(instance.password).toBe(SECRET);
     expect(instance.parameterGroupName).toMatch(/^mlflow-kit-prod-db-pg16-/);
-    expect(only(s, T.instance).options).toMatchObject({ protect: true, retainOnDelete: true });
+    // Protected, never retained: see "decommissioning" below.
+    expect(only(s, T.instance).options).toMatchObject({ protect: true });
+    expect(only(s, T.instance).options.retainOnDelete).toBeFalsy();
 
-    const params = only(s, T.params).inputs;
+    // The current family's group, used by the instance, and the previous family's (upgrades).
+    const params = only(s, T.params, "metadata-params-pg16").inputs;
     expect(params).toMatchObject({ family: "postgres16", namePrefix: "mlflow-kit-prod-db-pg16-" });
     expect(params.name).toBeUndefined();
     expect(params.parameters).toEqual([{ name: "rds.force_ssl", value: "1", applyMethod: "immediate" }]);
+    expect(only(s, T.params, "metadata-params-pg15").inputs).toMatchObject({ family: "postgres15", parameters: params.parameters });
   });
 
   it("admits 5432 only from the client security group and the bootstrap function, never from a CIDR", async () => {
@@ -175,8 +184,9 @@ describe("RdsDatabase: long-lived, own VPC, lambda bootstrap", async () => {
       handler: "index.handler",
       code: "[archive]",
       vpcConfig: { subnetIds, securityGroupIds: [await idOf(fnSg)] },
-      environment: { variables: { NODE_EXTRA_CA_CERTS: "/var/runtime/ca-cert.pem" } },
     });
+    // It trusts the RDS CA bundle in its archive, not the runtime's CA store.
+    expect(fn.environment).toBeUndefined();
     const role = only(s, T.role);
     expect(fn.role).toBe(`arn:aws:iam::123456789012:role/${role.inputs.name}`);
     expect(JSON.parse(role.inputs.assumeRolePolicy as string).Statement).toEqual([
@@ -192,8 +202,8 @@ describe("RdsDatabase: long-lived, own VPC, lambda bootstrap", async () => {
     const invocation = only(s, T.invocation).inputs;
     expect(invocation.input).toBe(SECRET);
     expect(invocation.functionName).toBe("mlflow-kit-prod-db-bootstrap");
-    // A changed input (rotated password, new endpoint) or trigger replaces it: a new invocation.
-    expect(invocation.lifecycleScope).toBe("CREATE_ONLY");
+    expect(invocation.region).toBe("us-east-1");
+    // A changed input (rotated password, new endpoint) or trigger runs it again.
     expect(invocation.triggers).toEqual({ code: createHash("sha256").update(bootstrapHandlerBundle()).digest("hex") });
     expect(ofType(s, T.pgRole)).toHaveLength(0);
   });
@@ -218,11 +228,12 @@ describe("RdsDatabase: secrets revealed", async () => {
     [r.name, await new Promise<string>((resolve) => (r.resource as unknown as { result: pulumi.Output<string> }).result.apply(resolve))])));
   const address = s.outputs.address as string;
 
-  it("builds both URIs for the app role with sslmode=require", () => {
+  it("builds both URIs for the app role, verifying the server against the image's RDS CA bundle", () => {
     const app = passwords["metadata-app-password"];
     expect(app).toMatch(/^[A-Za-z0-9]{32}$/);
-    expect(s.outputs.trackingUri).toBe(`postgresql://${APP_ROLE}:${encodeURIComponent(app)}@${address}:5432/${TRACKING_DATABASE}?sslmode=require`);
-    expect(s.outputs.authUri).toBe(`postgresql://${APP_ROLE}:${encodeURIComponent(app)}@${address}:5432/${AUTH_DATABASE}?sslmode=require`);
+    const tls = "sslmode=verify-full&sslrootcert=/app/rds-ca-bundle.pem";
+    expect(s.outputs.trackingUri).toBe(`postgresql://${APP_ROLE}:${encodeURIComponent(app)}@${address}:5432/${TRACKING_DATABASE}?${tls}`);
+    expect(s.outputs.authUri).toBe(`postgresql://${APP_ROLE}:${encodeURIComponent(app)}@${address}:5432/${AUTH_DATABASE}?${tls}`);
   });
 
   it("sends the function the endpoint, both passwords and the names it must create", () => {
@@ -283,8 +294,9 @@ describe("RdsDatabase: ephemeral, existing VPC, direct bootstrap", async () => {
     // Provider configuration reaches the engine as strings.
     expect(only(s, T.pgProvider).inputs).toMatchObject({
       host: expect.stringMatching(/^mlflow-kit-pr-42-db\./), port: "5432", username: "mlflow_admin", password: SECRET,
-      sslmode: "require", superuser: "false", database: "postgres",
+      sslmode: "verify-full", sslrootcert: RDS_CA_BUNDLE_FILE, superuser: "false", database: "postgres",
     });
+    expect(fs.existsSync(RDS_CA_BUNDLE_FILE)).toBe(true);
   });
 
   it("creates the login role without powers, both databases owned by it, and revokes PUBLIC", () => {
@@ -312,7 +324,10 @@ describe("RdsDatabase: argument checks", () => {
     ["one existing subnet", { vpc: { existing: { vpcId: "vpc-1", privateSubnetIds: ["subnet-1"] } } }, /two availability zones/],
     ["no backups", { backupRetentionDays: 0 }, /backupRetentionDays/],
     ["bad identifier", { identifier: "MLflow_DB" }, /identifier/],
-    ["no autoscaling headroom", { maxAllocatedStorageGb: 20 }, /maxAllocatedStorageGb/],
+    ["an autoscaling ceiling under +10%", { allocatedStorageGb: 100, maxAllocatedStorageGb: 109 }, /maxAllocatedStorageGb \(109\) is less than 10% above allocatedStorageGb \(100\).*110 or more/],
+    ["a ceiling below the allocated storage", { maxAllocatedStorageGb: 19 }, /maxAllocatedStorageGb \(19\) is below/],
+    ["a pinned minor version", { engineVersion: "16.4" }, /engineVersion "16.4" must be a major version/],
+    ["a VPC block too small for the subnet split", { vpc: { create: { cidrBlock: "10.0.0.0/26", availabilityZoneCount: 2 } } }, /from \/16 to \/24/],
     ["host bits in the CIDR", { vpc: { create: { cidrBlock: "10.0.0.1/16", availabilityZoneCount: 2 } } }, /host bits/],
   ];
   it.each(bad)("rejects %s", async (_label, over, message) => {
@@ -338,5 +353,132 @@ describe("the bootstrap bundle", () => {
     expect(code).toContain("handler");
     // Paths in esbuild's comments are relative to the repository, not to the working directory.
     expect(code).not.toContain(process.cwd());
+  });
+});
+
+/** URN of the one resource of `type` named `name`. */
+const urnOf = (s: EvaluatedStack, type: string, name?: string) => only(s, type, name).urn;
+/** Every URN `urn` depends on, directly or through others (the engine deletes `urn` before all of these). */
+function dependsOnTransitively(s: EvaluatedStack, urn: string): Set<string> {
+  const byUrn = new Map(s.resources.map((r) => [r.urn, r]));
+  const seen = new Set<string>();
+  const walk = (u: string) => {
+    for (const d of byUrn.get(u)?.dependencies ?? []) if (!seen.has(d)) { seen.add(d); walk(d); }
+  };
+  walk(urn);
+  return seen;
+}
+
+describe("RdsDatabase: delete order of the bootstrap function's network", async () => {
+  const s = await evaluate(prodArgs);
+  const vpcAccess = urnOf(s, T.attachment);
+  const role = urnOf(s, T.role);
+
+  it("deletes the function's security group and the subnets before its role and VPC-access policy", () => {
+    // Lambda needs the role to release the function's network interfaces; the group and the
+    // subnets wait for those interfaces, so they must go first (dependents are deleted first).
+    for (const r of [only(s, T.sg, "metadata-bootstrap"), ...ofType(s, T.subnet)]) {
+      const deps = dependsOnTransitively(s, r.urn);
+      expect(deps.has(vpcAccess), `${r.name} depends on the VPC-access attachment`).toBe(true);
+      expect(deps.has(role), `${r.name} depends on the role`).toBe(true);
+    }
+  });
+
+  it("deletes the function itself before its group and subnets", () => {
+    const fnDeps = dependsOnTransitively(s, urnOf(s, T.fn));
+    expect(fnDeps.has(urnOf(s, T.sg, "metadata-bootstrap"))).toBe(true);
+    for (const subnet of ofType(s, T.subnet)) expect(fnDeps.has(subnet.urn)).toBe(true);
+  });
+});
+
+describe("RdsDatabase: decommissioning", async () => {
+  const [live, decommissioning, review] = [await evaluate(prodArgs), await evaluate({ ...prodArgs, decommission: true }), await evaluate(reviewArgs)];
+
+  it("retains nothing on delete, so that no retained resource keeps a deleted one in use", () => {
+    for (const s of [live, decommissioning]) {
+      for (const r of s.resources.filter((x) => !x.type.startsWith("postgresql:"))) expect(r.options.retainOnDelete, `${r.type} ${r.name}`).toBeFalsy();
+    }
+  });
+
+  it("protects a long-lived instance twice (protect, RDS deletion protection) and keeps a final snapshot and backups", () => {
+    const i = only(live, T.instance);
+    expect(i.options.protect).toBe(true);
+    expect(i.inputs).toMatchObject({ deletionProtection: true, skipFinalSnapshot: false, finalSnapshotIdentifier: "mlflow-kit-prod-db-final", deleteAutomatedBackups: false });
+  });
+
+  it("decommission turns both protections off and still leaves the final snapshot and the backups", () => {
+    const i = only(decommissioning, T.instance);
+    expect(i.options.protect).toBeFalsy();
+    expect(i.inputs).toMatchObject({ deletionProtection: false, skipFinalSnapshot: false, finalSnapshotIdentifier: "mlflow-kit-prod-db-final", deleteAutomatedBackups: false });
+    // Everything else is unchanged: the decommissioning `pulumi up` touches only the instance.
+    const others = (s: EvaluatedStack) => s.resources.filter((r) => r.type !== T.instance && r.type !== T.invocation).map((r) => [r.name, r.inputs]);
+    expect(JSON.stringify(others(decommissioning))).toBe(JSON.stringify(others(live)));
+  });
+
+  it("an ephemeral instance is neither protected nor snapshotted", () => {
+    const i = only(review, T.instance);
+    expect(i.options.protect).toBeFalsy();
+    expect(i.inputs).toMatchObject({ deletionProtection: false, skipFinalSnapshot: true });
+  });
+});
+
+describe("RdsDatabase: major version upgrade", async () => {
+  const [v16, v17] = [await evaluate(prodArgs), await evaluate({ ...prodArgs, engineVersion: "17" })];
+
+  it("upgrades in place: allowMajorVersionUpgrade, the new family's group on the instance", () => {
+    expect(only(v17, T.instance).inputs).toMatchObject({ engineVersion: "17", allowMajorVersionUpgrade: true });
+    expect(only(v17, T.instance).inputs.parameterGroupName).toMatch(/^mlflow-kit-prod-db-pg17-/);
+    expect(only(v17, T.params, "metadata-params-pg17").inputs).toMatchObject({ family: "postgres17" });
+  });
+
+  it("keeps the old family's group, unchanged, through the upgrade (the instance uses it until the upgrade runs)", async () => {
+    const before = only(v16, T.params, "metadata-params-pg16");
+    const after = only(v17, T.params, "metadata-params-pg16");
+    // Same logical name and inputs: the engine neither replaces nor deletes it in this `pulumi up`.
+    expect(after.inputs).toEqual(before.inputs);
+    expect(only(v16, T.instance).inputs.parameterGroupName).toBe(await idOf(before));
+    // N-2 leaves on the next major's `pulumi up`, once nothing uses it.
+    expect(ofType(v17, T.params).map((r) => r.name).sort()).toEqual(["metadata-params-pg16", "metadata-params-pg17"]);
+  });
+
+  it("the lowest supported major has no previous family to keep", async () => {
+    const v14 = await evaluate({ ...prodArgs, engineVersion: "14" });
+    expect(ofType(v14, T.params).map((r) => r.inputs.family)).toEqual(["postgres14"]);
+  });
+
+  it("applies now when asked (applyImmediately), in the maintenance window otherwise", async () => {
+    const now = await evaluate({ ...prodArgs, engineVersion: "17", applyImmediately: true });
+    expect(only(now, T.instance).inputs.applyImmediately).toBe(true);
+    expect(only(v17, T.instance).inputs.applyImmediately).toBe(false);
+  });
+});
+
+describe("RdsDatabase: smaller rules", () => {
+  it("names each ingress rule after its security group, so removing one leaves the others alone", async () => {
+    const three = await evaluate({ ...prodArgs, clientSecurityGroupIds: ["sg-0aaaa000000000001", "sg-0bbbb000000000002", "sg-0cccc000000000003"] });
+    const two = await evaluate({ ...prodArgs, clientSecurityGroupIds: ["sg-0aaaa000000000001", "sg-0cccc000000000003"] });
+    const rules = (s: EvaluatedStack) => Object.fromEntries(ofType(s, T.ingress).map((r) => [r.name, r.inputs.referencedSecurityGroupId]));
+    const before = rules(three);
+    const after = rules(two);
+    // Every rule that stays keeps its name and its group: only the removed group's rule goes.
+    for (const [name, sg] of Object.entries(after)) expect(before[name]).toBe(sg);
+    expect(Object.keys(before).filter((n) => !(n in after))).toEqual(["metadata-db-from-sg-0bbbb000000000002"]);
+  });
+
+  it("names rules for groups made elsewhere after the caller's key", async () => {
+    const s = await evaluate({ ...prodArgs, clientSecurityGroupIds: [], clientSecurityGroups: { "ecs-service": "sg-0service00000001" } });
+    expect(ofType(s, T.ingress).map((r) => r.name).sort()).toEqual(["metadata-db-from-bootstrap", "metadata-db-from-ecs-service"]);
+  });
+
+  it("turns storage autoscaling off with a ceiling equal to the allocated storage (RDS: 0)", async () => {
+    const off = await evaluate({ ...prodArgs, maxAllocatedStorageGb: 20 });
+    expect(only(off, T.instance).inputs.maxAllocatedStorage).toBe(0);
+    const least = await evaluate({ ...prodArgs, maxAllocatedStorageGb: 22 });
+    expect(only(least, T.instance).inputs.maxAllocatedStorage).toBe(22);
+  });
+
+  it("sets engineLifecycleSupport explicitly: Extended Support for long-lived, never for ephemeral", async () => {
+    const review = await evaluate(reviewArgs);
+    expect(only(review, T.instance).inputs.engineLifecycleSupport).toBe("open-source-rds-extended-support-disabled");
   });
 });

@@ -73,8 +73,47 @@ describe("settings: valid config", () => {
   });
 });
 
+describe("settings: the expiry of ephemeral stacks", () => {
+  const at = (values: Record<string, unknown>, now: string) => {
+    const raw: Record<string, string> = { "mlflow-kit:ghcrToken": SECRET_VALUE };
+    for (const [k, v] of Object.entries(values)) raw[k] = typeof v === "string" ? v : JSON.stringify(v);
+    return parseSettings({ project: "mlflow-kit", stack: "pr-7", values: raw, secretKeys: new Set(["mlflow-kit:ghcrToken"]), now: new Date(now) });
+  };
+
+  it("tags an ephemeral stack ttlHours (default 168) after the start of the current hour", () => {
+    const s = at({ ...base(), "mlflow-kit:lifecycle": "ephemeral" }, "2026-11-24T00:47:13.512Z");
+    expect(s.expiresAt).toBe("2026-12-01T00:00:00Z");
+    expect(s.tags["mlflow-kit:expires-at"]).toBe("2026-12-01T00:00:00Z");
+    // Same hour, same tags: two plans within an hour do not differ.
+    expect(at({ ...base(), "mlflow-kit:lifecycle": "ephemeral" }, "2026-11-24T00:59:59Z").tags).toEqual(s.tags);
+  });
+
+  it("honours ttlHours across a day and a month boundary, in UTC", () => {
+    expect(at({ ...base(), "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:ttlHours": 30 }, "2026-11-30T23:10:00+00:00").expiresAt).toBe("2026-12-02T05:00:00Z");
+    // A local-time input is the same instant: 01:30 at +02:00 is 23:30 UTC the day before.
+    expect(at({ ...base(), "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:ttlHours": 1 }, "2026-12-01T01:30:00+02:00").expiresAt).toBe("2026-12-01T00:00:00Z");
+  });
+
+  it("a pinned expiresAt wins over ttlHours, normalised to UTC", () => {
+    const s = at({ ...base(), "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expiresAt": "2026-12-24T18:00:00+01:00" }, "2026-11-24T00:00:00Z");
+    expect(s.tags["mlflow-kit:expires-at"]).toBe("2026-12-24T17:00:00Z");
+  });
+
+  it("a long-lived stack has no expiry tag", () => {
+    const s = at(base(), "2026-11-24T00:00:00Z");
+    expect(s.expiresAt).toBeUndefined();
+    expect(Object.keys(s.tags)).not.toContain("mlflow-kit:expires-at");
+  });
+});
+
 describe("settings: every problem at once, naming the key and the fix", () => {
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ["a pinned minor version", { "mlflow-kit:database": { kind: "rds", engineVersion: "16.4" } }, /mlflow-kit:database\.engineVersion: must be a PostgreSQL major version from 14 to 18 without a minor, such as "16".*Drop the "\.minor"/],
+    ["a major settings do not support", { "mlflow-kit:database": { kind: "rds", engineVersion: "13" } }, /mlflow-kit:database\.engineVersion: must be a PostgreSQL major version from 14 to 18/],
+    ["a storage ceiling under +10%", { "mlflow-kit:database": { kind: "rds", allocatedStorageGb: 100, maxAllocatedStorageGb: 105 } }, /mlflow-kit:database\.maxAllocatedStorageGb: \(105\) is less than 10% above allocatedStorageGb \(100\), which RDS refuses\. Set it to 110 or more, or equal to allocatedStorageGb \(100\) to turn autoscaling off/],
+    ["a storage ceiling below the allocation", { "mlflow-kit:database": { kind: "rds", allocatedStorageGb: 50, maxAllocatedStorageGb: 40 } }, /mlflow-kit:database\.maxAllocatedStorageGb: \(40\) is below allocatedStorageGb \(50\)\. Set it to 55 or more.*or equal/],
+    ["a VPC block too small to split into subnets", { "mlflow-kit:database": { kind: "rds", cidrBlock: "10.40.0.0/26" } }, /mlflow-kit:database\.cidrBlock: must be an IPv4 CIDR block from \/16 to \/24/],
+    ["a VPC block with host bits", { "mlflow-kit:database": { kind: "rds", cidrBlock: "10.40.0.1/16" } }, /mlflow-kit:database\.cidrBlock: vpc cidrBlock 10\.40\.0\.1\/16 has host bits set\. Give the network address/],
     ["missing lifecycle", { "mlflow-kit:lifecycle": undefined }, /mlflow-kit:lifecycle: is missing\. .*pulumi config set mlflow-kit:lifecycle long-lived/],
     ["bad lifecycle", { "mlflow-kit:lifecycle": "forever" }, /mlflow-kit:lifecycle: must be one of long-lived, ephemeral/],
     ["unknown target kind", { "mlflow-kit:target": { kind: "heroku" } }, /mlflow-kit:target\.kind: must be one of render, hf-space, ecs, local/],
@@ -97,6 +136,10 @@ describe("settings: every problem at once, naming the key and the fix", () => {
     ["workers beyond a free plan", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render", plan: "free" }, "mlflow-kit:server": { workers: 4 } }, /server\.workers: 4 workers do not fit Render's free plan/],
     ["unsupported target for pulumi up", { "mlflow-kit:skipTarget": undefined }, /mlflow-kit:target\.kind: ecs is not yet supported.*pulumi config set mlflow-kit:skipTarget true/],
     ["uppercase GHCR owner", { "mlflow-kit:image": { owner: "Example-Org" } }, /mlflow-kit:image\.owner: must be a lower-case GitHub user/],
+    ["an expiry on a long-lived stack", { "mlflow-kit:expiresAt": "2030-01-01T00:00:00Z" }, /mlflow-kit:expiresAt: a long-lived stack never expires\. Remove it/],
+    ["an expiry that is not a date", { "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expiresAt": "next week" }, /mlflow-kit:expiresAt: must be an ISO 8601 date-time/],
+    ["an expiry in the past", { "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expiresAt": "2001-01-01T00:00:00Z" }, /mlflow-kit:expiresAt: 2001-01-01T00:00:00Z is in the past/],
+    ["a TTL beyond 90 days", { "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:ttlHours": 5000 }, /mlflow-kit:ttlHours: must be at most 2160/],
     ["bad artifact prefix", { "mlflow-kit:artifacts": { prefix: "/mlflow/" } }, /mlflow-kit:artifacts\.prefix: must be a key prefix without leading or trailing slash/],
   ];
 
@@ -109,6 +152,8 @@ describe("settings: every problem at once, naming the key and the fix", () => {
     const found = problems(base(), [], {});
     // ghcrToken is given but not as a secret: refused as plain text, never echoed.
     expect(found.join("\n")).toMatch(/mlflow-kit:ghcrToken: is set in plain text/);
+    // Only that message: the value is there, just not encrypted, so it is not "missing" too.
+    expect(found.filter((p) => p.startsWith("mlflow-kit:ghcrToken:"))).toHaveLength(1);
     const missing = problems({ ...base(), "mlflow-kit:ghcrToken": undefined });
     expect(missing.join("\n")).toMatch(/mlflow-kit:ghcrToken: is missing: GitHub token with write:packages.*pulumi config set --secret mlflow-kit:ghcrToken <value>/);
   });
@@ -193,5 +238,24 @@ describe("settings: the local stack", () => {
     const s = parseSettings({ project: cfg.project, stack: "local", values, secretKeys: new Set() });
     expect(s.skipped).toEqual([]);
     expect(s.target.kind).toBe("local");
+  });
+});
+
+describe("settings: RDS rules shared with rds.ts", () => {
+  it("accepts a ceiling equal to the allocated storage (autoscaling off) and one 10% above it", () => {
+    for (const max of [100, 110, 500]) {
+      expect(parse({ ...base(), "mlflow-kit:database": { kind: "rds", allocatedStorageGb: 100, maxAllocatedStorageGb: max } }).database).toMatchObject({ maxAllocatedStorageGb: max });
+    }
+  });
+
+  it("accepts every VPC block from /16 to /24 with three zones", () => {
+    for (const block of ["10.40.0.0/16", "10.40.0.0/20", "10.40.1.0/24"]) {
+      expect(() => parse({ ...base(), "mlflow-kit:database": { kind: "rds", cidrBlock: block, availabilityZones: 3 } })).not.toThrow();
+    }
+  });
+
+  it("decommission is off unless set", () => {
+    expect(parse(base()).decommission).toBe(false);
+    expect(parse({ ...base(), "mlflow-kit:decommission": true }).decommission).toBe(true);
   });
 });

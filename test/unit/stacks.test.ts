@@ -17,7 +17,8 @@ beforeAll(async () => {
 describe("prod (rds, long-lived)", () => {
   it("creates the artifact store, its user and two key slots", () => {
     const [bucket] = byType(prod, "aws:s3/bucket:Bucket");
-    expect(bucket.inputs.bucket).toBe("mlflow-kit-prod-artifacts");
+    // Unique per account: the offline account id is part of the name.
+    expect(bucket.inputs.bucket).toBe("mlflow-kit-prod-art-123456789012");
     expect(bucket.inputs.forceDestroy).toBeFalsy();
     expect(bucket.options).toMatchObject({ protect: true, retainOnDelete: true });
     expect(byType(prod, "aws:iam/user:User").map((u) => u.inputs.name)).toEqual(["mlflow-kit-prod-artifacts"]);
@@ -27,10 +28,12 @@ describe("prod (rds, long-lived)", () => {
   it("creates a private, encrypted, protected RDS instance and the bootstrap of its role and databases", () => {
     const [db] = byType(prod, "aws:rds/instance:Instance");
     expect(db.inputs).toMatchObject({ identifier: "mlflow-kit-prod-db", engine: "postgres", storageEncrypted: true, publiclyAccessible: false, deletionProtection: true, multiAz: true, backupRetentionPeriod: 14, instanceClass: "db.t4g.small" });
-    expect(db.options).toMatchObject({ protect: true, retainOnDelete: true });
+    // Protected, not retained: `pulumi destroy` after decommissioning deletes it with a final snapshot.
+    expect(db.options).toMatchObject({ protect: true });
+    expect(db.options.retainOnDelete).toBeFalsy();
     expect(byType(prod, "aws:rds/subnetGroup:SubnetGroup")).toHaveLength(1);
     expect(byType(prod, "aws:ec2/securityGroup:SecurityGroup").length).toBeGreaterThanOrEqual(1);
-    const [invocation] = byType(prod, "aws:lambda/invocation:Invocation");
+    const [invocation] = byType(prod, "pulumi-nodejs:dynamic/aws:FunctionInvocation");
     expect(invocation.inputs.input).toBe("[secret]");
   });
 
@@ -72,7 +75,7 @@ describe("dev (neon + render, ephemeral)", () => {
 
   it("creates a force-destroyable, unprotected artifact store", () => {
     const [bucket] = byType(dev, "aws:s3/bucket:Bucket");
-    expect(bucket.inputs).toMatchObject({ bucket: "mlflow-kit-dev-artifacts", forceDestroy: true });
+    expect(bucket.inputs).toMatchObject({ bucket: "mlflow-kit-dev-art-123456789012", forceDestroy: true });
     expect(bucket.options.protect).toBeFalsy();
     expect(byType(dev, "aws:iam/accessKey:AccessKey")).toHaveLength(2);
   });

@@ -15,6 +15,8 @@
  * error: every error leaving this file is a BootstrapError whose message was scrubbed.
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Client, escapeIdentifier, escapeLiteral, type ClientConfig } from "pg";
 
 export interface BootstrapSpec {
@@ -166,7 +168,17 @@ export function createHandler(options: HandlerOptions): (event: unknown) => Prom
   };
 }
 
-export const handler = createHandler({ ssl: { rejectUnauthorized: true } });
+/** The RDS CA bundle, shipped in the function's archive next to index.js (rds.ts puts it there). */
+export const BUNDLED_CA_FILE = "rds-ca-bundle.pem";
+
+/**
+ * The Lambda entry point: verifies the server against the bundled RDS CAs only (not the
+ * runtime's trust store) and its name against the endpoint, as libpq's sslmode=verify-full.
+ */
+export const handler = (event: unknown): Promise<BootstrapResult> => {
+  const ca = readFileSync(join(__dirname, BUNDLED_CA_FILE), "utf8");
+  return createHandler({ ssl: { ca, rejectUnauthorized: true } })(event);
+};
 
 /** Network-level failures worth a retry; authentication and SQL errors are not. */
 function isTransient(code: string | undefined): boolean {

@@ -1,0 +1,130 @@
+/**
+ * A stateful Hugging Face Hub fake for the provider contract tests, on FakeApi with the
+ * document beside it (hub-api.openapi.yaml). A Space builds for a couple of runtime polls after
+ * each commit or restart, then runs (or fails, when a test says so).
+ */
+import * as path from "node:path";
+import { FakeApi } from "../support/fake-api";
+
+export interface FakeSpace {
+  sdk: string;
+  private: boolean;
+  hardware: string;
+  sleepTime: number | null;
+  files: Record<string, string>;
+  secrets: Record<string, string>;
+  variables: Record<string, string>;
+  stage: string;
+  /** Runtime polls left in the current build before it runs. */
+  buildPolls: number;
+  commits: number;
+  restarts: number;
+}
+
+export interface HfFake {
+  api: FakeApi;
+  spaces: Map<string, FakeSpace>;
+  /** The next build ends in BUILD_ERROR. */
+  failNextBuild: () => void;
+  /** The token's role as whoami reports it. */
+  role: { value: string };
+}
+
+export async function startHfFake(token: string, user = "alice"): Promise<HfFake> {
+  const spaces = new Map<string, FakeSpace>();
+  const role = { value: "write" };
+  let failBuild = false;
+  const err = (status: number, message: string) => ({ status, body: { error: message } });
+  const repoOf = (c: { request: { params: Record<string, unknown> } }) => `${c.request.params.namespace}/${c.request.params.repo}`;
+  const withSpace = (c: { request: { params: Record<string, unknown> } }, f: (s: FakeSpace, id: string) => { status: number; body?: unknown }) => {
+    const id = repoOf(c);
+    const s = spaces.get(id);
+    return s ? f(s, id) : err(404, `Repository not found: ${id}`);
+  };
+  const rebuild = (s: FakeSpace) => {
+    s.stage = "BUILDING";
+    s.buildPolls = 2;
+  };
+  const runtime = (s: FakeSpace) => ({ stage: s.stage, hardware: { current: s.stage === "RUNNING" ? s.hardware : null, requested: s.hardware }, gcTimeout: s.sleepTime, ...(s.stage.endsWith("ERROR") ? { errorMessage: "Build failed: see logs" } : {}) });
+
+  const api = await FakeApi.start({
+    name: "Hugging Face",
+    definition: path.join(__dirname, "hub-api.openapi.yaml"),
+    apiRoot: "/",
+    token,
+    errorBody: (_status, message) => ({ error: message }),
+    handlers: {
+      whoami: () => ({ status: 200, body: { type: "user", name: user, orgs: [{ name: "acme" }], auth: { type: "access_token", accessToken: { displayName: "kit", role: role.value } } } }),
+      createRepo: (_c, b) => {
+        const id = `${b.organization ?? user}/${b.name}`;
+        if (b.organization && b.organization !== user && b.organization !== "acme") return err(403, `You don't have the rights to create a space under the namespace "${b.organization}"`);
+        if (spaces.has(id)) return err(409, "You already created this space repo");
+        spaces.set(id, { sdk: b.sdk, private: b.visibility !== "public", hardware: "cpu-basic", sleepTime: null, files: {}, secrets: {}, variables: {}, stage: "NO_APP_FILE", buildPolls: 0, commits: 0, restarts: 0 });
+        return { status: 200, body: { url: `https://huggingface.co/spaces/${id}`, id: `66${spaces.size}` } };
+      },
+      deleteRepo: (_c, b) => {
+        const id = `${b.organization ?? user}/${b.name}`;
+        if (!spaces.delete(id)) return err(404, `Repository not found: ${id}`);
+        return { status: 200 };
+      },
+      spaceInfo: (c) => withSpace(c, (s, id) => ({ status: 200, body: { _id: `id-${id}`, id, sdk: s.sdk, likes: 0, private: s.private, lastModified: "2026-11-24T00:00:00.000Z", sha: `sha${s.commits}`, runtime: runtime(s) } })),
+      preupload: (_c, b) => ({ status: 200, body: { files: b.files.map((f: { path: string }) => ({ path: f.path, uploadMode: "regular", shouldIgnore: false })) } }),
+      commit: (c, b) => withSpace(c, (s, id) => {
+        for (const line of String(b).split("\n").filter(Boolean)) {
+          const op = JSON.parse(line) as { key: string; value: { path: string; content: string; encoding: string } };
+          if (op.key === "file") s.files[op.value.path] = Buffer.from(op.value.content, op.value.encoding === "base64" ? "base64" : "utf8").toString("utf8");
+          else if (op.key !== "header") return err(400, `unexpected commit operation ${op.key}`);
+        }
+        s.commits++;
+        rebuild(s);
+        return { status: 200, body: { commitOid: `sha${s.commits}`, commitUrl: `https://huggingface.co/spaces/${id}/commit/sha${s.commits}`, success: true } };
+      }),
+      updateSettings: (c, b) => withSpace(c, (s) => {
+        s.private = b.private;
+        return { status: 200, body: {} };
+      }),
+      requestHardware: (c, b) => withSpace(c, (s) => {
+        s.hardware = b.flavor;
+        return { status: 200, body: runtime(s) };
+      }),
+      setSleepTime: (c, b) => withSpace(c, (s) => {
+        s.sleepTime = b.seconds;
+        return { status: 200, body: runtime(s) };
+      }),
+      restartSpace: (c) => withSpace(c, (s) => {
+        s.restarts++;
+        rebuild(s);
+        return { status: 200, body: {} };
+      }),
+      getRuntime: (c) => withSpace(c, (s) => {
+        if (s.stage === "BUILDING" || s.stage === "APP_STARTING") {
+          s.buildPolls--;
+          if (s.buildPolls === 1) s.stage = failBuild ? "BUILD_ERROR" : "APP_STARTING";
+          else if (s.buildPolls <= 0) s.stage = "RUNNING";
+          if (s.stage === "BUILD_ERROR") failBuild = false;
+        }
+        return { status: 200, body: runtime(s) };
+      }),
+      upsertSecret: (c, b) => withSpace(c, (s) => {
+        s.secrets[b.key] = b.value;
+        return { status: 200 };
+      }),
+      deleteSecret: (c, b) => withSpace(c, (s) => {
+        if (!(b.key in s.secrets)) return err(404, `secret ${b.key} not found`);
+        delete s.secrets[b.key];
+        return { status: 200 };
+      }),
+      listVariables: (c) => withSpace(c, (s) => ({ status: 200, body: Object.fromEntries(Object.entries(s.variables).map(([k, v]) => [k, { value: v, description: "", updatedAt: "2026-11-24T00:00:00.000Z" }])) })),
+      upsertVariable: (c, b) => withSpace(c, (s) => {
+        s.variables[b.key] = b.value;
+        return { status: 200 };
+      }),
+      deleteVariable: (c, b) => withSpace(c, (s) => {
+        if (!(b.key in s.variables)) return err(404, `variable ${b.key} not found`);
+        delete s.variables[b.key];
+        return { status: 200 };
+      }),
+    },
+  });
+  return { api, spaces, role, failNextBuild: () => { failBuild = true; } };
+}
