@@ -16,6 +16,9 @@ export function mlflowStack(settings: Settings): Record<string, unknown> {
     trackingDatabaseUri: d.database?.trackingUri,
     authDatabaseUri: d.database?.authUri,
     envFile: d.environment && envFile(d.environment),
+    // Read back by the teardown from the stack's state, where no Pulumi.<stack>.yaml exists.
+    lifecycle: settings.lifecycle,
+    expiresAt: settings.expiresAt,
     skipped: settings.skipped.length ? settings.skipped : undefined,
   };
   // Parts not deployed have no output at all (the engine warns about undefined ones).

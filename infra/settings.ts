@@ -169,8 +169,11 @@ const credentialRotation = z
     adminPassword: rotation.default(0).describe("Bump to generate a new admin password (when adminPassword is not set)"),
     databasePassword: rotation.default(0).describe("Bump to generate a new database role password"),
     flaskSecretKey: rotation.default(0).describe("Bump to generate a new Flask secret key"),
+    // The path `npm run rotate -- authelia` bumps; the ecs target (Authelia) derives its
+    // session and JWT secrets from it.
+    autheliaSecrets: rotation.default(0).describe("Bump to generate new Authelia session and JWT secrets (target.kind ecs)"),
   })
-  .default({ adminPassword: 0, databasePassword: 0, flaskSecretKey: 0 });
+  .default({ adminPassword: 0, databasePassword: 0, flaskSecretKey: 0, autheliaSecrets: 0 });
 
 /** Config keys (without the "mlflow-kit:" namespace) and their schemas. */
 const plainKeys = {

@@ -17,28 +17,44 @@ export interface Vendor {
   plan: string;
 }
 
-/** A failed vendor call: the HTTP status (none for a dropped connection) and a safe message. */
-export class ApiError extends Error {
-  constructor(
-    message: string,
-    readonly status: number | undefined,
-    /** Milliseconds the vendor asked us to wait (Retry-After, rate-limit reset), if it said. */
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-    this.name = "ApiError";
-  }
+/*
+ * Errors are plain Error objects with a `kind` marker, made by functions, not subclasses of
+ * Error: closure serialization rebuilds a class that extends Error without its message, and
+ * `instanceof` would compare against a copy of the class anyway.
+ */
+
+/** A failed vendor call: the HTTP status (none for a dropped connection) and the vendor's message. */
+export interface ApiError extends Error {
+  kind: "api";
+  status: number | undefined;
+  /** Milliseconds the vendor asked us to wait (Retry-After, rate-limit reset), if it said. */
+  retryAfterMs?: number;
+}
+
+export function apiError(message: string, status: number | undefined, retryAfterMs?: number): ApiError {
+  return Object.assign(new Error(message), { name: "ApiError", kind: "api" as const, status, retryAfterMs });
+}
+
+export function isApiError(err: unknown): err is ApiError {
+  return err instanceof Error && (err as Partial<ApiError>).kind === "api";
 }
 
 /**
  * The final word on a failed call, already one sentence for the user; retry wrappers pass it
  * through untouched (so nesting never rewrites a message twice).
  */
-export class VendorError extends Error {
-  constructor(message: string, readonly status: number | undefined) {
-    super(message);
-    this.name = "VendorError";
-  }
+export interface VendorError extends Error {
+  kind: "vendor";
+  status: number | undefined;
+}
+
+export function vendorError(message: string, status: number | undefined): VendorError {
+  return Object.assign(new Error(message), { name: "VendorError", kind: "vendor" as const, status });
+}
+
+/** True when err is a vendor's answer with this status, before or after withRetry. */
+export function hasStatus(err: unknown, status: number): boolean {
+  return err instanceof Error && ((err as Partial<ApiError>).kind === "api" || (err as Partial<VendorError>).kind === "vendor") && (err as ApiError).status === status;
 }
 
 /** Replaces every occurrence of each secret (and its URL-encoded form) with "[secret]". */

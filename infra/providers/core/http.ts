@@ -1,4 +1,4 @@
-import { ApiError } from "./errors";
+import { apiError, type ApiError } from "./errors";
 import { retryAfterMs } from "./retry";
 
 /**
@@ -28,5 +28,5 @@ export async function jsonFetch<T = unknown>(req: { method: string; url: string;
 export function apiErrorFrom(status: number, header: (name: string) => string | null | undefined, body: unknown): ApiError {
   const b = body as { message?: unknown; error?: unknown; detail?: unknown } | string | undefined;
   const detail = typeof b === "string" ? b : String(b?.message ?? b?.error ?? b?.detail ?? "");
-  return new ApiError(detail, status, status === 429 || status === 423 || status >= 500 ? retryAfterMs(header) : undefined);
+  return apiError(detail, status, status === 429 || status === 423 || status >= 500 ? retryAfterMs(header) : undefined);
 }

@@ -1,4 +1,4 @@
-import { ApiError, describeFailure, VendorError, type Vendor } from "./errors";
+import { describeFailure, isApiError, vendorError, type Vendor } from "./errors";
 
 /**
  * Bounded retries for vendor calls: 429 (after the wait the vendor names), 423 (Neon: project
@@ -42,7 +42,7 @@ export function isDroppedConnection(err: unknown): boolean {
   for (let e: any = err, depth = 0; e && depth < 5; e = e.cause, depth++) {
     if (typeof e.code === "string" && DROPPED.includes(e.code)) return true;
     if (e.name === "TimeoutError") return true; // AbortSignal.timeout: no answer in time
-    if (typeof e.message === "string" && /socket hang up|other side closed|fetch failed|network error/i.test(e.message) && !(e instanceof ApiError)) return true;
+    if (typeof e.message === "string" && /socket hang up|other side closed|fetch failed|network error/i.test(e.message) && !isApiError(e)) return true;
   }
   return false;
 }
@@ -77,12 +77,13 @@ export async function withRetry<T>(ctx: CallContext, call: (attempt: number) => 
     try {
       return await call(attempt);
     } catch (err) {
-      const status = err instanceof ApiError ? err.status : undefined;
-      const dropped = !(err instanceof ApiError) && isDroppedConnection(err);
-      if (!(err instanceof ApiError) && !dropped) throw err; // a bug in the caller, not the vendor
-      last = { status, detail: err instanceof ApiError ? err.message : "" };
-      if (!dropped && !RETRYABLE_STATUS.includes(status!)) throw new VendorError(describeFailure(ctx.vendor, status, ctx.what, last.detail, ctx.secrets), status);
-      waitMs = err instanceof ApiError ? err.retryAfterMs : undefined;
+      const api = isApiError(err);
+      const status = api ? err.status : undefined;
+      const dropped = !api && isDroppedConnection(err);
+      if (!api && !dropped) throw err; // a bug in the caller, or a VendorError already said
+      last = { status, detail: api ? err.message : "" };
+      if (!dropped && !RETRYABLE_STATUS.includes(status!)) throw vendorError(describeFailure(ctx.vendor, status, ctx.what, last.detail, ctx.secrets), status);
+      waitMs = api ? err.retryAfterMs : undefined;
     }
     const backoff = Math.random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
     const delay = Math.max(waitMs ?? 0, backoff);
@@ -90,5 +91,5 @@ export async function withRetry<T>(ctx: CallContext, call: (attempt: number) => 
     await new Promise((r) => setTimeout(r, delay));
   }
   const why = last.status === undefined ? "the connection kept dropping" : last.status === 429 ? "rate limited (429)" : last.status === 423 ? "the project stayed locked by another operation (423)" : `HTTP ${last.status}`;
-  throw new VendorError(`${ctx.vendor.name}: ${ctx.what} gave up after ${Math.round((Date.now() - started) / 1000)} s of retries: ${why}. Run \`pulumi up\` again later; it picks up where it stopped.`, last.status);
+  throw vendorError(`${ctx.vendor.name}: ${ctx.what} gave up after ${Math.round((Date.now() - started) / 1000)} s of retries: ${why}. Run \`pulumi up\` again later; it picks up where it stopped.`, last.status);
 }

@@ -1,4 +1,4 @@
-import { ApiError, type Vendor } from "../core/errors";
+import type { Vendor } from "../core/errors";
 import { apiErrorFrom } from "../core/http";
 import type { CallContext } from "../core/retry";
 
@@ -41,9 +41,4 @@ export async function hubFetch(input: string | URL | Request, init?: RequestInit
 /** The call context of one action on a Space: the token and every secret value are masked. */
 export function hfContext(what: string, token: string, secretValues: string[] = []): CallContext {
   return { vendor: HF, what, secrets: [token, ...secretValues] };
-}
-
-/** True when err is a vendor answer with this status (after withRetry it is a VendorError). */
-export function hasStatus(err: unknown, status: number): boolean {
-  return typeof err === "object" && err !== null && (err as { status?: number }).status === status && (err instanceof ApiError || (err as Error).name === "VendorError");
 }

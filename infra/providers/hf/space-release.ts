@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { jsonFetch } from "../core/http";
 import { pollUntil } from "../core/poll";
 import { withRetry } from "../core/retry";
-import { HF_API_URL, hasStatus, hfContext, hfToken, hubFetch } from "./client";
+import { hasStatus } from "../core/errors";
+import { HF_API_URL, hfContext, hfToken, hubFetch } from "./client";
 
 /**
  * What a Space runs: its repository files (the Dockerfile FROM the image digest, the README

@@ -2,7 +2,8 @@ import { createRepo, deleteRepo, spaceInfo, whoAmI } from "@huggingface/hub";
 import * as pulumi from "@pulumi/pulumi";
 import { jsonFetch } from "../core/http";
 import { withRetry } from "../core/retry";
-import { HF_API_URL, hasStatus, hfContext, hfToken, hubFetch } from "./client";
+import { hasStatus } from "../core/errors";
+import { HF_API_URL, hfContext, hfToken, hubFetch } from "./client";
 
 /** The Space repository and its settings; its files, secrets and variables are SpaceRelease's. */
 export interface SpaceInputs {

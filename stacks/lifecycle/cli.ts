@@ -1,0 +1,36 @@
+/** What the three lifecycle commands share: the workspace, the policy pack, error output. */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { REPO_ROOT } from "../stack-config";
+import { automationWorkspace, type LifecycleWorkspace } from "./workspace";
+
+/** The policy pack (issue 9) runs with every update once the repository has it. */
+export function policyPacks(root = REPO_ROOT): string[] {
+  return fs.existsSync(path.join(root, "policies")) ? [path.join(root, "policies")] : [];
+}
+
+export async function workspace(): Promise<LifecycleWorkspace> {
+  try {
+    return await automationWorkspace(REPO_ROOT);
+  } catch (err) {
+    if (/ENOENT/.test(String((err as Error)?.message ?? err))) {
+      throw new Error("pulumi: the Pulumi CLI is not on PATH; these commands drive it through the Automation API. Install it and log in to the stacks' backend (`pulumi login`); for an offline view of a stack use `npm run plan -- --stack <name>`");
+    }
+    throw err;
+  }
+}
+
+export const io = { log: (line: string) => process.stdout.write(`${line}\n`) };
+
+/** Runs a command's main: a known refusal prints its message alone and exits 1. */
+export function run(main: () => Promise<number>): void {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
