@@ -14,6 +14,7 @@ import { stackRuntimeEnvironment, type RuntimeEnvironment } from "./runtime-cont
 import { pushesImage, type Settings } from "./settings";
 import { LocalTarget } from "./targets/local";
 import { targetProfile } from "./targets/profile";
+import { HfSpaceTarget } from "./targets/hf-space";
 import type { DeployedTarget } from "./targets/types";
 
 export interface MlflowDeploymentArgs {
@@ -95,7 +96,23 @@ export class MlflowDeployment extends pulumi.ComponentResource {
     const t = s.target;
     switch (t.kind) {
       // case "render": (issue 6)
-      // case "hf-space": (issue 6)
+      case "hf-space": {
+        const profile = targetProfile(s);
+        return new HfSpaceTarget(`${name}-hf-space`, {
+          owner: t.owner,
+          spaceName: t.spaceName ?? s.namePrefix,
+          visibility: t.visibility,
+          hardware: t.hardware,
+          sleepTimeSeconds: t.sleepTimeSeconds,
+          lifecycle: s.lifecycle,
+          environment,
+          imageRef: this.image.imageRef,
+          repository: this.image.repository,
+          publicHostname: profile.publicHostname,
+          appPort: profile.port,
+          title: `MLflow (${s.namePrefix})`,
+        }, { parent: this, dependsOn: this.database ? [this.database] : [] });
+      }
       // case "ecs": (issue 7)
       case "local":
         return new LocalTarget(`${name}-target`, {

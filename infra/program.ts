@@ -5,7 +5,8 @@ import type { Settings } from "./settings";
 export function mlflowStack(settings: Settings): Record<string, unknown> {
   const d = new MlflowDeployment("mlflow", { settings });
   const outputs: Record<string, unknown> = {
-    trackingUri: settings.deploy.target ? d.publicUrl : undefined,
+    // Known once the target serves: the URL clients use.
+    trackingUri: d.target?.url,
     adminUsername: d.adminUsername,
     adminPassword: d.credentials.adminPassword,
     artifactBucket: d.artifacts.bucketName,

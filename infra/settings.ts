@@ -94,8 +94,10 @@ const hfSpaceTarget = z.strictObject({
   kind: z.literal("hf-space"),
   owner: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,95}$/, { message: "must be a Hugging Face user or organization name" }).describe("Hugging Face user or organization that owns the Space"),
   spaceName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/, { message: "must be a Space name (letters, digits, . _ -)" }).optional().describe("Space name; <project>-<stack> when unset"),
-  hardware: z.string().default("cpu-basic").describe("Space hardware flavor"),
+  // The flavors @huggingface/hub 2.17 knows (SpaceHardwareFlavor); cpu-basic is the free one.
+  hardware: z.enum(["cpu-basic", "cpu-upgrade", "cpu-performance", "cpu-xl", "sprx8", "zero-a10g", "inf2x6", "t4-small", "t4-medium", "l4x1", "l4x4", "l40sx1", "l40sx4", "l40sx8", "a10g-small", "a10g-large", "a10g-largex2", "a10g-largex4", "a100-large", "a100x4", "a100x8"]).default("cpu-basic").describe("Space hardware flavor; cpu-basic is free"),
   visibility: z.enum(["private", "public"]).default("private").describe("Space visibility"),
+  sleepTimeSeconds: z.number().int().min(300).max(7 * 24 * 3600).optional().describe("Paid hardware: seconds idle before the Space sleeps (cpu-basic always sleeps after 48 h)"),
 });
 
 const ecsTarget = z.strictObject({
@@ -205,7 +207,7 @@ export const SECRET_KEYS = {
 export type SecretKey = keyof typeof SECRET_KEYS;
 
 /** What this version deploys; the rest of the schema is accepted so configs stay valid as targets land. */
-const SUPPORTED = { database: ["rds", "local"], target: ["local"] as string[] } as const;
+const SUPPORTED = { database: ["rds", "local"], target: ["hf-space", "local"] as string[] } as const;
 
 const schema = z.object({
   ...plainKeys,
@@ -376,6 +378,9 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     }
   } else if (s.expiresAt) {
     problems.push(`${ns}expiresAt: a long-lived stack never expires. Remove it, or set ${ns}lifecycle ephemeral`);
+  }
+  if (s.target?.kind === "hf-space" && s.target.hardware === "cpu-basic" && s.target.sleepTimeSeconds !== undefined) {
+    problems.push(`${ns}target.sleepTimeSeconds: free cpu-basic Spaces sleep after 48 hours idle and the Hub does not let that change. Remove sleepTimeSeconds, or choose paid hardware (target.hardware, e.g. cpu-upgrade)`);
   }
   if (s.target?.kind === "render" && s.target.plan === "free" && s.server.workers > 1) {
     problems.push(`${ns}server.workers: ${s.server.workers} workers do not fit Render's free plan (512 MB); each worker is a full MLflow process. Use workers: 1 or a larger plan`);

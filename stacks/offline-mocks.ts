@@ -119,6 +119,10 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
         const length = inputs.length ?? 32;
         return { id: "none", state: { ...inputs, result: password(args.name, length, { upper: inputs.upper !== false, lower: inputs.lower !== false, numeric: inputs.numeric !== false }) } };
       }
+      case "pulumi-nodejs:dynamic/hf:Space":
+        return { id: `${inputs.owner}/${inputs.name}`, state: { ...inputs, repoId: `${inputs.owner}/${inputs.name}`, pageUrl: `https://huggingface.co/spaces/${inputs.owner}/${inputs.name}` } };
+      case "pulumi-nodejs:dynamic/hf:SpaceRelease":
+        return { id: `${inputs.repoId}/release`, state: { ...inputs, stage: "RUNNING" } };
       default:
         return { id: token(`${args.name}-`, 8), state: { ...inputs, arn: inputs.arn ?? arn(args.type.split(":")[0], args.name) } };
     }

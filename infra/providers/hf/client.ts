@@ -2,6 +2,16 @@ import type { Vendor } from "../core/errors";
 import { apiErrorFrom } from "../core/http";
 import type { CallContext } from "../core/retry";
 
+/**
+ * @huggingface/hub, loaded when a provider method runs. A static import would be captured as a
+ * module binding, which closure serialization cannot always name as a package (under vitest it
+ * walks into the library and fails); a `require` at call time serializes as itself.
+ */
+export function hub(): typeof import("@huggingface/hub") {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("@huggingface/hub");
+}
+
 /** The config key of the token and the vendor facts for error sentences. */
 export const HF_TOKEN_KEY = "mlflow-kit:hfToken";
 export const HF_API_URL = "https://huggingface.co";

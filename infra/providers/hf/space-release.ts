@@ -1,10 +1,9 @@
-import { uploadFiles } from "@huggingface/hub";
 import * as pulumi from "@pulumi/pulumi";
 import { jsonFetch } from "../core/http";
 import { pollUntil } from "../core/poll";
 import { withRetry } from "../core/retry";
 import { hasStatus } from "../core/errors";
-import { HF_API_URL, hfContext, hfToken, hubFetch } from "./client";
+import { HF_API_URL, hfContext, hfToken, hub, hubFetch } from "./client";
 
 /**
  * What a Space runs: its repository files (the Dockerfile FROM the image digest, the README
@@ -126,7 +125,7 @@ class SpaceReleaseProvider implements pulumi.dynamic.ResourceProvider {
     }
     if (olds && sameMap(olds.files, news.files)) return false;
     await withRetry(hfContext(`committing the files of the Space ${news.repoId}`, this.token, secretValues), () =>
-      uploadFiles({
+      hub().uploadFiles({
         hubUrl: news.apiUrl, accessToken: this.token, fetch: hubFetch,
         repo: { type: "space", name: news.repoId },
         files: Object.entries(news.files).map(([path, content]) => ({ path, content: new Blob([content]) })),

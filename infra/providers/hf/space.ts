@@ -1,9 +1,8 @@
-import { createRepo, deleteRepo, spaceInfo, whoAmI } from "@huggingface/hub";
 import * as pulumi from "@pulumi/pulumi";
 import { jsonFetch } from "../core/http";
 import { withRetry } from "../core/retry";
 import { hasStatus } from "../core/errors";
-import { HF_API_URL, hfContext, hfToken, hubFetch } from "./client";
+import { HF_API_URL, hfContext, hfToken, hub, hubFetch } from "./client";
 
 /** The Space repository and its settings; its files, secrets and variables are SpaceRelease's. */
 export interface SpaceInputs {
@@ -52,19 +51,19 @@ class SpaceProvider implements pulumi.dynamic.ResourceProvider {
 
   async create(inputs: SpaceInputs): Promise<pulumi.dynamic.CreateResult> {
     const repoId = `${inputs.owner}/${inputs.name}`;
-    const hub = { hubUrl: inputs.apiUrl, accessToken: this.token, fetch: hubFetch };
-    const me = await withRetry(hfContext("checking the token (whoami)", this.token), () => whoAmI(hub));
+    const conn = { hubUrl: inputs.apiUrl, accessToken: this.token, fetch: hubFetch };
+    const me = await withRetry(hfContext("checking the token (whoami)", this.token), () => hub().whoAmI(conn));
     const role = (me as { auth?: { accessToken?: { role?: string } } }).auth?.accessToken?.role;
     if (role === "read") {
       throw new Error(`Hugging Face: the token in mlflow-kit:hfToken is read-only, and creating the Space ${repoId} needs write access. Create a token with the write role and set it: \`pulumi config set --secret mlflow-kit:hfToken <token>\``);
     }
     try {
       await withRetry(hfContext(`creating the Space ${repoId}`, this.token), () =>
-        createRepo({ ...hub, repo: { type: "space", name: repoId }, sdk: "docker", visibility: inputs.visibility }));
+        hub().createRepo({ ...conn, repo: { type: "space", name: repoId }, sdk: "docker", visibility: inputs.visibility }));
     } catch (err) {
       // 409: it exists, e.g. left by an interrupted run. Adopt it if it is a Docker Space.
       if (!hasStatus(err, 409)) throw err;
-      const existing = await withRetry(hfContext(`reading the existing Space ${repoId}`, this.token), () => spaceInfo({ ...hub, name: repoId }));
+      const existing = await withRetry(hfContext(`reading the existing Space ${repoId}`, this.token), () => hub().spaceInfo({ ...conn, name: repoId }));
       if (existing.sdk !== "docker") {
         throw new Error(`Hugging Face: a Space ${repoId} already exists with sdk ${existing.sdk ?? "unknown"}, not docker, so mlflow-kit will not take it over. Delete it, or set target.spaceName to another name`);
       }
@@ -77,7 +76,7 @@ class SpaceProvider implements pulumi.dynamic.ResourceProvider {
     const [owner, name] = id.split("/");
     const apiUrl = props?.apiUrl ?? HF_API_URL;
     const info = await withRetry(hfContext(`reading the Space ${id}`, this.token), () =>
-      spaceInfo({ hubUrl: apiUrl, accessToken: this.token, fetch: hubFetch, name: id, additionalFields: ["runtime"] }));
+      hub().spaceInfo({ hubUrl: apiUrl, accessToken: this.token, fetch: hubFetch, name: id, additionalFields: ["runtime"] }));
     const runtime = (info as { runtime?: { hardware?: { requested?: string | null; current?: string | null }; gcTimeout?: number | null } }).runtime;
     const state: SpaceInputs = {
       apiUrl,
@@ -98,7 +97,7 @@ class SpaceProvider implements pulumi.dynamic.ResourceProvider {
   async delete(id: string, props: SpaceOutputs): Promise<void> {
     try {
       await withRetry(hfContext(`deleting the Space ${id}`, this.token), () =>
-        deleteRepo({ hubUrl: props.apiUrl ?? HF_API_URL, accessToken: this.token, fetch: hubFetch, repo: { type: "space", name: id } }));
+        hub().deleteRepo({ hubUrl: props.apiUrl ?? HF_API_URL, accessToken: this.token, fetch: hubFetch, repo: { type: "space", name: id } }));
     } catch (err) {
       if (!hasStatus(err, 404)) throw err; // already gone: deleted is deleted
     }
