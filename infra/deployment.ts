@@ -149,6 +149,7 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           bucketName: `${s.namePrefix}-artifacts`,
           prefix: a.prefix,
           lifecycle: s.lifecycle,
+          decommission: s.decommission,
           image: a.image,
           networkName: this.privateNetwork!.name,
           keyRotation: a.keyRotation,
@@ -185,6 +186,7 @@ export class MlflowDeployment extends pulumi.ComponentResource {
         return new LocalDatabase(`${name}-database`, {
           namePrefix: s.namePrefix,
           lifecycle: s.lifecycle,
+          decommission: s.decommission,
           image: db.image,
           networkName: this.privateNetwork!.name,
           passwordRotation: s.rotation.databasePassword,

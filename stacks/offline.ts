@@ -17,6 +17,12 @@ export interface PlannedResource {
   dependencies: string[];
   /** The pulumi.Resource itself, for tests that read its outputs. */
   resource: pulumi.Resource;
+  /**
+   * The inputs as the engine hands them to a policy pack: serialized by the SDK, secrets as the
+   * engine's secret objects WITH their values (never print this), plus the URNs each input
+   * depends on. Only stacks/policy-check.ts and the policy tests read it.
+   */
+  analyzer: { properties: Record<string, unknown>; propertyDependencies: Record<string, string[]>; dependencies: string[] };
 }
 
 export interface EvaluatedStack {
@@ -91,11 +97,41 @@ export async function evaluateStack(o: EvaluateOptions): Promise<EvaluatedStack>
       },
       resource: r.resource,
       dependencies: [],
+      analyzer: await analyzerInputs(r.props),
     });
   }
   for (const r of resources) r.dependencies = dependencies.get(r.urn) ?? [];
   return { stack: o.stack, resources, outputs, rawOutputs };
 }
+
+/** Pulumi's resource-reference signature: the engine hands analyzers the referenced id instead. */
+const RESOURCE_REF_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
+
+/** The inputs serialized the way the SDK sends them to the engine, with each input's dependencies. */
+async function analyzerInputs(props: pulumi.Inputs): Promise<PlannedResource["analyzer"]> {
+  const rpc = require("@pulumi/pulumi/runtime/rpc") as {
+    serializeResourceProperties(label: string, props: pulumi.Inputs, opts: object): Promise<[Record<string, unknown>, Map<string, Set<pulumi.Resource>>]>;
+  };
+  const [properties, deps] = await rpc.serializeResourceProperties("policy", props, {});
+  const propertyDependencies: Record<string, string[]> = {};
+  const all = new Set<string>();
+  for (const [key, resources] of deps) {
+    const urns = await Promise.all([...resources].map((d) => settle(d.urn, true) as Promise<string>));
+    if (urns.length) propertyDependencies[key] = urns;
+    urns.forEach((u) => all.add(u));
+  }
+  const dropRefs = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(dropRefs);
+    if (v && typeof v === "object") {
+      const o = v as Record<string, unknown>;
+      if (o[SPECIAL_SIG] === RESOURCE_REF_SIG) return o.id ?? o.urn;
+      return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, dropRefs(x)]));
+    }
+    return v;
+  };
+  return { properties: dropRefs(properties) as Record<string, unknown>, propertyDependencies, dependencies: [...all] };
+}
+const SPECIAL_SIG = "4dabf18193072939515e22adb298388d";
 
 /**
  * The dependency lists the SDK sends with each registration, by URN, read off the mock

@@ -5,21 +5,35 @@
  * network) and prints every resource with its key settings, secrets shown as "[secret]".
  * A reviewer without cloud credentials (a pull request from a fork) sees what a change does.
  * Kinds this version cannot deploy yet are left out with a note; --strict fails on them the
- * way `pulumi up` does.
+ * way `pulumi up` does. The policy pack (policies/) runs over the planned resources; its
+ * violations follow the tree, and a mandatory one fails the plan as it fails `pulumi preview`.
  */
 import { parseArgs } from "node:util";
 import { mlflowStack } from "../infra/program";
 import { loadSettings, SettingsError } from "../infra/settings";
 import { evaluateStack, type EvaluatedStack, type PlannedResource } from "./offline";
+import { checkPolicies, readPolicyConfig, type PolicyConfig, type Violation } from "./policy-check";
 import { readStackConfig } from "./stack-config";
 
-export async function plan(stack: string, opts: { strict?: boolean; dir?: string; revealSecrets?: boolean } = {}): Promise<EvaluatedStack & { skipped: string[] }> {
+export type Plan = EvaluatedStack & { skipped: string[]; violations: Violation[] };
+
+export interface PlanOptions {
+  strict?: boolean;
+  dir?: string;
+  revealSecrets?: boolean;
+  /** Config values over Pulumi.<stack>.yaml's (full keys, strings as the engine has them). */
+  overrides?: Record<string, string>;
+  /** Policy config, as `pulumi preview --policy-pack-config` takes it. */
+  policyConfig?: PolicyConfig;
+}
+
+export async function plan(stack: string, opts: PlanOptions = {}): Promise<Plan> {
   const cfg = readStackConfig(stack, process.env, opts.dir);
   let skipped: string[] = [];
   const evaluated = await evaluateStack({
     project: cfg.project,
     stack,
-    config: cfg.config,
+    config: { ...cfg.config, ...opts.overrides },
     secretKeys: cfg.secretKeys,
     revealSecrets: opts.revealSecrets,
     program: () => {
@@ -28,20 +42,26 @@ export async function plan(stack: string, opts: { strict?: boolean; dir?: string
       return mlflowStack(settings);
     },
   });
-  return { ...evaluated, skipped };
+  const violations = await checkPolicies(evaluated.resources.map((r) => ({
+    urn: r.urn, type: r.type, name: r.name, parent: r.parent, options: r.options, ...r.analyzer,
+  })), opts.policyConfig);
+  return { ...evaluated, skipped, violations };
 }
 
-export function planJson(p: EvaluatedStack & { skipped: string[] }): string {
+export const hasMandatory = (p: Plan) => p.violations.some((v) => v.level === "mandatory");
+
+export function planJson(p: Plan): string {
   return JSON.stringify({
     stack: p.stack,
     resources: p.resources.map(({ urn, type, name, parent, inputs }) => ({ urn, type, name, parent, inputs })),
     outputs: p.outputs,
     skipped: p.skipped,
+    violations: p.violations,
   }, null, 2);
 }
 
 /** The resource tree, each resource with its inputs on indented lines. */
-export function planText(p: EvaluatedStack & { skipped: string[] }): string {
+export function planText(p: Plan): string {
   const children = new Map<string | undefined, PlannedResource[]>();
   const urns = new Set(p.resources.map((r) => r.urn));
   for (const r of p.resources) {
@@ -64,6 +84,12 @@ export function planText(p: EvaluatedStack & { skipped: string[] }): string {
   lines.push("outputs:");
   for (const [k, v] of Object.entries(p.outputs)) lines.push(`  ${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
   for (const s of p.skipped) lines.push(`not planned: ${s}`);
+  const counts = (["mandatory", "advisory", "remediate"] as const).map((l) => `${p.violations.filter((v) => v.level === l).length} ${l}`);
+  lines.push(`policy violations (policies/): ${counts.join(", ")}`);
+  for (const v of p.violations) {
+    lines.push(`  [${v.level}] ${v.policy}: ${v.urn.split("::").pop()}`);
+    for (const l of v.message.split("\n")) lines.push(`      ${l}`);
+  }
   return lines.join("\n");
 }
 
@@ -74,13 +100,19 @@ async function main() {
       json: { type: "boolean", default: false },
       strict: { type: "boolean", default: false },
       dir: { type: "string" }, // where Pulumi.<stack>.yaml is; the project root by default
+      "policy-config": { type: "string" }, // a JSON file as for pulumi's --policy-pack-config
     },
     allowPositionals: false,
   });
   try {
-    const p = await plan(values.stack!, { strict: values.strict, dir: values.dir });
+    const policyConfig = values["policy-config"] ? readPolicyConfig(values["policy-config"]) : undefined;
+    const p = await plan(values.stack!, { strict: values.strict, dir: values.dir, policyConfig });
     for (const s of p.skipped) process.stderr.write(`note: not planned: ${s}\n`);
     process.stdout.write(`${values.json ? planJson(p) : planText(p)}\n`);
+    if (hasMandatory(p)) {
+      process.stderr.write(`policy: ${p.violations.filter((v) => v.level === "mandatory").length} mandatory violation(s); pulumi preview with --policy-pack policies would fail the same way\n`);
+      process.exitCode = 1;
+    }
   } catch (err) {
     process.stderr.write(`${err instanceof SettingsError || err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;

@@ -16,6 +16,8 @@ export interface MinioArtifactStoreArgs {
   /** Artifact prefix inside the bucket, no leading or trailing slash. */
   prefix: string;
   lifecycle: "long-lived" | "ephemeral";
+  /** Long-lived only: drops `protect` from the volume so that `pulumi destroy` can finish (it stays in Docker). */
+  decommission?: boolean;
   /** MinIO image pinned by digest. */
   image: string;
   /** The private network (PrivateNetwork.name). */
@@ -55,7 +57,8 @@ export class MinioArtifactStore extends pulumi.ComponentResource implements Arti
   constructor(name: string, args: MinioArtifactStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlflow-kit:artifacts:MinioArtifactStore", name, {}, opts);
     const labels = dockerLabels(args.tags);
-    const longLived = args.lifecycle === "long-lived";
+    // As LocalDatabase's volumes: protected and retained when long-lived.
+    const keepData: pulumi.CustomResourceOptions = args.lifecycle === "long-lived" ? { protect: !args.decommission, retainOnDelete: true } : {};
     // Checked here, before anything exists: the policy must not widen (see artifactUserPolicy).
     const policy = JSON.stringify(artifactUserPolicy(`arn:aws:s3:::${args.bucketName}`, args.prefix), null, 2);
 
@@ -63,7 +66,7 @@ export class MinioArtifactStore extends pulumi.ComponentResource implements Arti
     const data = new docker.Volume(`${name}-data`, {
       name: `${args.namePrefix}-minio-data`,
       labels,
-    }, { parent: this, retainOnDelete: longLived });
+    }, { parent: this, ...keepData });
 
     const rootPassword = new random.RandomPassword(`${name}-root-password`, { length: 40, special: false }, { parent: this });
     // Upper-case letters and digits: the shape of the contract's AWS_ACCESS_KEY_ID.

@@ -12,6 +12,8 @@ export interface LocalDatabaseArgs {
   /** `<project>-<stack>`: prefixes the container and volume names. */
   namePrefix: string;
   lifecycle: "long-lived" | "ephemeral";
+  /** Long-lived only: drops `protect` from the volumes so that `pulumi destroy` can finish (they stay in Docker). */
+  decommission?: boolean;
   /** PostgreSQL image pinned by digest. */
   image: string;
   /** The private network (PrivateNetwork.name). */
@@ -53,7 +55,10 @@ export class LocalDatabase extends pulumi.ComponentResource implements MetadataD
   constructor(name: string, args: LocalDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlflow-kit:database:LocalDatabase", name, {}, opts);
     const labels = dockerLabels(args.tags);
-    const longLived = args.lifecycle === "long-lived";
+    // Long-lived: the volumes are protected (`pulumi destroy --exclude-protected` leaves them
+    // and a later `pulumi up` takes them up again) and retained on delete (decommissioning
+    // drops protect; the data stays in Docker until `docker volume rm`). See README "local".
+    const keepData: pulumi.CustomResourceOptions = args.lifecycle === "long-lived" ? { protect: !args.decommission, retainOnDelete: true } : {};
 
     const image = new docker.RemoteImage(`${name}-image`, {
       name: args.image,
@@ -61,16 +66,16 @@ export class LocalDatabase extends pulumi.ComponentResource implements MetadataD
       keepLocally: true,
     }, { parent: this });
 
-    // Long-lived: `pulumi destroy` leaves the data (docker volume rm removes it; see README).
     const data = new docker.Volume(`${name}-data`, {
       name: `${args.namePrefix}-pgdata`,
       labels,
-    }, { parent: this, retainOnDelete: longLived });
-    // Only the server's socket lives here; the setup job reaches the server through it.
+    }, { parent: this, ...keepData });
+    // Only the server's socket lives here; the setup job reaches the server through it. Kept
+    // like the data, so that a kept data volume always finds its server's socket directory.
     const socket = new docker.Volume(`${name}-socket`, {
       name: `${args.namePrefix}-pgsocket`,
       labels,
-    }, { parent: this });
+    }, { parent: this, ...keepData });
 
     // Required by the image to initialise; nothing ever logs in with it (see above).
     const superuserPassword = new random.RandomPassword(`${name}-superuser-password`, {

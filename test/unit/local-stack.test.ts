@@ -116,12 +116,10 @@ describe("local stack: what it runs", () => {
     for (const c of byType(local, CONTAINER)) expect(c.inputs.networkMode ?? "none", String(c.inputs.name)).not.toBe("host");
   });
 
-  it("keeps data in named volumes that a long-lived stack's destroy leaves in place", () => {
+  it("keeps data in named volumes, protected and retained on delete in a long-lived stack", () => {
     const volumes = Object.fromEntries(byType(local, "docker:index/volume:Volume").map((v) => [v.inputs.name as string, v]));
     expect(Object.keys(volumes).sort()).toEqual(["mlflow-kit-local-minio-data", "mlflow-kit-local-pgdata", "mlflow-kit-local-pgsocket"]);
-    expect(volumes["mlflow-kit-local-pgdata"].options.retainOnDelete).toBe(true);
-    expect(volumes["mlflow-kit-local-minio-data"].options.retainOnDelete).toBe(true);
-    expect(volumes["mlflow-kit-local-pgsocket"].options.retainOnDelete).toBeFalsy();
+    for (const v of Object.values(volumes)) expect(v.options, String(v.inputs.name)).toMatchObject({ protect: true, retainOnDelete: true });
     expect(container(local, "mlflow-kit-local-postgres").inputs.volumes).toEqual(expect.arrayContaining([
       { volumeName: "mlflow-kit-local-pgdata", containerPath: "/var/lib/postgresql/data" },
       { volumeName: "mlflow-kit-local-pgsocket", containerPath: "/var/run/postgresql" },
@@ -131,9 +129,18 @@ describe("local stack: what it runs", () => {
     expect(container(local, "mlflow-kit-local-postgres-setup").inputs.volumes).toEqual([{ volumeName: "mlflow-kit-local-pgsocket", containerPath: "/var/run/postgresql" }]);
   });
 
+  it("decommissioning drops protect, so that `pulumi destroy` finishes; the volumes stay in Docker", async () => {
+    const decommissioned = await planWith((c) => { c["mlflow-kit:decommission"] = true; });
+    const volumes = byType(decommissioned, "docker:index/volume:Volume");
+    expect(volumes).toHaveLength(3);
+    for (const v of volumes) expect(v.options, String(v.inputs.name)).toMatchObject({ protect: false, retainOnDelete: true });
+  });
+
   it("an ephemeral local stack's destroy removes the volumes too", async () => {
-    const ephemeral = await planWith((c) => { c["mlflow-kit:lifecycle"] = "ephemeral"; });
-    for (const v of byType(ephemeral, "docker:index/volume:Volume")) expect(v.options.retainOnDelete, String(v.inputs.name)).toBeFalsy();
+    const ephemeral = await planWith((c) => { c["mlflow-kit:lifecycle"] = "ephemeral"; c["mlflow-kit:ttlHours"] = 24; });
+    const volumes = byType(ephemeral, "docker:index/volume:Volume");
+    expect(volumes).toHaveLength(3);
+    for (const v of volumes) expect(v.options.protect || v.options.retainOnDelete, String(v.inputs.name)).toBeFalsy();
   });
 
   it("sets up role, databases, bucket and user with one-shot containers that fail `pulumi up` when they fail", () => {

@@ -33,6 +33,42 @@ describe("npm run plan", () => {
     expect(r.stderr).toMatch(/not planned: .*ecs is not yet supported/);
   });
 
+  it("--json lists the policy pack's violations; none is mandatory for a shipped stack", () => {
+    const r = run(["--stack", "dev", "--json"]);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(Array.isArray(out.violations)).toBe(true);
+    expect(out.violations.filter((v: { level: string }) => v.level === "mandatory")).toEqual([]);
+  });
+
+  it("a mandatory violation fails the plan; --json and the tree both show it", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-"));
+    const dev = fs.readFileSync(path.join(root, "Pulumi.dev.yaml"), "utf8");
+    fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), dev.replace("config:\n", "config:\n  mlflow-kit:ttlHours: 2000\n"));
+    const json = run(["--stack", "dev", "--dir", dir, "--json"]);
+    expect(json.status).toBe(1);
+    const [v] = JSON.parse(json.stdout).violations.filter((x: { policy: string }) => x.policy === "ephemeral-stack-expires");
+    expect(Object.keys(v).sort()).toEqual(["level", "message", "policy", "urn"]);
+    expect(v.level).toBe("mandatory");
+    expect(v.urn).toMatch(/^urn:pulumi:dev::mlflow-kit::/);
+    expect(v.message).toMatch(/more than 720 hours from now/);
+    expect(json.stderr).toMatch(/policy: \d+ mandatory violation\(s\)/);
+    const text = run(["--stack", "dev", "--dir", dir]);
+    expect(text.status).toBe(1);
+    expect(text.stdout).toMatch(/policy violations \(policies\/\): [1-9]\d* mandatory/);
+    expect(text.stdout).toMatch(/\[mandatory\] ephemeral-stack-expires: /);
+    // Under the tree: the violations follow the resources and outputs.
+    expect(text.stdout.indexOf("policy violations")).toBeGreaterThan(text.stdout.indexOf("outputs:"));
+  });
+
+  it("--policy-config takes pulumi's --policy-pack-config format", () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "plan-")), "policy.json");
+    fs.writeFileSync(file, JSON.stringify({ "rds-backups-kept": { minBackupRetentionDays: 30 } }));
+    const r = run(["--stack", "prod", "--policy-config", file]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/\[mandatory\] rds-backups-kept: mlflow-database-instance\n\s+backupRetentionPeriod is 14 days, below the 30/);
+  });
+
   it("prints a readable tree without --json", () => {
     const r = run(["--stack", "prod"]);
     expect(r.status, r.stderr).toBe(0);

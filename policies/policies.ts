@@ -1,0 +1,24 @@
+/**
+ * Every rule of the pack, by area. index.ts serves them (the CLI's policy host); the offline
+ * plan and the tests import this list without starting a server.
+ */
+import type { PolicyPackArgs } from "@pulumi/policy";
+import { ecsPolicies } from "./ecs";
+import { iamPolicies } from "./iam";
+import { networkPolicies } from "./network";
+import { rdsPolicies } from "./rds";
+import { s3Policies } from "./s3";
+import { stackPolicies } from "./stack";
+import { targetPolicies } from "./targets";
+
+export const PACK_NAME = "mlflow-kit";
+
+export const policies: PolicyPackArgs["policies"] = [
+  ...s3Policies,
+  ...iamPolicies,
+  ...rdsPolicies,
+  ...networkPolicies,
+  ...ecsPolicies,
+  ...targetPolicies,
+  ...stackPolicies,
+];
