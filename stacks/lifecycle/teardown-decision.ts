@@ -26,7 +26,8 @@ export interface StackFacts {
   updateInProgress: boolean;
 }
 
-export type TeardownRequest = { stack: string } | { expired: true };
+/** One stack (ifExpired: only once its expiry has passed, as --expired would), or every expired stack. */
+export type TeardownRequest = { stack: string; ifExpired?: boolean } | { expired: true };
 
 export type TeardownDecision =
   | { stack: string; action: "destroy"; reason: string }
@@ -122,7 +123,7 @@ export function decideTeardown(all: StackFacts[], request: TeardownRequest, now:
     if (!facts) {
       throw new TeardownError(`--stack: there is no stack "${request.stack}" in this project. Stacks: ${all.map((f) => f.name).join(", ") || "(none)"}`);
     }
-    return [decideOne(facts, now, false)];
+    return [decideOne(facts, now, request.ifExpired ?? false)];
   }
   return all.map((f) => decideOne(f, now, true));
 }

@@ -38,8 +38,10 @@ describe("affectedStacks: which stacks a pull request affects", () => {
 
 describe("command lines", () => {
   it("teardown: exactly one of --stack and --expired; --now must carry an offset", () => {
-    expect(parseTeardownArgs(["--expired", "--dry-run", "--now", "2026-11-24T13:00:00+01:00"])).toEqual({ request: { expired: true }, dryRun: true, now: new Date("2026-11-24T12:00:00Z") });
+    expect(parseTeardownArgs(["--expired", "--dry-run", "--json", "--now", "2026-11-24T13:00:00+01:00"])).toEqual({ request: { expired: true }, dryRun: true, json: true, now: new Date("2026-11-24T12:00:00Z") });
     expect(parseTeardownArgs(["--stack", "pr-3"]).request).toEqual({ stack: "pr-3" });
+    expect(parseTeardownArgs(["--stack", "pr-3", "--if-expired"]).request).toEqual({ stack: "pr-3", ifExpired: true });
+    expect(() => parseTeardownArgs(["--expired", "--if-expired"])).toThrow("--if-expired: goes with --stack <name>");
     expect(() => parseTeardownArgs([])).toThrow("teardown: give exactly one of --stack <name>");
     expect(() => parseTeardownArgs(["--stack", "pr-3", "--expired"])).toThrow("teardown: give exactly one of");
     expect(() => parseTeardownArgs(["--expired", "--now", "2026-11-24T13:00:00"])).toThrow("--now: ");

@@ -119,6 +119,12 @@ describe("--stack", () => {
     expect(decideTeardown([ephemeral("pr-9", "2027-01-01T00:00:00Z")], { stack: "pr-9" }, NOW)[0].action).toBe("destroy");
   });
 
+  it("--if-expired: the named stack only once it has expired, as --expired decides", () => {
+    expect(decideTeardown([ephemeral("pr-9", "2026-11-24T13:00:00Z")], { stack: "pr-9", ifExpired: true }, NOW)[0]).toMatchObject({ action: "keep" });
+    expect(decideTeardown([ephemeral("pr-9", "2026-11-24T11:00:00Z")], { stack: "pr-9", ifExpired: true }, NOW)[0]).toMatchObject({ action: "destroy" });
+    expect(decideTeardown([ephemeral("dev")], { stack: "dev", ifExpired: true }, NOW)[0]).toMatchObject({ action: "keep", reason: "no expiry set" });
+  });
+
   it("refuses the long-lived prod stack, naming it", () => {
     const [d] = decideTeardown([ephemeral("dev"), PROD], { stack: "prod" }, NOW);
     expect(d.action).toBe("refuse");
