@@ -14,6 +14,7 @@ import { stackRuntimeEnvironment, type RuntimeEnvironment } from "./runtime-cont
 import { pushesImage, type Settings } from "./settings";
 import { LocalTarget } from "./targets/local";
 import { targetProfile } from "./targets/profile";
+import { RenderTarget } from "./targets/render";
 import { HfSpaceTarget } from "./targets/hf-space";
 import type { DeployedTarget } from "./targets/types";
 
@@ -95,7 +96,19 @@ export class MlflowDeployment extends pulumi.ComponentResource {
   private createTarget(name: string, s: Settings, environment: RuntimeEnvironment): DeployedTarget {
     const t = s.target;
     switch (t.kind) {
-      // case "render": (issue 6)
+      case "render":
+        return new RenderTarget(`${name}-render`, {
+          serviceName: t.serviceName ?? s.namePrefix,
+          ownerId: t.ownerId,
+          region: t.region,
+          plan: t.plan,
+          domain: t.domain,
+          imageRef: this.image.imageRef,
+          // settings.ts requires image.owner and ghcrToken wherever the image is pushed.
+          registry: { username: s.image.username ?? s.image.owner!, token: s.secrets.ghcrToken! },
+          environment,
+          deployTimeoutMinutes: t.deployTimeoutMinutes,
+        }, { parent: this });
       case "hf-space": {
         const profile = targetProfile(s);
         return new HfSpaceTarget(`${name}-hf-space`, {

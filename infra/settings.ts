@@ -88,6 +88,8 @@ const renderTarget = z.strictObject({
   region: z.enum(["oregon", "ohio", "virginia", "frankfurt", "singapore"]).default("oregon").describe("Render region"),
   plan: z.enum(["free", "starter", "standard", "pro"]).default("starter").describe("Render instance plan; free is 512 MB"),
   domain: domainName.optional().describe("A custom domain; the service also answers on <serviceName>.onrender.com"),
+  ownerId: z.string().regex(/^(tea|usr)-[a-z0-9]+$/, { message: "must be a Render workspace id such as tea-abc123 (a team) or usr-abc123 (a personal workspace), from the workspace's Settings page" }).optional().describe("Render workspace id (tea-... or usr-...); the only workspace the API key sees when unset"),
+  deployTimeoutMinutes: z.number().int().min(1).max(120).default(20).describe("How long a deploy may take to go live before pulumi up fails naming it"),
 });
 
 const hfSpaceTarget = z.strictObject({
@@ -207,7 +209,7 @@ export const SECRET_KEYS = {
 export type SecretKey = keyof typeof SECRET_KEYS;
 
 /** What this version deploys; the rest of the schema is accepted so configs stay valid as targets land. */
-const SUPPORTED = { database: ["rds", "local"], target: ["hf-space", "local"] as string[] } as const;
+const SUPPORTED = { database: ["rds", "local"], target: ["render", "hf-space", "local"] as string[] } as const;
 
 const schema = z.object({
   ...plainKeys,

@@ -38,6 +38,7 @@ export const T = {
   dockerVolume: "docker:index/volume:Volume",
   renderService: "pulumi-nodejs:dynamic/render:Service",
   hfSpace: "pulumi-nodejs:dynamic/hf:Space",
+  hfSpaceRelease: "pulumi-nodejs:dynamic/hf:SpaceRelease",
   neonProject: "pulumi-nodejs:dynamic/neon:Project",
   neonBranch: "pulumi-nodejs:dynamic/neon:Branch",
   neonDatabase: "pulumi-nodejs:dynamic/neon:Database",
@@ -113,8 +114,8 @@ export function serverEnvironment(r: PolicyResource | { type: string; props: Rec
       // render:Service envVars: [{key, value}]
       env = Object.fromEntries(asArray(p.envVars).filter((e: any) => e && typeof e.key === "string").map((e: any) => [e.key, String(e.value ?? "")]));
       break;
-    case T.hfSpace:
-      // hf:Space secrets and variables: {KEY: value} or [{key, value}]
+    case T.hfSpaceRelease:
+      // hf:SpaceRelease (infra/providers/hf/space-release.ts): secrets and variables, {KEY: value}
       env = { ...pairs(p.variables), ...pairs(p.secrets) };
       break;
     case T.dockerContainer:

@@ -4,7 +4,7 @@
  * and a local server listens on the loopback interface only.
  */
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { asArray, configOf, containerDefinitions, isType, label, serverEnvironment, T } from "./resources";
+import { asArray, configOf, containerDefinitions, isType, label, refersTo, serverEnvironment, T } from "./resources";
 
 /** Memory of each Render instance type in MB (render.com/pricing). */
 export const RENDER_PLAN_MEMORY_MB: Record<string, number> = { free: 512, starter: 512, standard: 2048, pro: 4096, pro_plus: 8192, pro_max: 16384, pro_ultra: 32768 };
@@ -19,13 +19,16 @@ function hasAutheliaEdge(resources: PolicyResource[]): boolean {
     (isType(r, T.dockerContainer) && /authelia/i.test(String(r.props.image ?? ""))));
 }
 
-/** The memory a server's resource gets, in MB, when its resource says. */
-function memoryMb(r: { type: string; props: Record<string, any> }, planMemory: Record<string, number>): number | undefined {
+/** The memory a server's resource gets, in MB, when its resource (or its Space) says. */
+function memoryMb(r: PolicyResource, resources: PolicyResource[], planMemory: Record<string, number>): number | undefined {
   switch (r.type) {
     case T.renderService:
       return planMemory[String(r.props.plan ?? "starter")];
-    case T.hfSpace:
-      return HF_HARDWARE_MEMORY_MB[String(r.props.hardware ?? "cpu-basic")];
+    case T.hfSpaceRelease: {
+      // The release runs on the Space its repoId names; the hardware is the Space's.
+      const space = resources.find((x) => isType(x, T.hfSpace) && (refersTo(r, "repoId", x, ["repoId"]) || r.props.repoId === `${x.props.owner}/${x.props.name}`));
+      return space ? HF_HARDWARE_MEMORY_MB[String(space.props.hardware ?? "cpu-basic")] : undefined;
+    }
     case T.taskDefinition: {
       const mlflow = containerDefinitions(r.props).find((c) => asArray(c.environment).some((e) => /^MLFLOW_/.test(e.name)));
       const own = typeof mlflow?.memory === "number" ? mlflow.memory : undefined;
@@ -53,7 +56,7 @@ export const targetPolicies: Array<ResourceValidationPolicy | StackValidationPol
           const missing = ["MLFLOW_AUTH_DATABASE_URI", "MLFLOW_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY"].filter((k) => !(k in env));
           if (missing.length) report(`${label(r)} runs MLflow's basic auth without ${missing.join(", ")}: the server refuses to start or runs with defaults. Give it the whole runtime contract (infra/runtime-contract.ts)`, r.urn);
         } else if (mode === "proxy") {
-          if (isType(r, T.renderService, T.hfSpace, T.dockerContainer) || !edge) {
+          if (isType(r, T.renderService, T.hfSpaceRelease, T.dockerContainer) || !edge) {
             report(`${label(r)} sets MLFLOW_AUTH_MODE=proxy, which turns MLflow's own auth off, but ${edge ? "this target is reached without" : "the stack has no"} Authelia edge in front of it: anyone could use the server. Use MLFLOW_AUTH_MODE=basic here`, r.urn);
           }
         } else {
@@ -72,17 +75,19 @@ export const targetPolicies: Array<ResourceValidationPolicy | StackValidationPol
         renderPlanMemoryMb: { type: "object", description: "Override or add Render plans' memory in MB" },
       },
     },
-    validateResource: (args, report) => {
-      const env = serverEnvironment(args);
-      if (!env) return;
+    validateStack: (args, report) => {
       const c = configOf<{ memoryPerWorkerMb: number; renderPlanMemoryMb?: Record<string, number> }>(args, { memoryPerWorkerMb: 512 });
-      const memory = memoryMb(args, { ...RENDER_PLAN_MEMORY_MB, ...(c.renderPlanMemoryMb ?? {}) });
-      if (memory === undefined) return; // no limit declared (a local container without one)
-      const workers = Number(env.MLFLOW_WORKERS ?? "1");
-      const fits = Math.max(1, Math.floor(memory / c.memoryPerWorkerMb));
-      if (!(workers <= fits)) {
-        const where = isType(args, T.renderService) ? `Render's ${args.props.plan ?? "starter"} plan (${memory} MB)` : `${memory} MB`;
-        report(`MLFLOW_WORKERS=${env.MLFLOW_WORKERS} does not fit ${where}: each worker is a full MLflow process of about ${c.memoryPerWorkerMb} MB, so at most ${fits} fit${fits === 1 ? "s" : ""}. Lower mlflow-kit:server.workers to ${fits}, or choose more memory`);
+      for (const r of args.resources) {
+        const env = serverEnvironment(r);
+        if (!env) continue;
+        const memory = memoryMb(r, args.resources, { ...RENDER_PLAN_MEMORY_MB, ...(c.renderPlanMemoryMb ?? {}) });
+        if (memory === undefined) continue; // no limit declared (a local container without one)
+        const workers = Number(env.MLFLOW_WORKERS ?? "1");
+        const fits = Math.max(1, Math.floor(memory / c.memoryPerWorkerMb));
+        if (!(workers <= fits)) {
+          const where = isType(r, T.renderService) ? `Render's ${r.props.plan ?? "starter"} plan (${memory} MB)` : `${memory} MB`;
+          report(`${label(r)}: MLFLOW_WORKERS=${env.MLFLOW_WORKERS} does not fit ${where}: each worker is a full MLflow process of about ${c.memoryPerWorkerMb} MB, so at most ${fits} fit${fits === 1 ? "s" : ""}. Lower mlflow-kit:server.workers to ${fits}, or choose more memory`, r.urn);
+        }
       }
     },
   },

@@ -119,6 +119,22 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
         const length = inputs.length ?? 32;
         return { id: "none", state: { ...inputs, result: password(args.name, length, { upper: inputs.upper !== false, lower: inputs.lower !== false, numeric: inputs.numeric !== false }) } };
       }
+      // Kit dynamic providers: what their create returns (ids shaped like the vendor's).
+      case "pulumi-nodejs:dynamic/render:RegistryCredential":
+        return { id: token("rgc-", 20), state: { ...inputs, ownerId: inputs.ownerId ?? "tea-offline0000000000" } };
+      case "pulumi-nodejs:dynamic/render:Service": {
+        const hostname = `${inputs.name}.onrender.com`;
+        // A list holding secrets arrives wrapped as one secret value.
+        const raw = inputs.envVars;
+        const envVars: Array<{ key: string }> = (raw && !Array.isArray(raw) && typeof raw === "object" && "value" in raw ? raw.value : raw) ?? [];
+        return {
+          id: token("srv-", 20),
+          state: {
+            ...inputs, ownerId: inputs.ownerId ?? "tea-offline0000000000", hostname, url: inputs.customDomain ? `https://${inputs.customDomain}` : `https://${hostname}`,
+            dashboardUrl: `https://dashboard.render.com/web/${token("srv-", 20)}`, envKeys: envVars.map((e) => e.key), deployId: token("dep-", 20), deployStatus: "live",
+          },
+        };
+      }
       case "pulumi-nodejs:dynamic/hf:Space":
         return { id: `${inputs.owner}/${inputs.name}`, state: { ...inputs, repoId: `${inputs.owner}/${inputs.name}`, pageUrl: `https://huggingface.co/spaces/${inputs.owner}/${inputs.name}` } };
       case "pulumi-nodejs:dynamic/hf:SpaceRelease":

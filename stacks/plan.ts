@@ -53,7 +53,7 @@ export const hasMandatory = (p: Plan) => p.violations.some((v) => v.level === "m
 export function planJson(p: Plan): string {
   return JSON.stringify({
     stack: p.stack,
-    resources: p.resources.map(({ urn, type, name, parent, inputs }) => ({ urn, type, name, parent, inputs })),
+    resources: p.resources.map(({ urn, type, name, parent, inputs }) => ({ urn, type, name, parent, inputs: shown(inputs) })),
     outputs: p.outputs,
     skipped: p.skipped,
     violations: p.violations,
@@ -73,7 +73,7 @@ export function planText(p: Plan): string {
     for (const r of children.get(parent) ?? []) {
       const flags = [r.options.protect && "protected", r.options.retainOnDelete && "retained on delete"].filter(Boolean);
       lines.push(`${"  ".repeat(depth)}+ ${r.type} ${r.name}${flags.length ? `  [${flags.join(", ")}]` : ""}`);
-      for (const [k, v] of Object.entries(r.inputs)) {
+      for (const [k, v] of Object.entries(shown(r.inputs))) {
         const text = typeof v === "string" ? v : JSON.stringify(v);
         lines.push(`${"  ".repeat(depth + 2)}${k}: ${text.length > 160 ? `${text.slice(0, 157)}...` : text}`);
       }
@@ -91,6 +91,12 @@ export function planText(p: Plan): string {
     for (const l of v.message.split("\n")) lines.push(`      ${l}`);
   }
   return lines.join("\n");
+}
+
+/** Inputs as a reviewer reads them: without a dynamic resource's serialized provider code. */
+function shown(inputs: Record<string, unknown>): Record<string, unknown> {
+  const { __provider: _code, ...rest } = inputs;
+  return rest;
 }
 
 async function main() {

@@ -94,10 +94,12 @@ export function ephemeral() {
       name: "kit-dev", plan: "free", region: "ohio", numInstances: 1,
       envVars: Object.entries(contract()).map(([key, value]) => ({ key, value: isSecretVar(key) ? secret(value) : value })),
     }),
-    space: res(T.hfSpace, "space", {
-      name: "kit-demo", visibility: "private", hardware: "cpu-basic",
+    // infra/targets/hf-space.ts: a Space, and a release with the contract (secrets as one secret).
+    space: res(T.hfSpace, "space", { owner: "acme", name: "kit-demo", visibility: "private", hardware: "cpu-basic" }),
+    release: res(T.hfSpaceRelease, "release", {
+      repoId: "acme/kit-demo", files: { Dockerfile: "FROM ghcr.io/acme/mlflow-kit-server@sha256:0123" },
       variables: Object.fromEntries(Object.entries(contract()).filter(([k]) => !isSecretVar(k))),
-      secrets: Object.fromEntries(Object.entries(contract()).filter(([k]) => isSecretVar(k)).map(([k, v]) => [k, secret(v)])),
+      secrets: secret(Object.fromEntries(Object.entries(contract()).filter(([k]) => isSecretVar(k)))),
     }),
     container: res(T.dockerContainer, "local", {
       name: "kit-local", image: "mlflow-kit-server:local", memory: 1024,

@@ -33,6 +33,9 @@ interface Shape {
   needsTarget?: RegExp;
 }
 
+/** The Render target is planned once it and its database (Neon) are deployable. */
+const RENDER_PENDING = /target\.kind: render is not yet supported|database\.kind: neon is not yet supported/;
+
 export const UNSAFE_SHAPES: Shape[] = [
   { stack: "prod", name: "decommission set without the decommission policy config", overrides: () => edit("prod", "decommission", "true"), policy: "data-protected-when-long-lived", level: "mandatory", message: /lacks protect: true/ },
   { stack: "prod", name: "made ephemeral with a TTL of 2000 hours", overrides: () => ({ ...edit("prod", "lifecycle", "ephemeral"), ...edit("prod", "ttlHours", "2000") }), policy: "ephemeral-stack-expires", level: "mandatory", message: /more than 720 hours from now/ },
@@ -43,9 +46,10 @@ export const UNSAFE_SHAPES: Shape[] = [
   { stack: "prod", name: "MANAGE as the default permission", overrides: () => edit("prod", "server", { defaultPermission: "MANAGE" }), policy: "server-access-defaults", level: "advisory", message: /MLFLOW_DEFAULT_PERMISSION=MANAGE/, needsTarget: /target\.kind: ecs is not yet supported/ },
   { stack: "local", name: "decommission set without the decommission policy config", overrides: () => edit("local", "decommission", "true"), policy: "data-protected-when-long-lived", level: "mandatory", message: /docker:index\/volume:Volume .* lacks protect: true/ },
   { stack: "demo", name: "a TTL of 2000 hours", overrides: () => edit("demo", "ttlHours", "2000"), policy: "ephemeral-stack-expires", level: "mandatory", message: /more than 720 hours from now/ },
+  { stack: "demo", name: "MANAGE as the default permission", overrides: () => edit("demo", "server", { defaultPermission: "MANAGE" }), policy: "server-access-defaults", level: "advisory", message: /MLFLOW_DEFAULT_PERMISSION=MANAGE/, needsTarget: /database\.kind: neon is not yet supported/ },
   { stack: "dev", name: "a TTL of 2000 hours", overrides: () => edit("dev", "ttlHours", "2000"), policy: "ephemeral-stack-expires", level: "mandatory", message: /more than 720 hours from now/ },
-  { stack: "dev", name: "2 workers on Render's starter plan (512 MB)", overrides: () => ({ ...edit("dev", "target", { plan: "starter" }), ...edit("dev", "server", { workers: 2 }) }), policy: "workers-fit-memory", level: "mandatory", message: /MLFLOW_WORKERS=2 does not fit Render's starter plan \(512 MB\)/, needsTarget: /target\.kind: render is not yet supported/ },
-  { stack: "dev", name: "a plain-HTTP CORS origin", overrides: () => edit("dev", "server", { corsAllowedOrigins: ["http://notebooks.example.com"] }), policy: "server-access-defaults", level: "advisory", message: /allows http:\/\/notebooks\.example\.com over plain HTTP/, needsTarget: /target\.kind: render is not yet supported/ },
+  { stack: "dev", name: "2 workers on Render's starter plan (512 MB)", overrides: () => ({ ...edit("dev", "target", { plan: "starter" }), ...edit("dev", "server", { workers: 2 }) }), policy: "workers-fit-memory", level: "mandatory", message: /MLFLOW_WORKERS=2 does not fit Render's starter plan \(512 MB\)/, needsTarget: RENDER_PENDING },
+  { stack: "dev", name: "a plain-HTTP CORS origin", overrides: () => edit("dev", "server", { corsAllowedOrigins: ["http://notebooks.example.com"] }), policy: "server-access-defaults", level: "advisory", message: /allows http:\/\/notebooks\.example\.com over plain HTTP/, needsTarget: RENDER_PENDING },
 ];
 
 describe("shipped stacks", () => {

@@ -60,9 +60,16 @@ describe("settings: valid config", () => {
   it("the offline plan may leave out kinds that are not supported yet, and says so", () => {
     const s = parse({ ...base(), "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render" }, "mlflow-kit:skipTarget": undefined, "mlflow-kit:neonApiKey": "n", "mlflow-kit:renderApiKey": "r" },
       ["mlflow-kit:ghcrToken", "mlflow-kit:neonApiKey", "mlflow-kit:renderApiKey"], { allowUnsupported: true });
-    expect(s.deploy).toEqual({ database: false, target: false });
+    expect(s.deploy).toEqual({ database: false, target: true });
     expect(s.skipped.join("\n")).toMatch(/database.kind: neon is not yet supported/);
-    expect(s.skipped.join("\n")).toMatch(/target.kind: render is not yet supported/);
+    expect(s.skipped.join("\n")).not.toMatch(/render/);
+  });
+
+  it("a Render target: workspace id optional, deploy wait limit 20 minutes by default", () => {
+    const render = (target: Record<string, unknown>) => parse({ ...base(), "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render", ...target }, "mlflow-kit:skipTarget": undefined, "mlflow-kit:neonApiKey": "n", "mlflow-kit:renderApiKey": "r" },
+      ["mlflow-kit:ghcrToken", "mlflow-kit:neonApiKey", "mlflow-kit:renderApiKey"], { allowUnsupported: true });
+    expect(render({}).target).toEqual({ kind: "render", region: "oregon", plan: "starter", deployTimeoutMinutes: 20 });
+    expect(render({ ownerId: "tea-d0abc123", plan: "free" }).target).toMatchObject({ ownerId: "tea-d0abc123", plan: "free" });
   });
 
   it.each(["dev", "prod"])("Pulumi.%s.yaml parses (offline, placeholders for secrets)", (stack) => {
@@ -133,6 +140,8 @@ describe("settings: every problem at once, naming the key and the fix", () => {
     ["existing VPC without subnets", { "mlflow-kit:database": { kind: "rds", vpcId: "vpc-0abc12345def67890" } }, /database\.privateSubnetIds: an existing VPC .* needs at least two private subnets/],
     ["direct bootstrap without the runner's security group", { "mlflow-kit:database": { kind: "rds", bootstrap: "direct" } }, /database\.clientSecurityGroupIds: bootstrap: direct creates the role and databases from the machine running `pulumi up`/],
     ["rds with a target outside the VPC", { "mlflow-kit:target": { kind: "render" } }, /database\.kind: rds is private to its VPC and only target\.kind ecs/],
+    ["a Render owner id that is not a workspace id", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render", ownerId: "srv-abc123" } }, /mlflow-kit:target\.ownerId: must be a Render workspace id such as tea-abc123/],
+    ["a Render deploy wait beyond two hours", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render", deployTimeoutMinutes: 600 } }, /mlflow-kit:target\.deployTimeoutMinutes: /],
     ["workers beyond a free plan", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render", plan: "free" }, "mlflow-kit:server": { workers: 4 } }, /server\.workers: 4 workers do not fit Render's free plan/],
     ["unsupported target for pulumi up", { "mlflow-kit:skipTarget": undefined }, /mlflow-kit:target\.kind: ecs is not yet supported.*pulumi config set mlflow-kit:skipTarget true/],
     ["uppercase GHCR owner", { "mlflow-kit:image": { owner: "Example-Org" } }, /mlflow-kit:image\.owner: must be a lower-case GitHub user/],

@@ -80,10 +80,11 @@ describe("dev (neon + render, ephemeral)", () => {
     expect(byType(dev, "aws:iam/accessKey:AccessKey")).toHaveLength(2);
   });
 
-  it("leaves out the Neon database and the Render target, and says so", () => {
+  it("leaves out the Neon database, and the Render target that needs it, and says so", () => {
     expect(byType(dev, "aws:rds/instance:Instance")).toHaveLength(0);
     expect(dev.skipped.join("\n")).toMatch(/database\.kind: neon is not yet supported/);
-    expect(dev.skipped.join("\n")).toMatch(/target\.kind: render is not yet supported/);
+    expect(dev.skipped.join("\n")).not.toMatch(/render/);
+    expect(dev.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/render:"))).toHaveLength(0);
   });
 
   it("keeps its credentials secret", async () => {

@@ -20,7 +20,9 @@ export interface FakeReply {
 
 export type Fault =
   | { kind: "status"; status: number; headers?: Record<string, string>; message?: string }
-  | { kind: "drop" };
+  | { kind: "drop" }
+  /** The handler runs (state changes) and then the connection drops: an answer lost on the way back. */
+  | { kind: "drop-after" };
 
 export interface FakeCall {
   operationId: string;
@@ -131,7 +133,11 @@ export class FakeApi {
       return reply({ status: 401, body: this.o.errorBody(401, "unauthorized") });
     }
     const fault = this.faults.find((f) => f.operationId === operationId && f.left > 0);
-    if (fault) {
+    let dropAfter = false;
+    if (fault?.fault.kind === "drop-after") {
+      fault.left--;
+      dropAfter = true;
+    } else if (fault) {
       fault.left--;
       if (fault.fault.kind === "drop") {
         call.status = "dropped";
@@ -152,7 +158,13 @@ export class FakeApi {
     }
     try {
       const parsed = this.api.router.parseRequest(request, operation);
-      reply(await handler({ api: this.api, request: parsed, operation, validation, security: {}, response: undefined } as Context, body));
+      const answer = await handler({ api: this.api, request: parsed, operation, validation, security: {}, response: undefined } as Context, body);
+      if (dropAfter) {
+        call.status = "dropped";
+        req.socket.destroy();
+        return;
+      }
+      reply(answer);
     } catch (err) {
       this.problems.push(`${operationId}: handler threw ${(err as Error).message}`);
       reply({ status: 500, body: this.o.errorBody(500, "fake handler error") });
