@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { FunctionInvocation } from "../providers/lambda-invocation";
+import { FunctionInvocation } from "../providers/aws/lambda-invocation";
 import { bootstrapHandlerBundle, bootstrapHandlerHash } from "./bootstrap/bundle";
 import { BUNDLED_CA_FILE, type BootstrapEvent } from "./bootstrap/handler";
 import { RDS_CA_BUNDLE_FILE, RDS_CA_BUNDLE_IMAGE_PATH, rdsCaBundle } from "./rds-ca";
@@ -53,7 +53,7 @@ const DATABASES = [TRACKING_DATABASE, AUTH_DATABASE];
  * The role and the two databases are created during `pulumi up` although the runner cannot
  * reach the instance:
  * - bootstrap "lambda" (default): a small function inside the VPC runs the idempotent SQL of
- *   bootstrap/handler.ts; a FunctionInvocation (providers/lambda-invocation.ts) calls it, again
+ *   bootstrap/handler.ts; a FunctionInvocation (providers/aws/lambda-invocation.ts) calls it, again
  *   whenever its input (the passwords, the endpoint) or its code changes, first waking the
  *   function and waiting until it is Active (a VPC function idle for weeks is Inactive).
  * - bootstrap "direct": for runners inside the network (self-hosted runner, VPN), the

@@ -244,6 +244,23 @@ describe("render:Service", () => {
     expect(await host.diff(urnOf(SVC_TYPE, "svc-taken"), state, svcInputs("svc-taken"))).toMatchObject({ changes: "none" });
   });
 
+  it("a custom domain: added once, the public URL, removed when unset", async () => {
+    const urn = urnOf(SVC_TYPE, "svc-domain");
+    const env = svcInputs("svc-domain").envVars.map((e) => (e.key === "MLFLOW_PUBLIC_HOSTNAME" ? { ...e, value: "mlflow.example.com" } : e));
+    const { hostnameEnvKey: _, ...withDomain } = svcInputs("svc-domain", { customDomain: "mlflow.example.com", envVars: env });
+    const state = await host.create(urn, await checked(SVC_TYPE, "svc-domain", withDomain), svcMarks);
+    expect(fake.sequence()).toEqual(["list-owners", "list-services", "create-service", "retrieve-custom-domain!404", "create-custom-domain", "retrieve-deploy", "retrieve-deploy"]);
+    expect(state.props.url).toBe("https://mlflow.example.com");
+    expect(fake.services.get(state.id)!.domains).toEqual(["mlflow.example.com"]);
+
+    fake.api.reset();
+    const news = await checked(SVC_TYPE, "svc-domain", svcInputs("svc-domain"), state);
+    const updated = await host.update(urn, state, news, svcMarks);
+    expect(fake.sequence()).toEqual(["update-env-vars-for-service", "delete-custom-domain", "create-deploy", "retrieve-deploy", "retrieve-deploy"]);
+    expect(updated.props.url).toBe("https://svc-domain.onrender.com");
+    expect(fake.services.get(state.id)!.domains).toEqual([]);
+  });
+
   it("clear errors: 401, 402, 404, a failed deploy, bounded retries, several workspaces; nothing secret in them", async () => {
     const messages: string[] = [];
     fake.api.inject("list-owners", { kind: "status", status: 401 });

@@ -1,5 +1,6 @@
 /**
- * A throwaway PostgreSQL cluster for tests: Debian's server binaries, a temp directory,
+ * A throwaway PostgreSQL cluster for tests: Debian's server binaries (or, with `major`, that
+ * major's binaries from test/integration/postgres-majors, see setup.sh there), a temp directory,
  * 127.0.0.1 on a free port, password (SCRAM) authentication everywhere, optionally TLS-only
  * with a fresh self-signed certificate (like RDS with rds.force_ssl=1).
  *
@@ -23,6 +24,8 @@ export interface PostgresOptions {
   ssl?: boolean;
   /** log_statement=all: lets a test read what reached the server (see `serverLog`). */
   logStatements?: boolean;
+  /** A PostgreSQL major ("14".."18"): its binaries from test/integration/postgres-majors. */
+  major?: string;
 }
 
 export interface PostgresCluster {
@@ -55,8 +58,17 @@ export function findPostgresBin(): string {
   return path.join(root, versions[0], "bin");
 }
 
+/** bin/ of one major's server, installed by test/integration/setup.sh. */
+export function majorPostgresBin(major: string): string {
+  const bin = path.resolve(__dirname, "..", "integration", "postgres-majors", "node_modules", `pg${major}`, "native", "bin");
+  if (!fs.existsSync(path.join(bin, "initdb"))) {
+    throw new Error(`PostgreSQL ${major} binaries not found at ${bin}: run bash test/integration/setup.sh (npm run test:integration does)`);
+  }
+  return bin;
+}
+
 export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresCluster> {
-  const bin = findPostgresBin();
+  const bin = options.major ? majorPostgresBin(options.major) : findPostgresBin();
   const asRoot = process.getuid?.() === 0;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-kit-pg-"));
   const data = path.join(dir, "data");

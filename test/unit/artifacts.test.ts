@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { evaluateStack, SECRET, type EvaluatedStack, type PlannedResource } from "../../stacks/offline";
 import {
   ArtifactStore,
+  artifactBucketName,
   artifactUserPolicy,
   tlsOnlyBucketPolicy,
   type ArtifactStoreArgs,
@@ -314,5 +315,22 @@ describe("ArtifactStore input checks", () => {
 
   it.each([0, -1, 1.5])("refuses noncurrentVersionExpirationDays = %d", async (days) => {
     await expect(evaluate("bad", argsFor("bad", { noncurrentVersionExpirationDays: days }))).rejects.toThrow(/noncurrentVersionExpirationDays/);
+  });
+});
+
+describe("artifactBucketName: unique per account", () => {
+  it("puts the account id in the name, so two accounts' stacks of the same name never collide", () => {
+    expect(artifactBucketName("mlflow-kit-prod", "123456789012")).toBe("mlflow-kit-prod-art-123456789012");
+    expect(artifactBucketName("mlflow-kit-prod", "210987654321")).not.toBe(artifactBucketName("mlflow-kit-prod", "123456789012"));
+  });
+
+  it("fits S3's 63 characters for the longest name prefix settings accept (42)", () => {
+    const longest = `mlflow-kit-${"a".repeat(31)}`;
+    expect(longest).toHaveLength(42);
+    expect(artifactBucketName(longest, "123456789012").length).toBeLessThanOrEqual(63);
+  });
+
+  it("refuses what is not an account id", () => {
+    expect(() => artifactBucketName("mlflow-kit-prod", "offline")).toThrow(/not a 12-digit AWS account id/);
   });
 });

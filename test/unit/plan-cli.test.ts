@@ -118,3 +118,19 @@ describe("npm run plan", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe("stacks/runtime-env.ts", () => {
+  it("names the same bucket as the deployment (one name function), unless a test passes --bucket", () => {
+    const env = (extra: string[]) => spawnSync(process.execPath, ["--import", "tsx", path.join(root, "stacks", "runtime-env.ts"),
+      "--stack", "prod", "--tracking-db-uri", "postgresql://u:p@127.0.0.1:5432/t", "--auth-db-uri", "postgresql://u:p@127.0.0.1:5432/a",
+      "--s3-endpoint", "http://127.0.0.1:9", "--access-key-id", "AKIDTEST", "--secret-access-key", "s", "--admin-password", "p",
+      "--flask-secret-key", "k", ...extra], { cwd: root, encoding: "utf8", timeout: 60_000 });
+    const values = (r: ReturnType<typeof env>) => {
+      expect(r.status, r.stderr).toBe(0);
+      return Object.values(JSON.parse(r.stdout) as Record<string, string>);
+    };
+    expect(values(env([]))).toContain("s3://mlflow-kit-prod-art-123456789012/mlflow");
+    expect(values(env(["--account-id", "210987654321"]))).toContain("s3://mlflow-kit-prod-art-210987654321/mlflow");
+    expect(values(env(["--bucket", "test-bucket"]))).toContain("s3://test-bucket/mlflow");
+  });
+});

@@ -20,7 +20,7 @@ export const RENDER_TOKEN_KEY = "mlflow-kit:renderApiKey";
 export const RENDER: Vendor = {
   name: "Render",
   tokenKey: RENDER_TOKEN_KEY,
-  permission: "access to the Render workspace in mlflow-kit:target.ownerId (API keys act as their user: use a key of a member who may create and change services there)",
+  permission: "access to the Render workspace in mlflow-kit:target.ownerId (creating and changing services and registry credentials there)",
   plan: "the Render workspace has no payment method for the paid instance type in mlflow-kit:target.plan; add one under Billing in the Render dashboard, or choose another plan",
 };
 
