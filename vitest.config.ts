@@ -6,5 +6,7 @@ export default defineConfig({
     // Pulumi's runtime state (mocks, config) is process-global: one file per fork.
     pool: "forks",
     testTimeout: 30_000,
+    // Stack evaluations in beforeAll take seconds of CPU; on a shared 2-core machine, far more wall time.
+    hookTimeout: 120_000,
   },
 });

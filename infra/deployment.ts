@@ -12,6 +12,8 @@ import { PrivateNetwork } from "./docker/private-network";
 import { MlflowImage } from "./image/mlflow-image";
 import { stackRuntimeEnvironment, type RuntimeEnvironment } from "./runtime-contract";
 import { pushesImage, type Settings } from "./settings";
+import { defaultAuthDomain } from "./edge/authelia";
+import { EcsTarget } from "./targets/ecs";
 import { LocalTarget } from "./targets/local";
 import { targetProfile } from "./targets/profile";
 import { RenderTarget } from "./targets/render";
@@ -126,7 +128,41 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           title: `MLflow (${s.namePrefix})`,
         }, { parent: this, dependsOn: this.database ? [this.database] : [] });
       }
-      // case "ecs": (issue 7)
+      case "ecs": {
+        // settings.ts admits ecs only with an RDS database, which this deployment then holds.
+        if (!(this.database instanceof RdsDatabase) || s.database.kind !== "rds") throw new Error("mlflow-kit: target.kind ecs needs database.kind rds");
+        // settings.ts refuses MinIO for every target but local: ecs has the S3 store.
+        if (!(this.artifacts instanceof ArtifactStore)) throw new Error("mlflow-kit: target.kind ecs needs artifacts.kind s3");
+        const db = s.database;
+        return new EcsTarget(`${name}-target`, {
+          namePrefix: s.namePrefix,
+          lifecycle: s.lifecycle,
+          domain: t.domain,
+          authDomain: t.authDomain ?? defaultAuthDomain(t.domain),
+          hostedZoneId: t.hostedZoneId,
+          cpu: t.cpu,
+          memoryMb: t.memoryMb,
+          desiredCount: t.desiredCount,
+          architecture: s.image.platform === "linux/arm64" ? "ARM64" : "X86_64",
+          image: this.image.imageRef,
+          // settings.ts requires image.owner and ghcrToken wherever the image is pushed.
+          registry: { username: s.image.username ?? s.image.owner!, token: s.secrets.ghcrToken! },
+          environment,
+          artifacts: { bucketArn: this.artifacts.bucketArn, prefix: s.artifacts.prefix },
+          database: this.database,
+          network: db.vpcId
+            ? { existing: { publicSubnetIds: t.publicSubnetIds ?? [] } }
+            : { create: { cidrBlock: db.cidrBlock, availabilityZoneCount: db.availabilityZones } },
+          dbIdentifier: `${s.namePrefix}-db`,
+          dbAllocatedStorageGb: db.allocatedStorageGb,
+          apiUsername: t.apiUsername,
+          users: t.users,
+          userPasswordHashes: s.secrets.autheliaPasswordHashes,
+          alarmEmails: t.alarmEmails,
+          rotation: s.rotation,
+          tags: s.tags,
+        }, { parent: this });
+      }
       case "local":
         return new LocalTarget(`${name}-target`, {
           namePrefix: s.namePrefix,
@@ -137,7 +173,7 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           tags: s.tags,
         }, { parent: this });
       default:
-        throw new Error(`mlflow-kit: target.kind ${t.kind} has no implementation (name ${name}, ${Object.keys(environment).length} env vars)`);
+        throw new Error(`mlflow-kit: target.kind ${(t as { kind: string }).kind} has no implementation (name ${name}, ${Object.keys(environment).length} env vars)`);
     }
   }
 

@@ -17,6 +17,7 @@ export function mlflowStack(settings: Settings): Record<string, unknown> {
     trackingDatabaseUri: d.database?.trackingUri,
     authDatabaseUri: d.database?.authUri,
     envFile: d.environment && envFile(d.environment),
+    ...d.target?.outputs,
     // Read back by the teardown from the stack's state, where no Pulumi.<stack>.yaml exists.
     lifecycle: settings.lifecycle,
     expiresAt: settings.expiresAt,

@@ -102,14 +102,25 @@ const hfSpaceTarget = z.strictObject({
   sleepTimeSeconds: z.number().int().min(300).max(7 * 24 * 3600).optional().describe("Paid hardware: seconds idle before the Space sleeps (cpu-basic always sleeps after 48 h)"),
 });
 
+const subnetIds = z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, { message: "must be subnet ids such as subnet-0abc1234" }));
+const authUser = z.strictObject({
+  username: z.string().regex(/^[a-z][a-z0-9_.-]{1,63}$/, { message: "must be 2-64 lower-case letters, digits, _ . - starting with a letter" }).describe("Sign-in name"),
+  displayName: z.string().min(1).max(100).describe("Name shown in the portal"),
+  email: z.string().email({ message: "must be an e-mail address" }).optional().describe("E-mail address"),
+});
+
 const ecsTarget = z.strictObject({
   kind: z.literal("ecs"),
-  domain: domainName.describe("Host name of the server behind Traefik (TLS from Let's Encrypt)"),
+  domain: domainName.describe("Host name of the tracking server: https://<domain>, through the load balancer (ACM certificate) and Traefik"),
   authDomain: domainName.optional().describe("Host name of Authelia's portal; auth.<parent of domain> when unset"),
-  acmeEmail: z.string().email({ message: "must be an e-mail address for Let's Encrypt notices" }).describe("Let's Encrypt account e-mail"),
-  cpu: z.number().int().refine((n) => [256, 512, 1024, 2048, 4096].includes(n), { message: "must be one of 256, 512, 1024, 2048, 4096 (Fargate CPU units)" }).default(512).describe("Fargate CPU units per task"),
-  memoryMb: z.number().int().min(512).max(30720).default(1024).describe("Fargate memory per task in MB"),
+  hostedZoneId: z.string().regex(/^Z[A-Z0-9]{1,32}$/, { message: "must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ" }).optional().describe("Route 53 zone of the domain: the certificate's DNS validation and the alias records are created there. Unset: they are stack outputs to add to your DNS"),
+  publicSubnetIds: subnetIds.optional().describe("Public subnets (two AZs) for the load balancer in an existing VPC (database.vpcId); created otherwise"),
+  cpu: z.number().int().refine((n) => [256, 512, 1024, 2048, 4096].includes(n), { message: "must be one of 256, 512, 1024, 2048, 4096 (Fargate CPU units)" }).default(512).describe("Fargate CPU units per MLflow task"),
+  memoryMb: z.number().int().min(512).max(30720).default(1024).describe("Fargate memory per MLflow task in MB"),
   desiredCount: z.number().int().min(1).max(10).default(1).describe("MLflow tasks behind Traefik"),
+  apiUsername: z.string().regex(/^[a-z][a-z0-9_.-]{1,63}$/, { message: "must be 2-64 lower-case letters, digits, _ . - starting with a letter" }).default("mlflow-api").describe("Authelia user of MLflow clients (HTTP Basic); its password is generated and rotated by rotation.apiUserPassword"),
+  users: z.array(authUser).default([]).describe("People who sign in through Authelia's portal; their argon2id digests go in the secret autheliaPasswordHashes"),
+  alarmEmails: z.array(z.string().email({ message: "must be e-mail addresses" })).default([]).describe("E-mail subscribers of the alarm topic (each confirms once by e-mail)"),
 });
 
 const localTarget = z.strictObject({
@@ -173,11 +184,12 @@ const credentialRotation = z
     adminPassword: rotation.default(0).describe("Bump to generate a new admin password (when adminPassword is not set)"),
     databasePassword: rotation.default(0).describe("Bump to generate a new database role password"),
     flaskSecretKey: rotation.default(0).describe("Bump to generate a new Flask secret key"),
+    apiUserPassword: rotation.default(0).describe("Bump to generate a new password for the Authelia API user (target.kind ecs)"),
     // The path `npm run rotate -- authelia` bumps; the ecs target (Authelia) derives its
     // session and JWT secrets from it.
-    autheliaSecrets: rotation.default(0).describe("Bump to generate new Authelia session and JWT secrets (target.kind ecs)"),
+    autheliaSecrets: rotation.default(0).describe("Bump to generate new Authelia session and JWT secrets (target.kind ecs; signs browsers out)"),
   })
-  .default({ adminPassword: 0, databasePassword: 0, flaskSecretKey: 0, autheliaSecrets: 0 });
+  .default({ adminPassword: 0, databasePassword: 0, flaskSecretKey: 0, apiUserPassword: 0, autheliaSecrets: 0 });
 
 /** Config keys (without the "mlflow-kit:" namespace) and their schemas. */
 const plainKeys = {
@@ -205,11 +217,12 @@ export const SECRET_KEYS = {
   hfToken: "Hugging Face token with write access (target.kind hf-space)",
   neonApiKey: "Neon API key (database.kind neon)",
   adminPassword: "MLflow admin password (optional: generated and rotated by `rotation.adminPassword` when unset)",
+  autheliaPasswordHashes: "JSON object of target.users' usernames to argon2id digests (`authelia crypto hash generate argon2`); ecs with users only",
 } as const;
 export type SecretKey = keyof typeof SECRET_KEYS;
 
 /** What this version deploys; the rest of the schema is accepted so configs stay valid as targets land. */
-const SUPPORTED = { database: ["rds", "local"], target: ["render", "hf-space", "local"] as string[] } as const;
+const SUPPORTED = { database: ["rds", "local"], target: ["render", "hf-space", "ecs", "local"] as string[] } as const;
 
 const schema = z.object({
   ...plainKeys,
@@ -369,6 +382,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   if (s.target.kind !== "local" && input.image !== undefined && !s.image.owner) {
     problems.push(`${ns}image.owner: is missing; a ${s.target.kind} server pulls the image from ghcr.io/<owner>/${s.image.name}. Set it, e.g. \`mlflow-kit:image: {owner: <github user or org>}\``);
   }
+  if (s.target.kind === "ecs") problems.push(...ecsProblems(s, raw, ns));
   if (s.lifecycle === "long-lived" && s.database.kind === "rds" && s.database.backupRetentionDays < 7) {
     problems.push(`${ns}database.backupRetentionDays: a long-lived stack keeps at least 7 days of automated backups (got ${s.database.backupRetentionDays}). Raise it to 7 or more`);
   }
@@ -459,6 +473,7 @@ function requiredSecrets(s: Parsed): SecretKey[] {
   if (s.database.kind === "neon") need.push("neonApiKey");
   if (!s.skipTarget && s.target.kind === "render") need.push("renderApiKey");
   if (!s.skipTarget && s.target.kind === "hf-space") need.push("hfToken");
+  if (!s.skipTarget && s.target.kind === "ecs" && s.target.users.length) need.push("autheliaPasswordHashes");
   return need;
 }
 
@@ -472,10 +487,72 @@ function rawKind(value: unknown): string | undefined {
   return value && typeof value === "object" && typeof (value as { kind?: unknown }).kind === "string" ? (value as { kind: string }).kind : undefined;
 }
 
+/** Fargate's valid memory (MB) per CPU value. */
+const FARGATE_MEMORY: Record<number, [number, number, number]> = {
+  256: [512, 2048, 1024], 512: [1024, 4096, 1024], 1024: [2048, 8192, 1024], 2048: [4096, 16384, 1024], 4096: [8192, 30720, 1024],
+};
+const DIGEST = /^\$(argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9/+]+\$[A-Za-z0-9/+]+)$/;
+
+/** Rules of the ecs target that span keys. Messages name users and keys, never a digest. */
+function ecsProblems(s: Parsed, raw: RawConfig, ns: string): string[] {
+  if (s.target.kind !== "ecs") return [];
+  const t = s.target;
+  const out: string[] = [];
+  const [min, max, step] = FARGATE_MEMORY[t.cpu];
+  if (t.memoryMb < min || t.memoryMb > max || (t.memoryMb > 512 && t.memoryMb % step !== 0)) {
+    out.push(`${ns}target.memoryMb: ${t.memoryMb} MB is not a Fargate size for cpu ${t.cpu}. Use ${min} to ${max} in steps of ${step}, or change target.cpu`);
+  }
+  const authDomain = t.authDomain ?? `auth.${t.domain.split(".").slice(1).join(".")}`;
+  const common = (a: string, b: string) => {
+    const x = a.split(".").reverse(), y = b.split(".").reverse();
+    let n = 0;
+    while (n < Math.min(x.length, y.length) && x[n] === y[n]) n++;
+    return n;
+  };
+  if (authDomain === t.domain) out.push(`${ns}target.authDomain: must differ from target.domain (Traefik routes by host). Use e.g. auth.${t.domain.split(".").slice(1).join(".")}`);
+  else if (common(t.domain, authDomain) < 2) {
+    out.push(`${ns}target.${t.authDomain ? "authDomain" : "domain"}: ${t.domain} and ${authDomain} share no parent domain for Authelia's session cookie (a top-level domain is not one). Use a domain with at least three labels (mlflow.example.com) and an authDomain under the same parent (auth.example.com)`);
+  }
+  if (s.database.kind === "rds") {
+    if (s.database.vpcId && (t.publicSubnetIds?.length ?? 0) < 2) {
+      out.push(`${ns}target.publicSubnetIds: an existing VPC (database.vpcId) needs the public subnets of two availability zones for the load balancer. List them: publicSubnetIds: [subnet-..., subnet-...]`);
+    }
+    if (!s.database.vpcId && t.publicSubnetIds) {
+      out.push(`${ns}target.publicSubnetIds: is only used with database.vpcId (an existing VPC); mlflow-kit creates public subnets in the VPC it creates. Remove it`);
+    }
+  } else {
+    out.push(`${ns}target.kind: ecs runs in the database's VPC and needs database.kind rds. Set database: {kind: rds}`);
+  }
+  const names = t.users.map((u) => u.username);
+  for (const dup of names.filter((n, i) => names.indexOf(n) !== i)) out.push(`${ns}target.users: ${dup} is listed twice. Keep one entry`);
+  if (names.includes(t.apiUsername)) out.push(`${ns}target.users: ${t.apiUsername} is the API user (target.apiUsername), whose password is generated. Use another username`);
+  const hashesKey = `${ns}autheliaPasswordHashes`;
+  const text = raw.values[hashesKey];
+  if (text !== undefined && raw.secretKeys.has(hashesKey)) {
+    let hashes: unknown;
+    try {
+      hashes = JSON.parse(text);
+    } catch {
+      hashes = undefined;
+    }
+    if (!hashes || typeof hashes !== "object" || Array.isArray(hashes)) {
+      out.push(`${hashesKey}: must be a JSON object of username to argon2id digest. Set it: \`pulumi config set --secret --path '${hashesKey}.<username>' '$argon2id$v=19$...'\``);
+    } else {
+      const h = hashes as Record<string, unknown>;
+      for (const n of names) {
+        if (!(n in h)) out.push(`${hashesKey}: has no digest for target.users ${n}. Add one: \`pulumi config set --secret --path '${hashesKey}.${n}' "$(authelia crypto hash generate argon2 --no-confirm ...)"\``);
+        else if (typeof h[n] !== "string" || !DIGEST.test(h[n] as string)) out.push(`${hashesKey}: the digest of ${n} is not an argon2id digest ($argon2id$v=19$m=...,t=...,p=...$salt$key). Generate it with \`authelia crypto hash generate argon2\``);
+      }
+      for (const extra of Object.keys(h).filter((k) => !names.includes(k))) out.push(`${hashesKey}: ${extra} is not in target.users. Add the user to target.users or remove its digest`);
+    }
+  }
+  return out;
+}
+
 const MISSING_HINT: Record<string, string> = {
   lifecycle: "Say whether the stack's data is kept: `pulumi config set mlflow-kit:lifecycle long-lived` (prod) or `ephemeral` (review, demo)",
   database: "Choose the metadata store, e.g. in Pulumi.<stack>.yaml: `mlflow-kit:database: {kind: rds}` (or neon, local)",
-  target: "Choose where MLflow runs, e.g. `mlflow-kit:target: {kind: ecs, domain: mlflow.example.com, acmeEmail: ops@example.com}` (or render, hf-space, local)",
+  target: "Choose where MLflow runs, e.g. `mlflow-kit:target: {kind: ecs, domain: mlflow.example.com}` (or render, hf-space, local)",
   image: "Name the GHCR owner the image is pushed to: `mlflow-kit:image: {owner: <github user or org>}` (target.kind local needs none)",
 };
 

@@ -114,6 +114,39 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
         const bytes = createHash("sha512").update(`bytes\0${args.name}`).digest().subarray(0, inputs.length ?? 32);
         return { id: "none", state: { ...inputs, hex: bytes.toString("hex"), base64: bytes.toString("base64") } };
       }
+      case "aws:secretsmanager/secret:Secret": {
+        const name = inputs.name ?? args.name;
+        return { id: arn("secretsmanager", `secret:${name}-${digest(name).slice(0, 6)}`), state: { ...inputs, name, arn: arn("secretsmanager", `secret:${name}-${digest(name).slice(0, 6)}`) } };
+      }
+      case "aws:secretsmanager/secretVersion:SecretVersion": {
+        // A new value is a new version, as in Secrets Manager.
+        const versionId = uuid(digest(args.name, JSON.stringify(inputs.secretString ?? "")));
+        return { id: `${inputs.secretId}|${versionId}`, state: { ...inputs, versionId, arn: inputs.secretId } };
+      }
+      case "aws:lb/loadBalancer:LoadBalancer": {
+        const name = inputs.name ?? args.name;
+        const suffix = `app/${name}/${digest(args.name).slice(0, 16)}`;
+        return { id: arn("elasticloadbalancing", `loadbalancer/${suffix}`), state: { ...inputs, arn: arn("elasticloadbalancing", `loadbalancer/${suffix}`), arnSuffix: suffix, dnsName: `${name}-${digest(name).slice(0, 10)}.${this.region}.elb.amazonaws.com`, zoneId: "Z32O12XQLNTSW2" } };
+      }
+      case "aws:lb/targetGroup:TargetGroup": {
+        const name = `${inputs.namePrefix ?? args.name}${digest(args.name).slice(0, 6)}`;
+        const suffix = `targetgroup/${name}/${digest(args.name).slice(0, 16)}`;
+        return { id: arn("elasticloadbalancing", suffix), state: { ...inputs, name, arn: arn("elasticloadbalancing", suffix), arnSuffix: suffix } };
+      }
+      case "aws:acm/certificate:Certificate": {
+        const names: string[] = [inputs.domainName, ...(inputs.subjectAlternativeNames ?? [])];
+        return {
+          id: arn("acm", `certificate/${uuid(digest(args.name))}`),
+          state: {
+            ...inputs, arn: arn("acm", `certificate/${uuid(digest(args.name))}`),
+            domainValidationOptions: names.map((n) => ({ domainName: n, resourceRecordName: `_${digest("v", n).slice(0, 32)}.${n}.`, resourceRecordType: "CNAME", resourceRecordValue: `_${digest("w", n).slice(0, 32)}.acm-validations.aws.` })),
+          },
+        };
+      }
+      case "aws:sns/topic:Topic":
+        return { id: arn("sns", inputs.name ?? args.name), state: { ...inputs, arn: arn("sns", inputs.name ?? args.name) } };
+      case "aws:acm/certificateValidation:CertificateValidation":
+        return { id: inputs.certificateArn, state: { ...inputs } };
       case "random:index/randomPassword:RandomPassword":
       case "random:index/randomString:RandomString": {
         const length = inputs.length ?? 32;
@@ -162,6 +195,10 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
 
 function digest(...parts: string[]): string {
   return createHash("sha256").update(parts.join("\0")).digest("hex");
+}
+
+function uuid(hex: string): string {
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
 /** A deterministic stand-in for a generated password: letters and digits only, of the classes asked for. */

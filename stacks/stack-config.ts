@@ -20,6 +20,19 @@ export function secretEnvName(key: string): string {
   return `MLFLOW_KIT_${key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`;
 }
 
+/** A digest of the right shape (argon2id of nothing anyone knows), for offline plans only. */
+export const OFFLINE_DIGEST = "$argon2id$v=19$m=65536,t=3,p=4$b2ZmbGluZXBsYWNlaG9sZGVy$b2ZmbGluZS1wbGFjZWhvbGRlci1ub3QtYS1yZWFsLWhhc2g";
+
+/** What stands in for a secret the environment does not give: shaped as the key expects. */
+function placeholder(key: string, config: Record<string, unknown>): string {
+  if (key === "autheliaPasswordHashes") {
+    // One digest per configured portal user, so the offline plan renders the real users database.
+    const target = config[`${PROJECT}:target`] as { users?: { username?: string }[] } | undefined;
+    return JSON.stringify(Object.fromEntries((target?.users ?? []).map((u) => [u.username, OFFLINE_DIGEST])));
+  }
+  return `offline-placeholder-${key}`;
+}
+
 /**
  * Reads Pulumi.<stack>.yaml the way the engine would present it to the program, for offline
  * use. Secrets never come from files: a `secure:` value in the file (ciphertext only the CLI can
@@ -48,7 +61,7 @@ export function readStackConfig(stack: string, env: NodeJS.ProcessEnv = process.
   const placeholders: string[] = [];
   const fill = (fullKey: string, key: string) => {
     const fromEnv = env[secretEnvName(key)];
-    config[fullKey] = fromEnv ?? `offline-placeholder-${key}`;
+    config[fullKey] = fromEnv ?? placeholder(key, doc.config ?? {});
     secretKeys.push(fullKey);
     if (fromEnv === undefined) placeholders.push(fullKey);
   };

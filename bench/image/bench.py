@@ -19,15 +19,17 @@ every 100 ms under load; the load is N clients (16), each logging one metric per
 client process; requests/s, p50/p95 latency, errors (anything but 200), then every run's
 metric history is read back and compared with the steps the clients got a 200 for.
 
-Prints a table and the image's budget verdict; writes nothing into the repository except a
-cached venv under .cache/ (to measure what images/mlflow/requirements.txt alone installs).
+Also, from the images bench/image/run.sh built for the run: image size (docker image inspect)
+and site-packages of the image as it ships and of the same with mlflow's whole declared
+dependency set (the image before it installed with --no-deps), side by side.
+
+Prints the tables and the image's budget verdict; writes nothing into the repository.
 Exit code 0 unless the run itself broke.
 """
 
 import argparse
 import contextlib
 import glob
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -48,8 +50,6 @@ sys.path.insert(0, str(ROOT / "test" / "image"))
 from helpers import (  # noqa: E402  (shared with the e2e test)
     MotoServer, PostgresCluster, free_port, runtime_env, token, wait_until)
 ENTRYPOINT = ROOT / "images" / "mlflow" / "entrypoint.py"
-IMAGE_REQUIREMENTS = ROOT / "images" / "mlflow" / "requirements.txt"
-IMAGE_VENV = ROOT / ".cache" / "bench-image" / "image-requirements-venv"
 STACK = "dev"
 BUCKET = "mlflow-kit-bench-artifacts"
 METRIC_KEY = "bench"
@@ -93,40 +93,62 @@ def site_packages(venv):
     return Path(found[0]) if found else None
 
 
-def image_requirements_venv():
-    """A venv with only images/mlflow/requirements.txt (what the Dockerfile's pip install
-    adds), built once with the bench's own base interpreter and cached under .cache/."""
-    base_python = getattr(sys, "_base_executable", sys.executable)
-    want = hashlib.sha256(
-        (sys.version + IMAGE_REQUIREMENTS.read_text()).encode()).hexdigest()
-    stamp = IMAGE_VENV / ".bench-stamp"
-    if stamp.exists() and stamp.read_text() == want and site_packages(IMAGE_VENV):
-        return IMAGE_VENV, None
-    log(f"building {IMAGE_VENV.relative_to(ROOT)} (once; cached by requirements hash)")
-    started = time.monotonic()
-    shutil.rmtree(IMAGE_VENV, ignore_errors=True)
-    IMAGE_VENV.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([base_python, "-m", "venv", str(IMAGE_VENV)], check=True)
-    subprocess.run([str(IMAGE_VENV / "bin" / "python"), "-m", "pip", "install", "-q",
-                    "--disable-pip-version-check", "-r", str(IMAGE_REQUIREMENTS)],
-                   check=True, timeout=600)
-    stamp.write_text(want)
-    return IMAGE_VENV, time.monotonic() - started
+# The images bench/image/run.sh built for this run: the image as it ships, and the same with
+# mlflow's whole declared dependency set added (Dockerfile.full-dependencies), i.e. before.
+IMAGES = {"after": os.environ.get("BENCH_IMAGE_AFTER"),
+          "before": os.environ.get("BENCH_IMAGE_BEFORE")}
+# Apparent sizes of every file under the image's site-packages, summed (as tree_size_mib).
+SITE_PACKAGES_PROBE = (
+    "import os, sysconfig\n"
+    "root = sysconfig.get_paths()['purelib']\n"
+    "print(root, sum(os.lstat(os.path.join(d, f)).st_size for d, _, fs in os.walk(root) for f in fs))")
+
+
+def image_sizes(tag):
+    """(image size, site-packages size), MiB, of a built image; the image runs with no network."""
+    size = int(subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", tag],
+                              capture_output=True, text=True, check=True, timeout=60).stdout)
+    probe = subprocess.run(["docker", "run", "--rm", "--network", "none", "--entrypoint",
+                            "python", tag, "-c", SITE_PACKAGES_PROBE],
+                           capture_output=True, text=True, check=True, timeout=120)
+    root, total = probe.stdout.split()
+    return {"image_mib": size / MIB, "site_packages_mib": int(total) / MIB, "site_packages": root}
 
 
 def install_sizes():
-    sizes = {"shared_mib": None, "image_mib": None, "image_note": None}
+    sizes = {"shared_mib": None, "images": {}, "image_note": None}
     shared = site_packages(Path(sys.prefix))
     if shared:
         sizes["shared_mib"] = tree_size_mib(shared)
+    if not all(IMAGES.values()):
+        sizes["image_note"] = "not measured: run through bench/image/run.sh, which builds the images"
+        return sizes
     try:
-        venv, built_in = image_requirements_venv()
-        sizes["image_mib"] = tree_size_mib(site_packages(venv))
-        if built_in is not None:
-            sizes["image_note"] = f"built in {built_in:.0f} s"
-    except (subprocess.SubprocessError, OSError) as error:
-        sizes["image_note"] = f"not measured: building the venv failed ({error})"
+        for key, tag in IMAGES.items():
+            sizes["images"][key] = {"tag": tag, **image_sizes(tag)}
+    except (subprocess.SubprocessError, OSError, ValueError) as error:
+        sizes["image_note"] = f"not measured: {error}"
     return sizes
+
+
+def image_table(sizes):
+    """Image size and site-packages, before (full dependencies) and after, side by side."""
+    before, after = sizes["images"].get("before"), sizes["images"].get("after")
+    if not (before and after):
+        return f"image sizes: {sizes.get('image_note') or 'not measured'}"
+    rows = [("image size (docker image inspect)", "image_mib"),
+            ("site-packages in the image", "site_packages_mib")]
+    header = ("image", "before: mlflow's full dependencies", "after: --no-deps lock", "change")
+    body = [(name, f"{before[key]:.0f} MiB", f"{after[key]:.0f} MiB",
+             f"{after[key] - before[key]:+.0f} MiB ({100 * (after[key] / before[key] - 1):+.0f}%)")
+            for name, key in rows]
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(4)]
+    out = [" | ".join(h.ljust(w) for h, w in zip(header, widths)),
+           " | ".join("-" * w for w in widths)]
+    out += [" | ".join(c.ljust(w) for c, w in zip(r, widths)) for r in body]
+    out.append(f"images: before {before['tag']}, after {after['tag']}; site-packages = "
+               f"{after['site_packages']}, apparent file sizes summed")
+    return "\n".join(out)
 
 
 # --- private network namespace -------------------------------------------------------------
@@ -691,8 +713,6 @@ def table(results, sizes):
     ]
     body = [(name, cell(kit, fn), cell(stock, fn)) for name, fn in rows]
     shared = f"{sizes['shared_mib']:.0f} MiB" if sizes.get("shared_mib") else "n/a"
-    image = f"{sizes['image_mib']:.0f} MiB" if sizes.get("image_mib") else "n/a"
-    body.append(("site-packages, image reqs only", image, "not measured"))
     body.append(("site-packages, bench venv (shared)", shared, shared))
     header = ("metric", "mlflow-kit image", "stock mlflow server")
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(3)]
@@ -871,12 +891,8 @@ def main(argv):
             print(f"  first error: {mask(res['sample_error'])}")
         print("\n".join(breakdown(res)))
     print()
-    if sizes.get("image_mib"):
-        print(f"site-packages, image reqs only: a venv with only images/mlflow/requirements.txt, "
-              f"cached in {IMAGE_VENV.relative_to(ROOT)}"
-              + (f" ({sizes['image_note']})" if sizes.get("image_note") else ""))
-    elif sizes.get("image_note"):
-        print(f"site-packages, image reqs only: {sizes['image_note']}")
+    print(image_table(sizes))
+    print()
     print("site-packages, bench venv: .venv-image (image requirements + test/image/requirements.txt)")
     print(f"machine CPU busy in the second before the run: {busy_before:.0f}% of a core")
     print(f"whole run: {time.monotonic() - bench_started:.0f} s (this process; setup.sh not included)")

@@ -86,6 +86,12 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
   readonly securityGroupId: pulumi.Output<string>;
   readonly address: pulumi.Output<string>;
   readonly port: pulumi.Output<number>;
+  // What addServiceDatabase reuses: the instance, its master password, and the bootstrap route.
+  private readonly tags: Record<string, string>;
+  private readonly instance: aws.rds.Instance;
+  private readonly masterPassword: random.RandomPassword;
+  private bootstrapFunction?: aws.lambda.Function;
+  private postgresProvider?: postgresql.Provider;
 
   constructor(name: string, args: RdsDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     // Checked before super(): bad arguments register nothing.
@@ -238,6 +244,10 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
       tags,
     }, { parent: this, protect: guarded });
 
+    this.tags = tags;
+    this.instance = instance;
+    this.masterPassword = masterPassword;
+
     // ---- Bootstrap: role + databases, by one of the two routes.
     const bootstrap = args.bootstrap === "lambda"
       ? this.bootstrapWithLambda(name, args, { subnetIds, vpcId, dbSg, allowFrom, instance, masterPassword, appPassword, access: lambdaAccess! })
@@ -349,6 +359,7 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
       loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
       tags,
     }, { parent: this, dependsOn: [r.access.vpcAccess, logGroup] });
+    this.bootstrapFunction = fn;
 
     // The whole input is secret (it carries both passwords). A changed input or trigger runs the
     // function again; a failed run leaves the previous inputs in state, so the next `pulumi up`
@@ -392,6 +403,7 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
       superuser: false,
       connectTimeout: 30,
     }, { parent: this });
+    this.postgresProvider = provider;
     // retainOnDelete: deleting these from the program (or switching to the lambda route) must
     // never DROP a database, and destroying a stack must not need a connection to the instance.
     const opts = { parent: this, provider, retainOnDelete: true };
@@ -423,6 +435,59 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
       return [database.id, revoke.id];
     });
     return pulumi.all([role.id, ...created]);
+  }
+
+  /** Admits a client's security group on 5432 (the ECS target adds its services' groups). */
+  admit(name: string, securityGroupId: pulumi.Input<string>, description: string): aws.vpc.SecurityGroupIngressRule {
+    return new aws.vpc.SecurityGroupIngressRule(name, {
+      securityGroupId: this.securityGroupId,
+      referencedSecurityGroupId: securityGroupId,
+      ipProtocol: "tcp",
+      fromPort: PORT,
+      toPort: PORT,
+      description,
+      tags: this.tags,
+    }, { parent: this });
+  }
+
+  /**
+   * One more login role owning one database on this instance (Authelia's storage), created by
+   * the same bootstrap route as MLflow's (the same function, its own invocation). Its password
+   * is generated here and rotates with `passwordRotation`.
+   */
+  addServiceDatabase(name: string, args: { role: string; database: string; passwordRotation: number }): { password: pulumi.Output<string>; ready: pulumi.Output<string> } {
+    const password = new random.RandomPassword(`${name}-password`, {
+      length: 32,
+      special: false,
+      keepers: { rotation: String(args.passwordRotation) },
+    }, { parent: this });
+    let done: pulumi.Output<unknown>;
+    if (this.bootstrapFunction) {
+      const input = pulumi.secret(pulumi.all([this.instance.address, this.instance.port, this.masterPassword.result, password.result])
+        .apply(([host, port, masterPassword, pw]) => JSON.stringify({
+          host, port, masterUsername: MASTER_USERNAME, masterPassword, role: args.role, password: pw, databases: [args.database],
+        } satisfies BootstrapEvent)));
+      done = new FunctionInvocation(`${name}-bootstrap`, {
+        region: aws.getRegionOutput({}, { parent: this }).region,
+        functionName: this.bootstrapFunction.name,
+        input,
+        triggers: { code: bootstrapHandlerHash() },
+      }, { parent: this, dependsOn: [this.instance, this.bootstrapFunction] }).result;
+    } else {
+      const opts = { parent: this, provider: this.postgresProvider, retainOnDelete: true };
+      const role = new postgresql.Role(`${name}-role`, {
+        name: args.role, login: true, superuser: false, createDatabase: false, createRole: false, password: pulumi.secret(password.result),
+      }, opts);
+      const database = new postgresql.Database(`${name}-database`, {
+        name: args.database, owner: role.name, template: "template0", encoding: "UTF8", lcCollate: "DEFAULT", lcCtype: "DEFAULT",
+      }, opts);
+      const revoke = new postgresql.Grant(`${name}-revoke-public`, { database: database.name, role: "public", objectType: "database", privileges: [] }, opts);
+      done = pulumi.all([role.id, database.id, revoke.id]);
+    }
+    return {
+      password: pulumi.secret(password.result),
+      ready: pulumi.all([done, this.instance.address]).apply(([, address]) => `${args.role}@${address}/${args.database}`),
+    };
   }
 }
 

@@ -4,4 +4,6 @@ import type * as pulumi from "@pulumi/pulumi";
 export interface DeployedTarget {
   /** https://... where clients reach the tracking server. */
   readonly url: pulumi.Output<string>;
+  /** Further stack outputs of this target (secrets as Pulumi secrets). */
+  readonly outputs?: Record<string, pulumi.Output<unknown>>;
 }

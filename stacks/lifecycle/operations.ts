@@ -17,8 +17,17 @@ export interface Io {
 }
 
 
+/**
+ * Full keys to values, structured ones as JSON text. `pulumi config --json` gives an object's
+ * text in `value` and the parsed object in `objectValue` (not in the SDK's type): prefer the latter.
+ */
 function plainValues(config: ConfigMap): Record<string, string> {
-  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v.value]));
+  return Object.fromEntries(
+    Object.entries(config).map(([k, v]) => {
+      const object = (v as { objectValue?: unknown }).objectValue;
+      return [k, object !== undefined && object !== null && typeof object === "object" ? JSON.stringify(object) : v.value];
+    }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -93,7 +102,8 @@ export async function reviewUp(
 ): Promise<{ stack: string; expiresAt: string }> {
   const stack = reviewStackName(opts.pr);
   const dev = await ws.getAllConfig("dev");
-  const devValues: Record<string, ConfigEntry> = Object.fromEntries(Object.entries(dev).map(([k, v]) => [k, { value: v.value, secret: v.secret ?? false }]));
+  const devText = plainValues(dev);
+  const devValues: Record<string, ConfigEntry> = Object.fromEntries(Object.entries(dev).map(([k, v]) => [k, { value: devText[k], secret: v.secret ?? false }]));
   // Secrets may come from the environment (CI), as for the offline plan: MLFLOW_KIT_<KEY>.
   for (const key of Object.keys(SECRET_KEYS)) {
     const fromEnv = opts.env[secretEnvName(key)];

@@ -24,6 +24,8 @@ export interface StackFacts {
   protectedResources: string[];
   /** An update is running on the stack now (pulumi stack ls). */
   updateInProgress: boolean;
+  /** Resources in the state other than the stack itself and providers; undefined: not known. */
+  managedResources?: number;
 }
 
 /** One stack (ifExpired: only once its expiry has passed, as --expired would), or every expired stack. */
@@ -57,6 +59,7 @@ export function stackFacts(input: {
   const lifecycle: Stated[] = [];
   const expiresAt: Stated[] = [];
   const protectedResources: string[] = [];
+  let managedResources: number | undefined = input.deployment ? 0 : undefined;
   const str = (v: unknown) => (typeof v === "string" ? v : undefined);
   const cfgLifecycle = input.config?.["mlflow-kit:lifecycle"];
   if (cfgLifecycle !== undefined) lifecycle.push({ source: "config mlflow-kit:lifecycle", value: cfgLifecycle });
@@ -69,6 +72,7 @@ export function stackFacts(input: {
   for (const r of input.deployment?.resources ?? []) {
     const urn = r.urn ?? "(resource without urn)";
     if (r.protect) protectedResources.push(urn);
+    if (managedResources !== undefined && r.type !== "pulumi:pulumi:Stack" && !String(r.type ?? "").startsWith("pulumi:providers:")) managedResources++;
     // Tags survive a half-finished update whose stack outputs were never written.
     const tags = (r.outputs?.tags ?? r.inputs?.tags) as Record<string, unknown> | undefined;
     if (tags && typeof tags === "object") {
@@ -78,7 +82,7 @@ export function stackFacts(input: {
       if (e !== undefined && !expiresAt.some((s) => s.value === e && s.source.startsWith("tag"))) expiresAt.push({ source: `tag ${TAG_EXPIRES_AT} of ${urn}`, value: e });
     }
   }
-  return { name: input.name, lifecycle, expiresAt, protectedResources, updateInProgress: input.updateInProgress ?? false };
+  return { name: input.name, lifecycle, expiresAt, protectedResources, updateInProgress: input.updateInProgress ?? false, managedResources };
 }
 
 /** long-lived if any source says so; ephemeral if every source says so; otherwise unknown. */
@@ -146,6 +150,11 @@ function decideOne(facts: StackFacts, now: Date, onlyExpired: boolean): Teardown
   }
   if (lifecycle.value === "long-lived") {
     return { stack, action: "refuse", reason: `stack ${stack} is long-lived (${lifecycle.because}): the teardown only destroys ephemeral stacks. A long-lived stack is retired by hand, never by this tool` };
+  }
+  // A stack whose first update failed before creating anything states no lifecycle, but there is
+  // nothing to lose: an explicit --stack (review down) may remove it.
+  if (lifecycle.value === "unknown" && !onlyExpired && facts.managedResources === 0 && !facts.updateInProgress) {
+    return { stack, action: "destroy", reason: "holds no resources (its first update stopped before creating any); removing the empty stack" };
   }
   if (lifecycle.value === "unknown") {
     return { stack, action: "refuse", reason: `stack ${stack}: cannot confirm it is ephemeral (${lifecycle.because}). Set mlflow-kit:lifecycle ephemeral and run \`pulumi up\`, or destroy it by hand` };

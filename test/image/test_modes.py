@@ -3,6 +3,7 @@
 import concurrent.futures
 import socket
 
+import pytest
 import requests
 from conftest import assert_no_secret, run_entrypoint
 from mlflow import MlflowClient
@@ -53,9 +54,11 @@ def proxy_env(env):
     return env
 
 
-def test_proxy_mode_serves_without_auth(make_env, start_server):
-    env = proxy_env(make_env("proxy")[0])
-    server = start_server(env)
+@pytest.mark.parametrize("kind", ["venv", "container"])
+def test_proxy_mode_serves_without_auth(make_env, start_server, kind):
+    # MLflow's tracking app alone (no auth app), in the venv and in the image.
+    env = proxy_env(make_env(f"proxy_{kind}")[0])
+    server = start_server(env, kind)
     response = requests.get(f"{server.url}/api/2.0/mlflow/experiments/search",
                             params={"max_results": 5}, timeout=5)
     assert response.status_code == 200, response.text

@@ -36,3 +36,29 @@ def test_the_test_venv_runs_the_locked_versions():
     locked = pins((MLFLOW / "requirements.lock").read_text())
     for name, version in locked.items():
         assert importlib.metadata.version(name) == version, name
+
+
+def wanted_by_a_test_tool(name):
+    """Distributions other than mlflow that declare `name` (moto[server] wants docker)."""
+    found = []
+    for dist in importlib.metadata.distributions():
+        if dist.metadata["Name"].lower().startswith("mlflow"):
+            continue
+        if any(re.match(rf"{re.escape(name)}\b", req, re.I) for req in dist.requires or []):
+            found.append(dist.metadata["Name"])
+    return found
+
+
+def test_what_requirements_txt_leaves_out_is_not_in_the_test_venv():
+    # The e2e runs in this venv too: with these absent, every server path it exercises works
+    # without them. (The container test checks the image, where none may be.)
+    text = (MLFLOW / "requirements.txt").read_text()
+    left_out = re.search(r"^# not-installed: *(.+)$", text, re.M).group(1).split()
+    assert "scikit-learn" in left_out and "matplotlib" in left_out
+    for name in left_out:
+        assert name not in pins((MLFLOW / "requirements.lock").read_text()), name
+        try:
+            importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        assert wanted_by_a_test_tool(name), f"{name} is installed in the test venv"

@@ -1,26 +1,31 @@
-"""The image's server in basic-auth mode, started once for the module: tracking, proxied
-artifacts in S3, MLflow's own auth, the host check, and a restart."""
+"""The image's server in basic-auth mode, started once for the module per kind (the entrypoint
+in the test venv, and the built image as a read-only container): tracking, proxied artifacts in
+S3, MLflow's own auth, the UI, the host check, and a restart."""
 
 import os
 import re
 import stat
 
-import psutil
 import pytest
 import requests
 from conftest import assert_no_secret, secret_values, token
 from mlflow import MlflowClient
 
 
+@pytest.fixture(scope="module", params=["venv", "container"])
+def kind(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def env(make_env):
-    env, _ = make_env("basic")
+def env(make_env, kind):
+    env, _ = make_env(f"basic_{kind}")
     return env
 
 
 @pytest.fixture(scope="module")
-def server(env, start_server):
-    return start_server(env)
+def server(env, start_server, kind):
+    return start_server(env, kind)
 
 
 @pytest.fixture
@@ -129,6 +134,17 @@ def test_created_user_authenticates(server, user):
     assert requests.get(url, auth=(user[0], token(20)), timeout=5).status_code == 401
 
 
+def test_ui_is_served_behind_the_login(server, env):
+    # The web UI is the React build only the full mlflow package ships.
+    assert requests.get(f"{server.url}/", timeout=5).status_code == 401
+    page = requests.get(f"{server.url}/", auth=admin_auth(env), timeout=10)
+    assert page.status_code == 200
+    assert '<div id="root"' in page.text
+    script = re.search(r'src="(static-files/static/js/[^"]+\.js)"', page.text).group(1)
+    js = requests.get(f"{server.url}/{script}", auth=admin_auth(env), timeout=10)
+    assert js.status_code == 200 and len(js.content) > 100_000
+
+
 def test_foreign_host_header_is_rejected_and_public_hostname_accepted(server, env):
     url = f"{server.url}/api/2.0/mlflow/experiments/search"
 
@@ -145,7 +161,7 @@ def test_foreign_host_header_is_rejected_and_public_hostname_accepted(server, en
 def test_server_runs_as_uvicorn_in_place_of_the_entrypoint(server, env):
     # The entrypoint execs: the process it started as is uvicorn now, and no argv in the
     # tree shows a secret.
-    root = psutil.Process(server.proc.pid)
+    root = server.main_process()
     assert "uvicorn" in root.cmdline()
     assert "bounded_auth:create_app" in root.cmdline()
     tree = [root, *root.children(recursive=True)]
@@ -157,14 +173,14 @@ def test_server_runs_as_uvicorn_in_place_of_the_entrypoint(server, env):
 
 
 def test_auth_config_is_private(server, env):
-    path = re.findall(r"auth config written to (\S+)", server.output())[-1]
+    path = server.host_path(re.findall(r"auth config written to (\S+)", server.output())[-1])
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
-    text = open(path).read()
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+    text = path.read_text()
     assert f"admin_username = {env['MLFLOW_ADMIN_USERNAME']}" in text
     assert "auth_cache_ttl_seconds = 60" in text
     # The secrets the ini holds are no longer in the server's environment.
-    environ = psutil.Process(server.proc.pid).environ()
+    environ = server.main_process().environ()
     assert "MLFLOW_ADMIN_PASSWORD" not in environ
     assert "MLFLOW_AUTH_DATABASE_URI" not in environ
 

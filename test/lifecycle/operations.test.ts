@@ -102,6 +102,13 @@ describe("review down", () => {
     expect(lines).toEqual(["pr-9 does not exist: nothing to tear down"]);
   });
 
+  it("removes a review stack whose first up failed before creating anything (no config on this runner)", async () => {
+    const ws = new RecordingWorkspace({ "pr-8": { resources: [{ urn: "urn:pulumi:pr-8::mlflow-kit::pulumi:pulumi:Stack::mlflow-kit-pr-8", type: "pulumi:pulumi:Stack" }] } });
+    const result = await reviewDown(ws, { pr: 8, now: NOW }, logger().io);
+    expect(result.destroyed).toEqual(["pr-8"]);
+    expect(ws.stacks.has("pr-8")).toBe(false);
+  });
+
   it("refuses a review stack with a protected resource and destroys nothing", async () => {
     const ws = new RecordingWorkspace({ "pr-5": { resources: reviewResources("pr-5", "2026-11-27T12:00:00Z", true) } });
     const result = await reviewDown(ws, { pr: 5, now: NOW }, logger().io);
@@ -207,6 +214,18 @@ describe("rotate", () => {
     await rotate(ws, { stack: "prod", credential: "s3-key" }, logger().io);
     expect(JSON.parse(ws.stacks.get("prod")!.config["mlflow-kit:artifacts"].value)).toEqual({ prefix: "mlflow", activeKey: "blue", keyRotations: { blue: 1, green: 1 } });
     expect(ws.methods().filter((m) => m === "up prod")).toHaveLength(2);
+  });
+
+  it("reads a structured value from objectValue when the CLI gives one", async () => {
+    const ws = prodWithKeys();
+    const entry = ws.stacks.get("prod")!.config["mlflow-kit:artifacts"] as { value: string; objectValue?: unknown };
+    entry.value = "activeKey: green"; // whatever the text, the parsed object wins
+    entry.objectValue = { activeKey: "green", keyRotations: { blue: 2, green: 5 } };
+    const plan = await rotate(ws, { stack: "prod", credential: "s3-key", dryRun: true }, logger().io);
+    expect(plan.changes).toEqual([
+      { path: "mlflow-kit:artifacts.activeKey", from: "green", to: "blue" },
+      { path: "mlflow-kit:artifacts.keyRotations.blue", from: 2, to: 3 },
+    ]);
   });
 
   it("--dry-run prints the change and writes nothing", async () => {

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { parseReport, renderComment } from "../../stacks/lifecycle/pr-report";
 
 const ROOT = path.resolve(__dirname, "../..");
-const tsx = (args: string[]) => spawnSync(process.execPath, [require.resolve("tsx/cli"), path.join(ROOT, "stacks/pr-report.ts"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+const tsx = (args: string[]) => spawnSync(process.execPath, [require.resolve("tsx/cli"), path.join(ROOT, "stacks/pr-report.ts"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 200_000 });
 
 describe("pr-report CLI", () => {
   it("section (offline) + collect give a valid report for the fork's comment", () => {
@@ -30,7 +30,7 @@ describe("pr-report CLI", () => {
     expect(report.sections[0].summary).toMatch(/^\d+ resources planned offline; 0 mandatory, \d+ other policy violations$/);
     expect(renderComment(report)).toContain("| dev | offline plan + policy pack (fork: no credentials) | ✅");
     fs.rmSync(dir, { recursive: true, force: true });
-  });
+  }, 240_000); // a whole offline plan in a child process: slow on a loaded machine
 
   it("post refuses to run without the run's identity, before reading anything", () => {
     const r = spawnSync(process.execPath, [require.resolve("tsx/cli"), path.join(ROOT, "stacks/pr-report.ts"), "post", "--report", "/nonexistent"], { cwd: ROOT, encoding: "utf8", env: { PATH: process.env.PATH }, timeout: 60_000 });

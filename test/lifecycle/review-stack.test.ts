@@ -103,7 +103,7 @@ describe("the review stack, evaluated as the offline plan does", () => {
       program: () => mlflowStack(loadSettings({ allowUnsupported: true })),
     });
     leases.push(expiryFrom(new Date(), 72)); // an hour may turn during the evaluation
-  });
+  }, 120_000); // a whole stack evaluation: slow on a loaded machine
 
   it("has its own bucket and IAM user, force-destroyable, not protected", () => {
     const bucket = evaluated.resources.find((r) => r.type === "aws:s3/bucket:Bucket")!;

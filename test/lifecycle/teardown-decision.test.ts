@@ -138,6 +138,17 @@ describe("--stack", () => {
     );
   });
 
+  it("an empty stack that states no lifecycle (its first update failed) may be removed by --stack, not by --expired", () => {
+    const empty = stackFacts({ name: "pr-6", deployment: { resources: [{ urn: "urn:s", type: "pulumi:pulumi:Stack" }, { urn: "urn:p", type: "pulumi:providers:aws" }] } });
+    expect(empty.managedResources).toBe(0);
+    expect(decideTeardown([empty], { stack: "pr-6" }, NOW)[0]).toMatchObject({ action: "destroy", reason: expect.stringContaining("holds no resources") });
+    expect(decideTeardown([empty], { expired: true }, NOW)[0]).toMatchObject({ action: "keep", reason: "no expiry set" });
+    // One real resource, or state not read at all: still refused.
+    const one = stackFacts({ name: "pr-6", deployment: { resources: [{ urn: "urn:b", type: "aws:s3/bucket:Bucket" }] } });
+    expect(decideTeardown([one], { stack: "pr-6" }, NOW)[0].action).toBe("refuse");
+    expect(decideTeardown([stackFacts({ name: "pr-6" })], { stack: "pr-6" }, NOW)[0].action).toBe("refuse");
+  });
+
   it("an unknown stack is an error listing the stacks there are", () => {
     expect(() => decideTeardown([ephemeral("dev"), PROD], { stack: "staging" }, NOW)).toThrow(TeardownError);
     expect(() => decideTeardown([ephemeral("dev"), PROD], { stack: "staging" }, NOW)).toThrow('--stack: there is no stack "staging" in this project. Stacks: dev, prod');

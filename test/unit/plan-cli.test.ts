@@ -30,7 +30,9 @@ describe("npm run plan", () => {
     expect(roots[0].parent).toBe("urn:pulumi:prod::mlflow-kit::pulumi:pulumi:Stack::mlflow-kit-prod");
     expect(out.outputs.adminPassword).toBe("[secret]");
     expect(r.stdout).not.toContain(token);
-    expect(r.stderr).toMatch(/not planned: .*ecs is not yet supported/);
+    // The whole environment: the ECS target is planned, nothing is left out.
+    for (const t of ["aws:ecs/service:Service", "aws:lb/loadBalancer:LoadBalancer", "aws:acm/certificate:Certificate", "aws:cloudwatch/metricAlarm:MetricAlarm"]) expect(types).toContain(t);
+    expect(r.stderr).not.toMatch(/not planned/);
   });
 
   it("--json lists the policy pack's violations; none is mandatory for a shipped stack", () => {
@@ -76,10 +78,11 @@ describe("npm run plan", () => {
     expect(r.stdout).toMatch(/\+ aws:rds\/instance:Instance mlflow-database-instance\s+\[protected\]/);
   });
 
-  it("--strict fails like pulumi up on a kind not yet supported", () => {
+  it("--strict plans prod whole and exits 0", () => {
     const r = run(["--stack", "prod", "--strict"]);
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/mlflow-kit:target\.kind: ecs is not yet supported/);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\+ mlflow-kit:targets:EcsTarget mlflow-target/);
+    expect(r.stdout).not.toMatch(/not planned/);
   });
 
   it("invalid config: non-zero exit and every settings error, no secret echoed", () => {
@@ -90,7 +93,7 @@ describe("npm run plan", () => {
       "  mlflow-kit:lifecycle: forever",
       "  mlflow-kit:adminPassword: hunter2-in-plain-text",
       "  mlflow-kit:database: { kind: rds }",
-      "  mlflow-kit:target: { kind: ecs, domain: 'not a domain', acmeEmail: ops@example.com }",
+      "  mlflow-kit:target: { kind: ecs, domain: 'not a domain' }",
       "  mlflow-kit:image: { owner: acme }",
     ].join("\n"));
     const r = run(["--stack", "broken", "--dir", dir]);

@@ -7,7 +7,7 @@ const base = (): Record<string, unknown> => ({
   "aws:region": "eu-west-1",
   "mlflow-kit:lifecycle": "long-lived",
   "mlflow-kit:database": { kind: "rds" },
-  "mlflow-kit:target": { kind: "ecs", domain: "mlflow.example.com", acmeEmail: "ops@example.com" },
+  "mlflow-kit:target": { kind: "ecs", domain: "mlflow.example.com" },
   "mlflow-kit:image": { owner: "example-org" },
   "mlflow-kit:skipTarget": true,
 });
@@ -125,10 +125,10 @@ describe("settings: every problem at once, naming the key and the fix", () => {
     ["bad lifecycle", { "mlflow-kit:lifecycle": "forever" }, /mlflow-kit:lifecycle: must be one of long-lived, ephemeral/],
     ["unknown target kind", { "mlflow-kit:target": { kind: "heroku" } }, /mlflow-kit:target\.kind: must be one of render, hf-space, ecs, local/],
     ["unknown database kind", { "mlflow-kit:database": { kind: "mysql" } }, /mlflow-kit:database\.kind: must be one of rds, neon, local/],
-    ["malformed domain", { "mlflow-kit:target": { kind: "ecs", domain: "https://mlflow.example.com/", acmeEmail: "ops@example.com" } }, /mlflow-kit:target\.domain: must be a fully qualified lower-case domain name/],
-    ["localhost as domain", { "mlflow-kit:target": { kind: "ecs", domain: "mlflow.localhost", acmeEmail: "ops@example.com" } }, /mlflow-kit:target\.domain: must be a public domain, not localhost/],
-    ["bad email", { "mlflow-kit:target": { kind: "ecs", domain: "mlflow.example.com", acmeEmail: "ops" } }, /mlflow-kit:target\.acmeEmail: must be an e-mail address/],
-    ["missing ecs domain", { "mlflow-kit:target": { kind: "ecs", acmeEmail: "ops@example.com" } }, /mlflow-kit:target\.domain: is missing/],
+    ["malformed domain", { "mlflow-kit:target": { kind: "ecs", domain: "https://mlflow.example.com/" } }, /mlflow-kit:target\.domain: must be a fully qualified lower-case domain name/],
+    ["localhost as domain", { "mlflow-kit:target": { kind: "ecs", domain: "mlflow.localhost" } }, /mlflow-kit:target\.domain: must be a public domain, not localhost/],
+    ["bad alarm email", { "mlflow-kit:target": { kind: "ecs", domain: "mlflow.example.com", alarmEmails: ["ops"] } }, /mlflow-kit:target\.alarmEmails\.0: must be e-mail addresses/],
+    ["missing ecs domain", { "mlflow-kit:target": { kind: "ecs" } }, /mlflow-kit:target\.domain: is missing/],
     ["typo in a nested key", { "mlflow-kit:database": { kind: "rds", instanceClas: "db.t4g.micro" } }, /mlflow-kit:database: has unknown setting instanceClas/],
     ["unknown top-level key", { "mlflow-kit:databse": { kind: "rds" } }, /mlflow-kit:databse: is not a setting of mlflow-kit\. Did you mean mlflow-kit:database\?/],
     ["password in plain config", { "mlflow-kit:adminPassword": SECRET_VALUE }, /mlflow-kit:adminPassword: is set in plain text.*pulumi config set --secret mlflow-kit:adminPassword/],
@@ -143,7 +143,8 @@ describe("settings: every problem at once, naming the key and the fix", () => {
     ["a Render owner id that is not a workspace id", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render", ownerId: "srv-abc123" } }, /mlflow-kit:target\.ownerId: must be a Render workspace id such as tea-abc123/],
     ["a Render deploy wait beyond two hours", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render", deployTimeoutMinutes: 600 } }, /mlflow-kit:target\.deployTimeoutMinutes: /],
     ["workers beyond a free plan", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render", plan: "free" }, "mlflow-kit:server": { workers: 4 } }, /server\.workers: 4 workers do not fit Render's free plan/],
-    ["unsupported target for pulumi up", { "mlflow-kit:skipTarget": undefined }, /mlflow-kit:target\.kind: ecs is not yet supported.*pulumi config set mlflow-kit:skipTarget true/],
+    // Every target kind deploys now; a database kind may still be pending.
+    ["unsupported database for pulumi up", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "local" }, "mlflow-kit:neonApiKey": "n", "mlflow-kit:skipTarget": undefined }, /mlflow-kit:database\.kind: neon is not yet supported by this version of mlflow-kit \(supported now: rds, local\)\. Use one of those/],
     ["uppercase GHCR owner", { "mlflow-kit:image": { owner: "Example-Org" } }, /mlflow-kit:image\.owner: must be a lower-case GitHub user/],
     ["an expiry on a long-lived stack", { "mlflow-kit:expiresAt": "2030-01-01T00:00:00Z" }, /mlflow-kit:expiresAt: a long-lived stack never expires\. Remove it/],
     ["an expiry that is not a date", { "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expiresAt": "next week" }, /mlflow-kit:expiresAt: must be an ISO 8601 date-time/],
@@ -231,7 +232,7 @@ describe("settings: the local stack", () => {
     const onRender = localProblems({ ...local(), "mlflow-kit:target": { kind: "render" }, "mlflow-kit:renderApiKey": "r", "mlflow-kit:ghcrToken": "t", "mlflow-kit:image": { owner: "acme" }, "aws:region": "us-east-1" }, ["mlflow-kit:renderApiKey", "mlflow-kit:ghcrToken"]);
     expect(onRender.join("\n")).toMatch(/mlflow-kit:database\.kind: local runs PostgreSQL in Docker on the machine running `pulumi up`, which a render server could never reach\. Use database\.kind neon for render, or target\.kind local/);
     expect(onRender.join("\n")).toMatch(/mlflow-kit:artifacts\.kind: minio runs in Docker .* Use artifacts\.kind s3 for render, or target\.kind local/);
-    const onEcs = localProblems({ ...local(), "mlflow-kit:artifacts": undefined, "mlflow-kit:target": { kind: "ecs", domain: "mlflow.example.com", acmeEmail: "ops@example.com" }, "mlflow-kit:image": { owner: "acme" }, "aws:region": "us-east-1" });
+    const onEcs = localProblems({ ...local(), "mlflow-kit:artifacts": undefined, "mlflow-kit:target": { kind: "ecs", domain: "mlflow.example.com" }, "mlflow-kit:image": { owner: "acme" }, "aws:region": "us-east-1" });
     expect(onEcs.join("\n")).toMatch(/database\.kind: local .* Use database\.kind rds for ecs/);
   });
 

@@ -42,15 +42,18 @@ describe("prod (rds, long-lived)", () => {
     expect(String(image.inputs.imageName)).toMatch(/^ghcr\.io\/example-org\/mlflow-kit-server:/);
   });
 
-  it("leaves the ECS target out, and says so", () => {
-    expect(prod.skipped.join("\n")).toMatch(/target\.kind: ecs is not yet supported/);
-    expect(prod.outputs.trackingUri).toBeUndefined();
+  it("deploys the ECS target: the tracking URI is the domain, the API user's password a secret", () => {
+    expect(prod.skipped).toEqual([]);
+    expect(prod.outputs.trackingUri).toBe("https://mlflow.example.com");
+    expect(prod.outputs).toMatchObject({ portalUrl: "https://auth.example.com", apiUsername: "mlflow-api", apiPassword: "[secret]" });
+    expect(byType(prod, "aws:ecs/service:Service").map((r) => r.inputs.name).sort()).toEqual(["authelia", "mlflow", "traefik"]);
   });
 
   it("every credential among the outputs is a Pulumi secret", async () => {
     const credential = /password|secret|token|key|uri|env/i;
-    const names = Object.keys(prod.rawOutputs).filter((k) => credential.test(k) && prod.rawOutputs[k] !== undefined);
-    expect(names).toEqual(expect.arrayContaining(["adminPassword", "activeAccessKeyId", "trackingDatabaseUri", "authDatabaseUri", "envFile"]));
+    // trackingUri is the public https URL, not a connection string.
+    const names = Object.keys(prod.rawOutputs).filter((k) => credential.test(k) && k !== "trackingUri" && prod.rawOutputs[k] !== undefined);
+    expect(names).toEqual(expect.arrayContaining(["adminPassword", "activeAccessKeyId", "trackingDatabaseUri", "authDatabaseUri", "envFile", "apiPassword"]));
     for (const name of names) expect(await pulumi.isSecret(prod.rawOutputs[name] as pulumi.Output<unknown>), name).toBe(true);
     for (const name of names) expect(prod.outputs[name], name).toBe("[secret]");
   });
