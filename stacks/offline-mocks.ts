@@ -111,7 +111,7 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
         return { id: digest("container", args.name), state: { ...inputs, exitCode: oneShot ? 0 : undefined, containerLogs: oneShot ? "" : undefined } };
       }
       case "random:index/randomBytes:RandomBytes": {
-        const bytes = createHash("sha512").update(`bytes\0${args.name}`).digest().subarray(0, inputs.length ?? 32);
+        const bytes = createHash("sha512").update(`bytes\0${args.name}\0${JSON.stringify(inputs.keepers ?? {})}`).digest().subarray(0, inputs.length ?? 32);
         return { id: "none", state: { ...inputs, hex: bytes.toString("hex"), base64: bytes.toString("base64") } };
       }
       case "aws:secretsmanager/secret:Secret": {
@@ -150,7 +150,9 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
       case "random:index/randomPassword:RandomPassword":
       case "random:index/randomString:RandomString": {
         const length = inputs.length ?? 32;
-        return { id: "none", state: { ...inputs, result: password(args.name, length, { upper: inputs.upper !== false, lower: inputs.lower !== false, numeric: inputs.numeric !== false }) } };
+        // A changed keeper is a new value, as with the provider (rotation counters); only the
+        // character classes asked for (an access key: upper-case letters and digits).
+        return { id: "none", state: { ...inputs, result: password(inputs.keepers ? `${args.name}\0${JSON.stringify(inputs.keepers)}` : args.name, length, { upper: inputs.upper !== false, lower: inputs.lower !== false, numeric: inputs.numeric !== false }) } };
       }
       // Kit dynamic providers: what their create returns (ids shaped like the vendor's).
       case "pulumi-nodejs:dynamic/render:RegistryCredential":

@@ -195,6 +195,8 @@ describe("render:Service", () => {
     fake.api.reset();
     await host.delete(urn, state); // the old one is gone: 404 is done
     expect(fake.sequence()).toEqual(["delete-service!404"]);
+    // A refresh of a service deleted outside Pulumi drops it from the state (empty id).
+    expect((await host.read(urn, state.id, state.props, svcMarks)).id).toBe("");
   });
 
   it("adopts the service a lost create left behind: 409 on the retried POST, found by name, converged and deployed", async () => {

