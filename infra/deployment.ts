@@ -6,6 +6,7 @@ import { ArtifactStore, artifactBucketName } from "./artifacts/s3";
 import type { ArtifactStorage } from "./artifacts/types";
 import { ServerCredentials } from "./credentials/server-credentials";
 import { LocalDatabase } from "./database/local";
+import { NeonDatabase } from "./database/neon";
 import { RdsDatabase } from "./database/rds";
 import type { MetadataDatabase } from "./database/types";
 import { PrivateNetwork } from "./docker/private-network";
@@ -241,9 +242,20 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           passwordRotation: s.rotation.databasePassword,
           tags: s.tags,
         }, { parent: this });
+      case "neon":
+        return new NeonDatabase(`${name}-database`, {
+          lifecycle: s.lifecycle,
+          projectName: s.namePrefix,
+          projectId: db.projectId,
+          regionId: db.region,
+          orgId: db.orgId,
+          branchName: db.branch ?? s.namePrefix,
+          expiresAt: s.expiresAt,
+          passwordRotation: s.rotation.databasePassword,
+        }, { parent: this });
       default:
         // settings.ts refuses kinds that are not deployable yet; reaching here is a bug.
-        throw new Error(`mlflow-kit: database.kind ${db.kind} has no implementation`);
+        throw new Error(`mlflow-kit: database.kind ${(db as { kind: string }).kind} has no implementation`);
     }
   }
 }

@@ -61,10 +61,12 @@ const rdsDatabase = z.strictObject({
 const neonDatabase = z.strictObject({
   kind: z.literal("neon"),
   /** An existing Neon project; omitted: one is created. */
-  projectId: z.string().regex(/^[a-z0-9-]+$/).optional().describe("An existing Neon project; created when unset"),
+  projectId: z.string().regex(/^[a-z0-9-]{1,60}$/, { message: "must be a Neon project id such as shiny-wind-028834 (Neon console: Settings > General)" }).optional().describe("An existing Neon project; created when unset"),
   region: z.string().regex(/^aws-[a-z]{2}-[a-z]+-\d$|^azure-[a-z0-9]+$/, { message: "must be a Neon region id such as aws-us-east-2" }).default("aws-us-east-2").describe("Neon region id"),
-  /** Copy-on-write branch of the project's default branch (review stacks). */
-  branch: z.string().optional().describe("A copy-on-write branch of the default branch (review stacks)"),
+  /** Copy-on-write branch of the project's default branch; named after the stack when unset. */
+  branch: z.string().min(1).max(256).optional().describe("Name of this stack's copy-on-write branch of the project's default branch (default: <project>-<stack>)"),
+  /** Needed with a personal API key whose account belongs to several Neon organizations. */
+  orgId: z.string().regex(/^org-[a-z0-9-]+$/, { message: "must be a Neon organization id such as org-morning-bread-81040908" }).optional().describe("Neon organization of a created project (personal API keys of accounts in several organizations)"),
 });
 
 const pinnedImage = (fallback: string, what: string) => z.string()
@@ -222,7 +224,7 @@ export const SECRET_KEYS = {
 export type SecretKey = keyof typeof SECRET_KEYS;
 
 /** What this version deploys; the rest of the schema is accepted so configs stay valid as targets land. */
-const SUPPORTED = { database: ["rds", "local"], target: ["render", "hf-space", "ecs", "local"] as string[] } as const;
+const SUPPORTED = { database: ["rds", "neon", "local"], target: ["render", "hf-space", "ecs", "local"] as string[] } as const;
 
 const schema = z.object({
   ...plainKeys,

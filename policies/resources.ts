@@ -101,8 +101,8 @@ export const asArray = <X>(v: X | X[] | undefined): X[] => (v === undefined ? []
 
 /** Input and variable names that hold credentials. */
 export const SECRET_NAME = /(password|passwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|credential|connection[-_]?string|database[-_]?uri|store[-_]?uri)/i;
-/** Names that match SECRET_NAME but are not credentials (secretId: a Secrets Manager secret's ARN, as SecretVersion takes it). */
-const NOT_SECRET = /^(secretArn|secretId|valueFrom|.*SecretArn|.*_SECRET_ARN|secrets)$/i;
+/** Names that match SECRET_NAME but are not credentials (secretId: a Secrets Manager secret's ARN, as SecretVersion takes it; registryCredentialId: the id rgc-..., not the token). */
+const NOT_SECRET = /^(secretArn|secretId|valueFrom|.*SecretArn|.*_SECRET_ARN|secrets|.*CredentialId)$/i;
 export const isSecretName = (name: string) => SECRET_NAME.test(name) && !NOT_SECRET.test(name);
 
 /** The MLflow server's environment as each target declares it; undefined if `r` runs no server. */

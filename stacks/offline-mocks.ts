@@ -110,6 +110,25 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
         const oneShot = inputs.attach === true && inputs.mustRun === false;
         return { id: digest("container", args.name), state: { ...inputs, exitCode: oneShot ? 0 : undefined, containerLogs: oneShot ? "" : undefined } };
       }
+      // Kit dynamic providers (infra/providers/neon): what Neon would hand back.
+      case "pulumi-nodejs:dynamic/neon:Project": {
+        const id = inputs.existingProjectId ?? `${digest(args.name).slice(0, 6)}-mock-${digest("project", args.name).slice(0, 6)}`;
+        return { id, state: { ...inputs, projectId: id, defaultBranchId: `br-main-${digest(id).slice(0, 8)}`, managed: !inputs.existingProjectId } };
+      }
+      case "pulumi-nodejs:dynamic/neon:Branch":
+        return { id: token("br-mock-", 12), state: { ...inputs, branchId: token("br-mock-", 12), parentBranchId: inputs.parentId ?? "br-main-mock" } };
+      case "pulumi-nodejs:dynamic/neon:Endpoint": {
+        const id = token("ep-mock-", 12);
+        const region = String(inputs.regionId ?? "us-east-2");
+        return { id, state: { ...inputs, endpointId: id, host: `${id}.${region.replace(/^aws-/, "")}.aws.neon.tech` } };
+      }
+      case "pulumi-nodejs:dynamic/neon:Role":
+        return { id: `${inputs.branchId}/${inputs.name}`, state: { ...inputs, password: password(`${args.name}-${inputs.passwordRotation ?? 0}`, 24) } };
+      case "pulumi-nodejs:dynamic/neon:Database": {
+        const pw = password(`${args.name.replace(/-(tracking|auth)$/, "-role")}-${inputs.roleRotation ?? 0}`, 24);
+        const host = `ep-mock-${digest(String(inputs.endpointId)).slice(0, 8)}-pooler.us-east-2.aws.neon.tech`;
+        return { id: `${inputs.branchId}/${inputs.name}`, state: { ...inputs, connectionUri: `postgresql://${inputs.ownerName}:${pw}@${host}/${inputs.name}?sslmode=require` } };
+      }
       case "random:index/randomBytes:RandomBytes": {
         const bytes = createHash("sha512").update(`bytes\0${args.name}\0${JSON.stringify(inputs.keepers ?? {})}`).digest().subarray(0, inputs.length ?? 32);
         return { id: "none", state: { ...inputs, hex: bytes.toString("hex"), base64: bytes.toString("base64") } };

@@ -9,7 +9,7 @@ export interface PlannedResource {
   parent: string | undefined;
   /** Inputs with every secret replaced by "[secret]" (unless evaluated with revealSecrets). */
   inputs: Record<string, unknown>;
-  options: { protect?: boolean; retainOnDelete?: boolean; deleteBeforeReplace?: boolean; ignoreChanges?: string[]; replacementTrigger?: unknown };
+  options: { protect?: boolean; retainOnDelete?: boolean; deleteBeforeReplace?: boolean; ignoreChanges?: string[]; replacementTrigger?: unknown; additionalSecretOutputs?: string[] };
   /**
    * URNs of the resources this one depends on, as the engine receives them (dependsOn and
    * every resource behind an input): the engine deletes this one before any of them.
@@ -94,6 +94,7 @@ export async function evaluateStack(o: EvaluateOptions): Promise<EvaluatedStack>
         deleteBeforeReplace: (r.opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
         ignoreChanges: r.opts.ignoreChanges,
         replacementTrigger: r.opts.replacementTrigger === undefined ? undefined : await settleDeep(r.opts.replacementTrigger, reveal),
+        additionalSecretOutputs: (r.opts as pulumi.CustomResourceOptions).additionalSecretOutputs,
       },
       resource: r.resource,
       dependencies: [],

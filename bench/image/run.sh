@@ -21,9 +21,15 @@ docker_up
 docker_build_image "$BENCH_IMAGE_AFTER" >&2
 echo "[docker] building $BENCH_IMAGE_BEFORE (bench/image/Dockerfile.full-dependencies)" >&2
 started=$(date +%s)
-DOCKER_BUILDKIT=0 docker build -q --network host --build-arg "SERVER_IMAGE=$BENCH_IMAGE_AFTER" \
-  -f "$ROOT/bench/image/Dockerfile.full-dependencies" -t "$BENCH_IMAGE_BEFORE" \
-  "$ROOT/bench/image" >/dev/null
+build_log="$(mktemp)"
+if ! DOCKER_BUILDKIT=0 docker build --network host --build-arg "SERVER_IMAGE=$BENCH_IMAGE_AFTER" \
+    -f "$ROOT/bench/image/Dockerfile.full-dependencies" -t "$BENCH_IMAGE_BEFORE" \
+    "$ROOT/bench/image" >"$build_log" 2>&1; then
+  tail -n 40 "$build_log" >&2
+  rm -f "$build_log"
+  exit 1
+fi
+rm -f "$build_log"
 echo "[docker] built $BENCH_IMAGE_BEFORE in $(($(date +%s) - started)) s" >&2
 cd "$ROOT"
 status=0

@@ -6,9 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
  * is separate from tracking (MLflow's auth app crash-loops when they share one).
  */
 export interface MetadataDatabase {
-  /** postgresql://app:password@host:5432/mlflow_tracking?sslmode=require, a Pulumi secret. */
+  /** postgresql://app:password@host:5432/mlflow_tracking?<TLS that verifies the server>, a Pulumi secret (RDS: sslmode=verify-full&sslrootcert=...). */
   readonly trackingUri: pulumi.Output<string>;
-  /** postgresql://app:password@host:5432/mlflow_auth?sslmode=require, a Pulumi secret. */
+  /** postgresql://app:password@host:5432/mlflow_auth?<TLS that verifies the server>, a Pulumi secret. */
   readonly authUri: pulumi.Output<string>;
   /** Resources the server must wait for before it starts (role and databases exist). */
   readonly ready: pulumi.Output<string>;

@@ -8,18 +8,20 @@
  */
 import { PROJECT } from "../../infra/settings";
 
-export const CREDENTIALS = ["s3-key", "db-password", "admin-password", "flask-secret", "authelia"] as const;
+export const CREDENTIALS = ["s3-key", "db-password", "admin-password", "flask-secret", "authelia", "api-password"] as const;
 export type Credential = (typeof CREDENTIALS)[number];
 
 /**
  * The counters each credential bumps, as config paths under "mlflow-kit:". `authelia` is the
- * ecs target's (issue 7): it reads rotation.autheliaSecrets.
+ * ecs target's (issue 7): it reads rotation.autheliaSecrets; `api-password` is its Authelia API
+ * user's password (rotation.apiUserPassword).
  */
 export const ROTATION_COUNTERS = {
   "db-password": "rotation.databasePassword",
   "admin-password": "rotation.adminPassword",
   "flask-secret": "rotation.flaskSecretKey",
   authelia: "rotation.autheliaSecrets",
+  "api-password": "rotation.apiUserPassword",
 } as const;
 
 export interface ConfigChange {
@@ -89,7 +91,7 @@ export function planRotation(credential: Credential, config: Record<string, stri
   if (credential === "admin-password" && config[`${ns}adminPassword`] !== undefined) {
     throw new RotationError(`${ns}adminPassword: is set explicitly, so ${ns}rotation.adminPassword has no effect. Set a new value (\`pulumi config set --secret ${ns}adminPassword <new>\`) and \`pulumi up\`, or remove it (\`pulumi config rm ${ns}adminPassword\`) to let the kit generate and rotate one`);
   }
-  if (credential === "authelia") {
+  if (credential === "authelia" || credential === "api-password") {
     const target = objectAt(config, "target");
     if (target.kind !== "ecs") {
       throw new RotationError(`${ns}target.kind: is ${JSON.stringify(target.kind ?? "unset")}; only the ecs target runs Authelia, so there is nothing to rotate. Rotate admin-password for this stack's own login instead`);
@@ -110,6 +112,7 @@ const NOTES: Record<Exclude<Credential, "s3-key">, string> = {
   "admin-password": "pulumi up generates a new admin password; the entrypoint syncs the stored admin with it on start. Read it with `pulumi stack output adminPassword --show-secrets`.",
   "flask-secret": "pulumi up generates a new Flask secret key: existing UI sessions are signed with the old key and must sign in again.",
   authelia: "pulumi up generates new Authelia session and JWT secrets: Authelia sessions end and users sign in again.",
+  "api-password": "pulumi up generates a new password for the Authelia API user and rolls Authelia out with its digest. Once it has finished, give clients the new one: `pulumi stack output apiPassword --show-secrets`.",
 };
 
 function planKeyRotation(config: Record<string, string>, revokeInactive: boolean): RotationPlan {

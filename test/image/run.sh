@@ -19,5 +19,5 @@ docker_build_image "$MLFLOW_KIT_TEST_IMAGE"
 cd "$ROOT"
 # No exec: the EXIT trap must run after pytest.
 status=0
-"$ROOT/.venv-image/bin/python" -m pytest test/image -p no:cacheprovider -ra "$@" || status=$?
+"$ROOT/.venv-image/bin/python" -m pytest test/image -p no:cacheprovider -ra --durations=12 "$@" || status=$?
 exit "$status"

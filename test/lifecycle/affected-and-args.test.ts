@@ -59,7 +59,7 @@ describe("command lines", () => {
   it("rotate: a stack and one known credential; --dry-run and --config-only exclude each other", () => {
     expect(parseRotateArgs(["--stack", "prod", "s3-key", "--revoke-inactive"])).toEqual({ stack: "prod", credential: "s3-key", revokeInactive: true, dryRun: false, configOnly: false });
     expect(() => parseRotateArgs(["s3-key"])).toThrow("--stack: is missing");
-    expect(() => parseRotateArgs(["--stack", "prod", "ssh-key"])).toThrow("rotate: name one credential: s3-key, db-password, admin-password, flask-secret, authelia (got ssh-key)");
+    expect(() => parseRotateArgs(["--stack", "prod", "ssh-key"])).toThrow("rotate: name one credential: s3-key, db-password, admin-password, flask-secret, authelia, api-password (got ssh-key)");
     expect(() => parseRotateArgs(["--stack", "prod"])).toThrow("(got none)");
     expect(() => parseRotateArgs(["--stack", "prod", "s3-key", "--dry-run", "--config-only"])).toThrow("pick one");
   });

@@ -93,6 +93,7 @@ describe("single-value credentials: one counter each", () => {
     ["admin-password", "mlflow-kit:rotation.adminPassword", 0, 1],
     ["flask-secret", "mlflow-kit:rotation.flaskSecretKey", 0, 1],
     ["authelia", "mlflow-kit:rotation.autheliaSecrets", undefined, 1],
+    ["api-password", "mlflow-kit:rotation.apiUserPassword", undefined, 1],
   ] as const)("%s bumps %s", (credential, path, from, to) => {
     const plan = planRotation(credential, PROD);
     expect(plan.changes).toEqual([{ path, from, to }]);
@@ -127,6 +128,7 @@ describe("single-value credentials: one counter each", () => {
   it("refuses authelia on a stack that does not run Authelia", () => {
     expect(() => planRotation("authelia", { "mlflow-kit:target": JSON.stringify({ kind: "render" }) })).toThrow('mlflow-kit:target.kind: is "render"; only the ecs target runs Authelia');
     expect(() => planRotation("authelia", {})).toThrow('mlflow-kit:target.kind: is "unset"');
+    expect(() => planRotation("api-password", { "mlflow-kit:target": JSON.stringify({ kind: "render" }) })).toThrow('mlflow-kit:target.kind: is "render"; only the ecs target runs Authelia');
   });
 
   it("refuses an unknown credential and --revoke-inactive on a one-value credential", () => {

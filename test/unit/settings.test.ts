@@ -47,6 +47,12 @@ describe("settings: valid config", () => {
     expect(s.tags["mlflow-kit:stack"]).toBe("prod");
   });
 
+  it("deploys a Neon database (a branch named after the stack unless set)", () => {
+    const s = parse({ ...base(), "mlflow-kit:database": { kind: "neon", projectId: "shiny-wind-028834", branch: "pr-42" }, "mlflow-kit:target": { kind: "render" }, "mlflow-kit:neonApiKey": "n" }, ["mlflow-kit:ghcrToken", "mlflow-kit:neonApiKey"]);
+    expect(s.deploy.database).toBe(true);
+    expect(s.database).toEqual({ kind: "neon", projectId: "shiny-wind-028834", region: "aws-us-east-2", branch: "pr-42" });
+  });
+
   it("keeps secrets as Pulumi secrets", async () => {
     const pulumi = await import("@pulumi/pulumi");
     const s = parse(base());
@@ -57,12 +63,18 @@ describe("settings: valid config", () => {
     expect(() => parse({ ...base(), "aws:profile": "work", "postgresql:sslmode": "require" })).not.toThrow();
   });
 
-  it("the offline plan may leave out kinds that are not supported yet, and says so", () => {
-    const s = parse({ ...base(), "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render" }, "mlflow-kit:skipTarget": undefined, "mlflow-kit:neonApiKey": "n", "mlflow-kit:renderApiKey": "r" },
-      ["mlflow-kit:ghcrToken", "mlflow-kit:neonApiKey", "mlflow-kit:renderApiKey"], { allowUnsupported: true });
-    expect(s.deploy).toEqual({ database: false, target: true });
-    expect(s.skipped.join("\n")).toMatch(/database.kind: neon is not yet supported/);
-    expect(s.skipped.join("\n")).not.toMatch(/render/);
+  it("every kind the schema accepts deploys now: the offline plan leaves nothing out", () => {
+    const stacks: Array<[Record<string, unknown>, string[]]> = [
+      [{ "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render" }, "mlflow-kit:neonApiKey": "n", "mlflow-kit:renderApiKey": "r" }, ["mlflow-kit:neonApiKey", "mlflow-kit:renderApiKey"]],
+      [{ "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "hf-space", owner: "acme" }, "mlflow-kit:neonApiKey": "n", "mlflow-kit:hfToken": "h" }, ["mlflow-kit:neonApiKey", "mlflow-kit:hfToken"]],
+      [{ "mlflow-kit:database": { kind: "rds" }, "mlflow-kit:target": { kind: "ecs", domain: "mlflow.example.com" } }, []],
+      [{ "mlflow-kit:database": { kind: "local" }, "mlflow-kit:target": { kind: "local" }, "mlflow-kit:artifacts": { kind: "minio" } }, []],
+    ];
+    for (const [change, secretKeys] of stacks) {
+      const s = parse({ ...base(), ...change, "mlflow-kit:skipTarget": undefined }, ["mlflow-kit:ghcrToken", ...secretKeys], { allowUnsupported: true });
+      expect(s.deploy, JSON.stringify(change)).toEqual({ database: true, target: true });
+      expect(s.skipped, JSON.stringify(change)).toEqual([]);
+    }
   });
 
   it("a Render target: workspace id optional, deploy wait limit 20 minutes by default", () => {
@@ -143,13 +155,15 @@ describe("settings: every problem at once, naming the key and the fix", () => {
     ["a Render owner id that is not a workspace id", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render", ownerId: "srv-abc123" } }, /mlflow-kit:target\.ownerId: must be a Render workspace id such as tea-abc123/],
     ["a Render deploy wait beyond two hours", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render", deployTimeoutMinutes: 600 } }, /mlflow-kit:target\.deployTimeoutMinutes: /],
     ["workers beyond a free plan", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render", plan: "free" }, "mlflow-kit:server": { workers: 4 } }, /server\.workers: 4 workers do not fit Render's free plan/],
-    // Every target kind deploys now; a database kind may still be pending.
-    ["unsupported database for pulumi up", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "local" }, "mlflow-kit:neonApiKey": "n", "mlflow-kit:skipTarget": undefined }, /mlflow-kit:database\.kind: neon is not yet supported by this version of mlflow-kit \(supported now: rds, local\)\. Use one of those/],
+    ["a local database with a cloud target", { "mlflow-kit:database": { kind: "local" }, "mlflow-kit:target": { kind: "render" }, "mlflow-kit:renderApiKey": "r", "mlflow-kit:skipTarget": undefined }, /mlflow-kit:database\.kind: local runs PostgreSQL in Docker on the machine running `pulumi up`, which a render server could never reach/],
     ["uppercase GHCR owner", { "mlflow-kit:image": { owner: "Example-Org" } }, /mlflow-kit:image\.owner: must be a lower-case GitHub user/],
     ["an expiry on a long-lived stack", { "mlflow-kit:expiresAt": "2030-01-01T00:00:00Z" }, /mlflow-kit:expiresAt: a long-lived stack never expires\. Remove it/],
     ["an expiry that is not a date", { "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expiresAt": "next week" }, /mlflow-kit:expiresAt: must be an ISO 8601 date-time/],
     ["an expiry in the past", { "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expiresAt": "2001-01-01T00:00:00Z" }, /mlflow-kit:expiresAt: 2001-01-01T00:00:00Z is in the past/],
     ["a TTL beyond 90 days", { "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:ttlHours": 5000 }, /mlflow-kit:ttlHours: must be at most 2160/],
+    ["bad Neon organization id", { "mlflow-kit:database": { kind: "neon", orgId: "my-org" } }, /mlflow-kit:database\.orgId: must be a Neon organization id such as org-/],
+    ["bad Neon project id", { "mlflow-kit:database": { kind: "neon", projectId: "My Project" } }, /mlflow-kit:database\.projectId: must be a Neon project id such as shiny-wind-028834/],
+    ["bad Neon region", { "mlflow-kit:database": { kind: "neon", region: "us-east-2" } }, /mlflow-kit:database\.region: must be a Neon region id such as aws-us-east-2/],
     ["bad artifact prefix", { "mlflow-kit:artifacts": { prefix: "/mlflow/" } }, /mlflow-kit:artifacts\.prefix: must be a key prefix without leading or trailing slash/],
   ];
 

@@ -71,7 +71,7 @@ describe("prod (rds, long-lived)", () => {
 });
 
 describe("dev (neon + render, ephemeral)", () => {
-  let dev: EvaluatedStack & { skipped: string[] };
+  let dev: Awaited<ReturnType<typeof plan>>;
   beforeAll(async () => {
     dev = await plan("dev");
   });
@@ -83,15 +83,30 @@ describe("dev (neon + render, ephemeral)", () => {
     expect(byType(dev, "aws:iam/accessKey:AccessKey")).toHaveLength(2);
   });
 
-  it("leaves out the Neon database, and the Render target that needs it, and says so", () => {
+  it("puts the metadata on a Neon branch of its own project that expires with the stack", () => {
     expect(byType(dev, "aws:rds/instance:Instance")).toHaveLength(0);
-    expect(dev.skipped.join("\n")).toMatch(/database\.kind: neon is not yet supported/);
-    expect(dev.skipped.join("\n")).not.toMatch(/render/);
-    expect(dev.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/render:"))).toHaveLength(0);
+    const [project] = byType(dev, "pulumi-nodejs:dynamic/neon:Project");
+    expect(project.inputs).toMatchObject({ name: "mlflow-kit-dev", regionId: "aws-us-east-2" });
+    const [branch] = byType(dev, "pulumi-nodejs:dynamic/neon:Branch");
+    expect(branch.inputs).toMatchObject({ name: "mlflow-kit-dev", expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:00:00Z$/) });
+    expect(branch.options.protect).toBeFalsy();
+    expect(byType(dev, "pulumi-nodejs:dynamic/neon:Database").map((d) => d.inputs.name).sort()).toEqual(["mlflow_auth", "mlflow_tracking"]);
+    expect(dev.skipped.join("\n")).not.toMatch(/database\.kind/);
+  });
+
+  it("runs the Render target on that database (nothing left out)", () => {
+    expect(dev.skipped).toEqual([]);
+    expect(dev.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/render:")).length).toBeGreaterThan(0);
+  });
+
+  it("plans no __provider code (the serialized providers are not settings)", async () => {
+    const { planJson, planText } = await import("../../stacks/plan");
+    expect(planText(dev)).not.toContain("__provider");
+    expect(planJson(dev)).not.toContain("__provider");
   });
 
   it("keeps its credentials secret", async () => {
-    for (const name of ["adminPassword", "activeAccessKeyId"]) {
+    for (const name of ["adminPassword", "activeAccessKeyId", "trackingDatabaseUri", "authDatabaseUri", "envFile"]) {
       expect(await pulumi.isSecret(dev.rawOutputs[name] as pulumi.Output<unknown>), name).toBe(true);
     }
   });

@@ -15,7 +15,8 @@
  *
  * Type token `pulumi-nodejs:dynamic/aws:FunctionInvocation` (the kit's dynamic-provider
  * convention). AWS calls go through the official SDK v3 client (@aws-sdk/client-lambda) with
- * its default credential chain and the stack's region, in the engine's dynamic-provider host.
+ * its default credential chain (and the stack's aws:profile) and the stack's region, in the
+ * engine's dynamic-provider host.
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { LambdaClient } from "@aws-sdk/client-lambda";
@@ -118,8 +119,18 @@ interface Outs {
   result: string;
 }
 
-/** The provider the engine runs; self-contained (it is serialized into the state). */
-export const functionInvocationProvider: pulumi.dynamic.ResourceProvider<Props, Outs> = {
+/**
+ * The provider the engine runs; self-contained (it is serialized into the state). Credentials:
+ * the AWS SDK's default chain, with the stack's `aws:profile` when it sets one (the engine hands
+ * a dynamic provider the stack config), so it signs as the AWS provider does.
+ */
+class FunctionInvocationProvider implements pulumi.dynamic.ResourceProvider<Props, Outs> {
+  private profile: string | undefined;
+
+  async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
+    this.profile = req.config.get("aws:profile") || undefined;
+  }
+
   async diff(_id: string, olds: Outs, news: Props): Promise<pulumi.dynamic.DiffResult> {
     const { createHash } = require("node:crypto") as typeof import("node:crypto");
     const changed: string[] = [];
@@ -129,38 +140,40 @@ export const functionInvocationProvider: pulumi.dynamic.ResourceProvider<Props, 
     if (JSON.stringify(olds.triggers ?? {}) !== JSON.stringify(news.triggers ?? {})) changed.push("triggers");
     // Updated in place: a failed run keeps the old state, and no replacement ever deletes anything.
     return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false, stables: [] };
-  },
+  }
 
   async create(inputs: Props): Promise<pulumi.dynamic.CreateResult<Outs>> {
     const { randomUUID } = require("node:crypto") as typeof import("node:crypto");
-    return { id: randomUUID(), outs: await run(inputs) };
-  },
+    return { id: randomUUID(), outs: await this.run(inputs) };
+  }
 
   async update(_id: string, _olds: Outs, news: Props): Promise<pulumi.dynamic.UpdateResult<Outs>> {
-    return { outs: await run(news) };
-  },
+    return { outs: await this.run(news) };
+  }
 
   // Deleting the record runs nothing: the function's work (a role, databases) is kept.
-  async delete(): Promise<void> {},
-};
+  async delete(): Promise<void> {}
 
-async function run(p: Props): Promise<Outs> {
-  const { createHash } = require("node:crypto") as typeof import("node:crypto");
-  const lambda = require("@aws-sdk/client-lambda") as typeof import("@aws-sdk/client-lambda");
-  const client = new lambda.LambdaClient({ region: p.region });
-  try {
-    const result = await invokeWhenActive(client, p.functionName, p.input, p.wait ?? DEFAULT_WAIT);
-    return {
-      region: p.region,
-      functionName: p.functionName,
-      inputHash: createHash("sha256").update(p.input).digest("hex"),
-      triggers: p.triggers ?? {},
-      result,
-    };
-  } finally {
-    client.destroy();
+  private async run(p: Props): Promise<Outs> {
+    const { createHash } = require("node:crypto") as typeof import("node:crypto");
+    const lambda = require("@aws-sdk/client-lambda") as typeof import("@aws-sdk/client-lambda");
+    const client = new lambda.LambdaClient({ region: p.region, ...(this.profile ? { profile: this.profile } : {}) });
+    try {
+      const result = await invokeWhenActive(client, p.functionName, p.input, p.wait ?? DEFAULT_WAIT);
+      return {
+        region: p.region,
+        functionName: p.functionName,
+        inputHash: createHash("sha256").update(p.input).digest("hex"),
+        triggers: p.triggers ?? {},
+        result,
+      };
+    } finally {
+      client.destroy();
+    }
   }
 }
+
+export const functionInvocationProvider = new FunctionInvocationProvider();
 
 export class FunctionInvocation extends pulumi.dynamic.Resource {
   /** The function's response payload (JSON text). */

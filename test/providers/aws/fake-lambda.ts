@@ -42,6 +42,8 @@ export class FakeLambda {
   readonly calls: LambdaCall[] = [];
   readonly problems: string[] = [];
   readonly functions = new Map<string, FakeFunction>();
+  /** The access key id of every signed request, in order. */
+  readonly accessKeyIds: string[] = [];
   private server: http.Server | undefined;
 
   constructor(private readonly region: string) {}
@@ -68,6 +70,8 @@ export class FakeLambda {
     if (!new RegExp(`^AWS4-HMAC-SHA256 Credential=[A-Z0-9]+/\\d{8}/${this.region}/lambda/aws4_request, SignedHeaders=[^,]+, Signature=[0-9a-f]{64}$`).test(auth)) {
       this.problems.push(`${req.method} ${req.url}: no SigV4 authorization for lambda in ${this.region}: ${auth.slice(0, 60)}`);
     }
+    const key = /Credential=([A-Z0-9]+)\//.exec(auth);
+    if (key) this.accessKeyIds.push(key[1]);
     const config = /^\/2015-03-31\/functions\/([^/]+)\/configuration$/.exec(req.url ?? "");
     const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(req.url ?? "");
     if (req.method === "GET" && config) return this.getConfiguration(decodeURIComponent(config[1]), res);

@@ -4,6 +4,9 @@
  * calling a fake of the Lambda API (fake-lambda.ts) through the AWS SDK v3 client, pointed at
  * it with AWS's own AWS_ENDPOINT_URL_LAMBDA setting.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FakeLambda, type FakeFunction } from "./fake-lambda";
 import { plainSecretLeaks, ProviderHost, serializeProvider, urnOf, type State } from "../support/provider-host";
@@ -63,6 +66,7 @@ afterAll(async () => {
 afterEach(() => {
   expect(fake.problems).toEqual([]);
   fake.calls.length = 0;
+  fake.accessKeyIds.length = 0;
   fake.functions.clear();
 });
 
@@ -154,5 +158,32 @@ describe("FunctionInvocation", () => {
     fake.calls.length = 0;
     await host.delete(URN, state);
     expect(fake.calls).toEqual([]);
+  });
+
+  it("signs with the stack's aws:profile when it sets one, as the AWS provider would", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-kit-aws-profile-"));
+    fs.writeFileSync(path.join(dir, "credentials"), "[mlflow-deployer]\naws_access_key_id = AKIDPROFILEDEPLOYER1\naws_secret_access_key = profile-secret\n");
+    fs.writeFileSync(path.join(dir, "config"), "[profile mlflow-deployer]\nregion = eu-west-1\n");
+    const profiled = await ProviderHost.start({
+      config: { "aws:profile": "mlflow-deployer", "aws:region": REGION },
+      secretKeys: [],
+      env: {
+        AWS_ENDPOINT_URL_LAMBDA: fake.url,
+        AWS_SHARED_CREDENTIALS_FILE: path.join(dir, "credentials"),
+        AWS_CONFIG_FILE: path.join(dir, "config"),
+        AWS_EC2_METADATA_DISABLED: "true",
+        // No key in the environment: only the profile can sign.
+        AWS_ACCESS_KEY_ID: "",
+        AWS_SECRET_ACCESS_KEY: "",
+      },
+    });
+    try {
+      fake.functions.set("mlflow-kit-prod-db-bootstrap", fn());
+      await profiled.create(URN, props(), MARKS);
+      expect(new Set(fake.accessKeyIds)).toEqual(new Set(["AKIDPROFILEDEPLOYER1"]));
+    } finally {
+      await profiled.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -10,6 +10,7 @@
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import addFormats from "ajv-formats";
 import OpenAPIBackend, { type Context, type Document } from "openapi-backend";
 
 export interface FakeReply {
@@ -44,6 +45,15 @@ export interface FakeApiOptions {
   handlers: Record<string, FakeHandler>;
   /** The vendor's error body for a status and message. */
   errorBody: (status: number, message: string) => unknown;
+  /**
+   * Why the document itself is not checked against the OpenAPI 3.0 meta-schema (e.g. Neon's has
+   * `description` beside `$ref`, which 3.0 forbids). Requests and answers are still validated.
+   * Without it an invalid document fails the start (openapi-backend would otherwise carry on
+   * with an unresolved document and match almost nothing).
+   */
+  skipDocumentCheck?: string;
+  /** Also check string formats (date-time, uuid, email, ...) with ajv-formats; off by default. */
+  checkFormats?: boolean;
 }
 
 export class FakeApi {
@@ -56,10 +66,19 @@ export class FakeApi {
   private constructor(private readonly o: FakeApiOptions, private readonly api: OpenAPIBackend) {}
 
   static async start(o: FakeApiOptions): Promise<FakeApi> {
-    const api = new OpenAPIBackend({ definition: o.definition, apiRoot: o.apiRoot, validate: true, strict: false, quick: false, ajvOpts: { strict: false } as any });
+    // quick: no meta-schema check of the document; the references are still resolved.
+    const api = new OpenAPIBackend({ definition: o.definition, apiRoot: o.apiRoot, validate: true, strict: !o.skipDocumentCheck, quick: Boolean(o.skipDocumentCheck), ajvOpts: { strict: false } as any, ...(o.checkFormats ? { customizeAjv: (ajv: any) => addFormats(ajv) } : {}) });
     await api.init();
+    if (api.getOperations().length === 0) throw new Error(`${o.name} fake: the document has no operations`);
     const fake = new FakeApi(o, api);
-    fake.server = http.createServer((req, res) => void fake.serve(req, res));
+    fake.server = http.createServer((req, res) => {
+      // A fault in the fake itself (a schema the validator cannot compile) is a problem, never a hang.
+      fake.serve(req, res).catch((err: Error) => {
+        fake.problems.push(`${req.method} ${req.url}: the fake failed: ${err.message.slice(0, 300)}`);
+        if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+        res.end(JSON.stringify(o.errorBody(500, "fake error")));
+      });
+    });
     await new Promise<void>((r) => fake.server.listen(0, "127.0.0.1", () => r()));
     fake.url = `http://127.0.0.1:${(fake.server.address() as AddressInfo).port}`;
     return fake;

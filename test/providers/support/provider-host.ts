@@ -47,6 +47,15 @@ export function serializeProvider(modulePath: string, exportName: string): strin
   return (JSON.parse(out) as { text: string }).text;
 }
 
+/** Several providers' texts from one process (serializeProvider costs a process start each). */
+export function serializeProviders(pairs: ReadonlyArray<readonly [modulePath: string, exportName: string]>): string[] {
+  const tsx = path.join(ROOT, "node_modules", ".bin", "tsx");
+  const args = pairs.flatMap(([m, e]) => [path.resolve(ROOT, m), e]);
+  const out = execFileSync(tsx, [path.join(__dirname, "serialize-provider.ts"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+  const parsed = JSON.parse(out) as { text?: string; texts?: string[] };
+  return parsed.texts ?? [parsed.text!];
+}
+
 export class ProviderHost {
   private constructor(
     private readonly child: ChildProcess,

@@ -1,0 +1,133 @@
+/**
+ * A copy-on-write Neon branch (`pulumi-nodejs:dynamic/neon:Branch`) of the project's default
+ * branch (or `parentId`), created without compute (the Endpoint resource adds it). On ephemeral
+ * stacks `expiresAt` makes Neon delete the branch itself even when no teardown runs.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { NEON_TOKEN_KEY, changed, isStatus, neon, neonClient, retried, waitForOperations, type ConfigureRequest, type NeonCommonInputs } from "./client";
+import { defaultBranch } from "./project";
+
+export interface BranchInputs extends NeonCommonInputs {
+  projectId: string;
+  name: string;
+  /** The parent; the project's default branch when unset. */
+  parentId?: string;
+  /** RFC 3339; Neon deletes the branch at this time. Unset: the branch never expires. */
+  expiresAt?: string;
+}
+
+export interface BranchOutputs extends BranchInputs {
+  branchId: string;
+  /** The parent actually used (the default branch when parentId was unset). */
+  parentBranchId: string;
+}
+
+export class NeonBranchProvider implements pulumi.dynamic.ResourceProvider {
+  private apiKey: string | undefined;
+
+  async configure(req: ConfigureRequest): Promise<void> {
+    this.apiKey = req.config.get(NEON_TOKEN_KEY);
+  }
+
+  async check(_olds: BranchInputs, news: BranchInputs): Promise<pulumi.dynamic.CheckResult<BranchInputs>> {
+    const failures: pulumi.dynamic.CheckFailure[] = [];
+    if (!(typeof news.name === "string" && news.name.length >= 1 && news.name.length <= 256)) failures.push({ property: "name", reason: "a Neon branch name has 1-256 characters" });
+    if (!/^[a-z0-9-]{1,60}$/.test(news.projectId ?? "")) failures.push({ property: "projectId", reason: "must be a Neon project id" });
+    if (news.expiresAt !== undefined && !Number.isFinite(Date.parse(news.expiresAt))) failures.push({ property: "expiresAt", reason: `"${news.expiresAt}" is not an RFC 3339 time such as 2026-12-01T00:00:00Z` });
+    return { inputs: news, failures };
+  }
+
+  async diff(_id: string, olds: BranchOutputs, news: BranchInputs): Promise<pulumi.dynamic.DiffResult> {
+    // A new parent or project is a new copy of other data: replace. Name and expiry change in place.
+    const replaces = changed(olds, news, ["projectId", "parentId"]);
+    const updates = changed(olds, news, ["name", "expiresAt"]);
+    return { changes: replaces.length + updates.length > 0, replaces, deleteBeforeReplace: replaces.length > 0 && olds.name === news.name };
+  }
+
+  async create(inputs: BranchInputs): Promise<pulumi.dynamic.CreateResult<BranchOutputs>> {
+    const api = neonClient(this.apiKey, inputs.apiUrl);
+    const what = `creating the Neon branch ${inputs.name} in project ${inputs.projectId}`;
+    const parent = inputs.parentId ?? (await defaultBranch(api, this.apiKey, inputs.projectId));
+    const created = await retried(this.apiKey, what, async () => {
+      const found = await findBranch(api, inputs.projectId, inputs.name);
+      if (found) return { id: found.id, operations: [], adoptedExpiry: found.expires_at ?? null };
+      try {
+        const r = await neon(() => api.createProjectBranch(inputs.projectId, { branch: { name: inputs.name, parent_id: parent, ...(inputs.expiresAt ? { expires_at: inputs.expiresAt } : {}) } }));
+        return { id: r.branch.id, operations: r.operations, adoptedExpiry: undefined };
+      } catch (err) {
+        // Another run created it between our look and our POST.
+        const again = isStatus(err, 409) ? await findBranch(api, inputs.projectId, inputs.name) : undefined;
+        if (again) return { id: again.id, operations: [], adoptedExpiry: again.expires_at ?? null };
+        throw err;
+      }
+    });
+    await waitForOperations(api, this.apiKey, inputs.projectId, created.operations, what);
+    // An adopted branch takes this stack's expiry.
+    if (created.adoptedExpiry !== undefined && !sameTime(created.adoptedExpiry, inputs.expiresAt)) await this.setBranch(api, inputs.projectId, created.id, { expires_at: inputs.expiresAt ?? null }, `setting the expiry of the Neon branch ${inputs.name}`);
+    return { id: created.id, outs: { ...inputs, branchId: created.id, parentBranchId: parent } };
+  }
+
+  async read(id: string, props: BranchOutputs): Promise<pulumi.dynamic.ReadResult<BranchOutputs>> {
+    const api = neonClient(this.apiKey, props.apiUrl);
+    const branch = await retried(this.apiKey, `reading the Neon branch ${id}`, async () => {
+      try {
+        return (await neon(() => api.getProjectBranch(props.projectId, id))).branch;
+      } catch (err) {
+        if (isStatus(err, 404)) return undefined;
+        throw err;
+      }
+    });
+    if (!branch) return { id: "", props };
+    return { id, props: { ...props, branchId: id, name: branch.name, parentBranchId: branch.parent_id ?? props.parentBranchId, ...(branch.expires_at ? { expiresAt: sameTime(branch.expires_at, props.expiresAt) ? props.expiresAt : branch.expires_at } : { expiresAt: undefined }) } };
+  }
+
+  async update(id: string, olds: BranchOutputs, news: BranchInputs): Promise<pulumi.dynamic.UpdateResult<BranchOutputs>> {
+    const api = neonClient(this.apiKey, news.apiUrl);
+    const patch: { name?: string; expires_at?: string | null } = {};
+    if (news.name !== olds.name) patch.name = news.name;
+    if (!sameTime(olds.expiresAt, news.expiresAt)) patch.expires_at = news.expiresAt ?? null;
+    if (Object.keys(patch).length) await this.setBranch(api, news.projectId, id, patch, `updating the Neon branch ${news.name}`);
+    return { outs: { ...news, branchId: id, parentBranchId: olds.parentBranchId } };
+  }
+
+  async delete(id: string, props: BranchOutputs): Promise<void> {
+    const api = neonClient(this.apiKey, props.apiUrl);
+    const what = `deleting the Neon branch ${props.name} (${id})`;
+    const operations = await retried(this.apiKey, what, async () => {
+      try {
+        return (await neon(() => api.deleteProjectBranch({ projectId: props.projectId, branchId: id })))?.operations ?? [];
+      } catch (err) {
+        if (isStatus(err, 404)) return []; // gone (expired, or deleted by hand): done
+        throw err;
+      }
+    });
+    await waitForOperations(api, this.apiKey, props.projectId, operations, what);
+  }
+
+  private async setBranch(api: ReturnType<typeof neonClient>, projectId: string, branchId: string, patch: { name?: string; expires_at?: string | null }, what: string): Promise<void> {
+    const r = await retried(this.apiKey, what, () => neon(() => api.updateProjectBranch(projectId, branchId, { branch: patch })));
+    await waitForOperations(api, this.apiKey, projectId, r.operations, what);
+  }
+}
+
+/** The branch named exactly `name` (search also matches parts of names and ids). */
+async function findBranch(api: ReturnType<typeof neonClient>, projectId: string, name: string) {
+  const r = await neon(() => api.listProjectBranches({ projectId, search: name, limit: 10000 }));
+  return r.branches.find((b) => b.name === name);
+}
+
+function sameTime(a: string | null | undefined, b: string | null | undefined): boolean {
+  if (!a || !b) return !a && !b;
+  return Date.parse(a) === Date.parse(b);
+}
+
+export const neonBranchProvider = new NeonBranchProvider();
+
+export class Branch extends pulumi.dynamic.Resource {
+  declare readonly branchId: pulumi.Output<string>;
+  declare readonly parentBranchId: pulumi.Output<string>;
+
+  constructor(name: string, args: { [K in keyof BranchInputs]: pulumi.Input<BranchInputs[K]> }, opts?: pulumi.CustomResourceOptions) {
+    super(neonBranchProvider, name, { branchId: undefined, parentBranchId: undefined, ...args }, opts, "neon", "Branch");
+  }
+}
