@@ -1,3 +1,4 @@
+import { NeonDatabase } from "./database/neon";
 import { envFile, MlflowDeployment } from "./deployment";
 import type { Settings } from "./settings";
 
@@ -16,6 +17,8 @@ export function mlflowStack(settings: Settings): Record<string, unknown> {
     imageRef: d.image.imageRef,
     trackingDatabaseUri: d.database?.trackingUri,
     authDatabaseUri: d.database?.authUri,
+    // Review stacks branch dev's Neon project (stacks/lifecycle reads this output of dev).
+    neonProjectId: d.database instanceof NeonDatabase ? d.database.projectId : undefined,
     envFile: d.environment && envFile(d.environment),
     ...d.target?.outputs,
     // Read back by the teardown from the stack's state, where no Pulumi.<stack>.yaml exists.

@@ -22,7 +22,8 @@ export function targetProfile(s: Pick<Settings, "target" | "namePrefix">): Targe
       return { publicHostname: t.domain ?? `${t.serviceName ?? s.namePrefix}.onrender.com`, authMode: "basic", port: 10000, migrate: "auto" };
     case "hf-space":
       // A Space runs one container on app_port 7860; its host is <owner>-<space>.hf.space.
-      return { publicHostname: `${t.owner}-${t.spaceName ?? s.namePrefix}.hf.space`.toLowerCase().replace(/[._]/g, "-"), authMode: "basic", port: 7860, migrate: "auto" };
+      // The Hub lower-cases the subdomain and turns . and _ into -; the domain keeps its dots.
+      return { publicHostname: `${`${t.owner}-${t.spaceName ?? s.namePrefix}`.toLowerCase().replace(/[._]/g, "-")}.hf.space`, authMode: "basic", port: 7860, migrate: "auto" };
     case "ecs":
       // Authelia authenticates at Traefik; replicas never migrate, a one-off task does.
       return { publicHostname: t.domain, authMode: "proxy", port: 5000, migrate: "off" };

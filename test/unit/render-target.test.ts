@@ -117,6 +117,22 @@ describe("dev: the Render target", () => {
   });
 });
 
+describe("dev: the whole stack as `pulumi up` plans it (Neon + Render, --strict)", () => {
+  it("runs the Render service on the Neon database: free, one instance, one worker, every contract secret hidden", async () => {
+    const { plan } = await import("../../stacks/plan");
+    const p = await plan("dev", { strict: true });
+    expect(p.skipped).toEqual([]);
+    const [service] = byType(p, "pulumi-nodejs:dynamic/render:Service");
+    expect(service.inputs).toMatchObject({ name: "mlflow-kit-dev", plan: "free", numInstances: 1, region: "ohio", healthCheckPath: "/health" });
+    const env = service.inputs.envVars as Array<{ key: string; value: string }>;
+    const secretNames = new Set(CONTRACT_VARIABLES.filter((v) => v.secret).map((v) => v.name));
+    for (const e of env) expect(e.value === "[secret]", e.key).toBe(secretNames.has(e.key));
+    expect(env.find((e) => e.key === "MLFLOW_WORKERS")!.value).toBe("1");
+    expect(env.map((e) => e.key)).toEqual(expect.arrayContaining(["MLFLOW_BACKEND_STORE_URI", "MLFLOW_AUTH_DATABASE_URI", "MLFLOW_ADMIN_PASSWORD"]));
+    expect(p.outputs.trackingUri).toBe("https://mlflow-kit-dev.onrender.com");
+  });
+});
+
 describe("infra/providers/render/openapi.d.ts", () => {
   it("is what openapi-typescript generates from openapi.json (npm run gen:render)", () => {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "render-types-")), "openapi.d.ts");

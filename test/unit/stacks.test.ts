@@ -111,3 +111,44 @@ describe("dev (neon + render, ephemeral)", () => {
     }
   });
 });
+
+describe("demo (neon + hugging face space, ephemeral)", () => {
+  let demo: Awaited<ReturnType<typeof plan>>;
+  beforeAll(async () => {
+    demo = await plan("demo", { strict: true });
+  });
+
+  it("plans the whole environment: Neon branch, the Space and its release, nothing left out", () => {
+    expect(demo.skipped).toEqual([]);
+    const [space] = byType(demo, "pulumi-nodejs:dynamic/hf:Space");
+    expect(space.inputs).toMatchObject({ owner: "example-org", name: "mlflow-kit-demo", hardware: "cpu-basic" });
+    expect(space.options.protect).toBeFalsy();
+    expect(byType(demo, "pulumi-nodejs:dynamic/hf:SpaceRelease")).toHaveLength(1);
+    const [branch] = byType(demo, "pulumi-nodejs:dynamic/neon:Branch");
+    expect(branch.inputs.expiresAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:00:00Z$/);
+  });
+
+  it("serves on the Space's own host, which MLflow is told to accept", async () => {
+    expect(demo.outputs.trackingUri).toBe("https://example-org-mlflow-kit-demo.hf.space");
+    const revealed = await plan("demo", { strict: true, revealSecrets: true });
+    const [release] = byType(revealed, "pulumi-nodejs:dynamic/hf:SpaceRelease");
+    expect(release.inputs.variables).toMatchObject({ MLFLOW_PUBLIC_HOSTNAME: "example-org-mlflow-kit-demo.hf.space", PORT: "7860", MLFLOW_AUTH_MODE: "basic" });
+  });
+
+  it("every credential the Space receives is a Pulumi secret, as a Space secret", async () => {
+    const [release] = byType(demo, "pulumi-nodejs:dynamic/hf:SpaceRelease");
+    expect(release.inputs.secrets).toBe("[secret]");
+    const revealed = await plan("demo", { strict: true, revealSecrets: true });
+    const [open] = byType(revealed, "pulumi-nodejs:dynamic/hf:SpaceRelease");
+    const secrets = open.inputs.secrets as Record<string, string>;
+    for (const name of ["MLFLOW_BACKEND_STORE_URI", "MLFLOW_AUTH_DATABASE_URI", "MLFLOW_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]) {
+      expect(secrets[name], name).toBeTruthy();
+      expect(open.inputs.variables as Record<string, string>).not.toHaveProperty(name);
+    }
+    // Neon's pooled URIs require TLS.
+    expect(secrets.MLFLOW_BACKEND_STORE_URI).toMatch(/sslmode=require/);
+    for (const name of ["adminPassword", "trackingDatabaseUri", "authDatabaseUri", "envFile"]) {
+      expect(await pulumi.isSecret(demo.rawOutputs[name] as pulumi.Output<unknown>), name).toBe(true);
+    }
+  });
+});
