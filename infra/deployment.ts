@@ -1,16 +1,21 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import { MinioArtifactStore } from "./artifacts/minio";
 import { ArtifactStore, artifactBucketName } from "./artifacts/s3";
+import type { ArtifactStorage } from "./artifacts/types";
 import { ServerCredentials } from "./credentials/server-credentials";
+import { LocalDatabase } from "./database/local";
 import { NeonDatabase } from "./database/neon";
 import { RdsDatabase } from "./database/rds";
 import type { MetadataDatabase } from "./database/types";
+import { PrivateNetwork } from "./docker/private-network";
 import { MlflowImage } from "./image/mlflow-image";
 import { stackRuntimeEnvironment, type RuntimeEnvironment } from "./runtime-contract";
-import type { Settings } from "./settings";
+import { pushesImage, type Settings } from "./settings";
 import { defaultAuthDomain } from "./edge/authelia";
 import { EcsTarget } from "./targets/ecs";
+import { LocalTarget } from "./targets/local";
 import { targetProfile } from "./targets/profile";
 import { RenderTarget } from "./targets/render";
 import { HfSpaceTarget } from "./targets/hf-space";
@@ -25,9 +30,11 @@ export interface MlflowDeploymentArgs {
  * runtime contract that the target runs the image with. Reads no config: Settings is all.
  */
 export class MlflowDeployment extends pulumi.ComponentResource {
-  readonly artifacts: ArtifactStore;
+  readonly artifacts: ArtifactStorage & pulumi.Resource;
   readonly database: (MetadataDatabase & pulumi.Resource) | undefined;
   readonly image: MlflowImage;
+  /** The Docker network of the parts that run on this machine (local database, MinIO); undefined when none does. */
+  readonly privateNetwork: PrivateNetwork | undefined;
   readonly credentials: ServerCredentials;
   /** The container env, secrets as Pulumi secrets; undefined while the database is not deployed. */
   readonly environment: RuntimeEnvironment | undefined;
@@ -40,35 +47,35 @@ export class MlflowDeployment extends pulumi.ComponentResource {
     super("mlflow-kit:index:MlflowDeployment", name, {}, opts);
     const s = args.settings;
 
-    this.artifacts = new ArtifactStore(`${name}-artifacts`, {
-      bucketName: aws.getCallerIdentityOutput({}, { parent: this }).accountId.apply((account) => artifactBucketName(s.namePrefix, account)),
-      userName: `${s.namePrefix}-artifacts`,
-      prefix: s.artifacts.prefix,
-      lifecycle: s.lifecycle,
-      decommission: s.decommission,
-      noncurrentVersionExpirationDays: s.artifacts.noncurrentVersionDays,
-      accessKeys: { active: s.artifacts.activeKey, rotations: s.artifacts.keyRotations },
-      tags: s.tags,
-    }, { parent: this });
+    // Parts that run in the local Docker engine share one private network.
+    this.privateNetwork = s.artifacts.kind === "minio" || (s.deploy.database && s.database.kind === "local")
+      ? new PrivateNetwork(`${name}-private`, { networkName: `${s.namePrefix}-private`, labels: s.tags }, { parent: this })
+      : undefined;
 
+    this.artifacts = this.createArtifacts(name, s);
     this.database = s.deploy.database ? this.createDatabase(name, s) : undefined;
 
-    this.image = new MlflowImage(`${name}-image`, {
-      registry: "ghcr.io",
-      owner: s.image.owner,
-      imageName: s.image.name,
-      username: s.image.username ?? s.image.owner,
-      token: s.secrets.ghcrToken!,
-      platform: s.image.platform,
-      context: path.join(__dirname, "..", "images", "mlflow"),
-    }, { parent: this });
+    const context = path.join(__dirname, "..", "images", "mlflow");
+    // settings.ts requires image.owner and ghcrToken wherever the image is pushed.
+    this.image = new MlflowImage(`${name}-image`, pushesImage(s)
+      ? {
+          registry: "ghcr.io",
+          owner: s.image.owner!,
+          imageName: s.image.name,
+          username: s.image.username ?? s.image.owner!,
+          token: s.secrets.ghcrToken!,
+          platform: s.image.platform,
+          context,
+        }
+      : { registry: "local", imageName: `${s.namePrefix}-server`, context }, { parent: this });
 
     this.credentials = new ServerCredentials(`${name}-credentials`, {
       adminPassword: s.secrets.adminPassword,
       rotation: s.rotation,
     }, { parent: this });
 
-    this.publicUrl = `https://${targetProfile(s).publicHostname}`;
+    // The local target answers on loopback over plain HTTP; every other one behind TLS.
+    this.publicUrl = s.target.kind === "local" ? `http://127.0.0.1:${s.target.port}` : `https://${targetProfile(s).publicHostname}`;
     this.adminUsername = s.server.adminUsername;
     this.environment = this.database && stackRuntimeEnvironment(s, {
       trackingDatabaseUri: this.database.trackingUri,
@@ -78,6 +85,7 @@ export class MlflowDeployment extends pulumi.ComponentResource {
       artifactsDestination: this.artifacts.artifactsDestination,
       artifactsRegion: this.artifacts.region,
       accessKey: { id: this.artifacts.accessKeyId, secret: this.artifacts.secretAccessKey },
+      s3EndpointUrl: this.artifacts.endpointUrl,
     });
     this.target = s.deploy.target && this.environment ? this.createTarget(name, s, this.environment) : undefined;
     this.registerOutputs({});
@@ -99,7 +107,8 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           plan: t.plan,
           domain: t.domain,
           imageRef: this.image.imageRef,
-          registry: { username: s.image.username ?? s.image.owner, token: s.secrets.ghcrToken! },
+          // settings.ts requires image.owner and ghcrToken wherever the image is pushed.
+          registry: { username: s.image.username ?? s.image.owner!, token: s.secrets.ghcrToken! },
           environment,
           deployTimeoutMinutes: t.deployTimeoutMinutes,
         }, { parent: this });
@@ -123,6 +132,8 @@ export class MlflowDeployment extends pulumi.ComponentResource {
       case "ecs": {
         // settings.ts admits ecs only with an RDS database, which this deployment then holds.
         if (!(this.database instanceof RdsDatabase) || s.database.kind !== "rds") throw new Error("mlflow-kit: target.kind ecs needs database.kind rds");
+        // settings.ts refuses MinIO for every target but local: ecs has the S3 store.
+        if (!(this.artifacts instanceof ArtifactStore)) throw new Error("mlflow-kit: target.kind ecs needs artifacts.kind s3");
         const db = s.database;
         return new EcsTarget(`${name}-target`, {
           namePrefix: s.namePrefix,
@@ -135,7 +146,8 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           desiredCount: t.desiredCount,
           architecture: s.image.platform === "linux/arm64" ? "ARM64" : "X86_64",
           image: this.image.imageRef,
-          registry: { username: s.image.username ?? s.image.owner, token: s.secrets.ghcrToken! },
+          // settings.ts requires image.owner and ghcrToken wherever the image is pushed.
+          registry: { username: s.image.username ?? s.image.owner!, token: s.secrets.ghcrToken! },
           environment,
           artifacts: { bucketArn: this.artifacts.bucketArn, prefix: s.artifacts.prefix },
           database: this.database,
@@ -152,9 +164,47 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           tags: s.tags,
         }, { parent: this });
       }
-      // case "local": (issue 8)
+      case "local":
+        return new LocalTarget(`${name}-target`, {
+          namePrefix: s.namePrefix,
+          imageRef: this.image.imageRef,
+          environment,
+          port: t.port,
+          privateNetworkName: this.privateNetwork?.name,
+          tags: s.tags,
+        }, { parent: this });
       default:
-        throw new Error(`mlflow-kit: target.kind ${t.kind} has no implementation (name ${name}, ${Object.keys(environment).length} env vars)`);
+        throw new Error(`mlflow-kit: target.kind ${(t as { kind: string }).kind} has no implementation (name ${name}, ${Object.keys(environment).length} env vars)`);
+    }
+  }
+
+  /** One case per artifact store kind; each gives the same ArtifactStorage. */
+  private createArtifacts(name: string, s: Settings): ArtifactStorage & pulumi.Resource {
+    const a = s.artifacts;
+    switch (a.kind) {
+      case "s3":
+        return new ArtifactStore(`${name}-artifacts`, {
+          bucketName: aws.getCallerIdentityOutput({}, { parent: this }).accountId.apply((account) => artifactBucketName(s.namePrefix, account)),
+          userName: `${s.namePrefix}-artifacts`,
+          prefix: a.prefix,
+          lifecycle: s.lifecycle,
+          decommission: s.decommission,
+          noncurrentVersionExpirationDays: a.noncurrentVersionDays,
+          accessKeys: { active: a.activeKey, rotations: a.keyRotations },
+          tags: s.tags,
+        }, { parent: this });
+      case "minio":
+        return new MinioArtifactStore(`${name}-artifacts`, {
+          namePrefix: s.namePrefix,
+          bucketName: `${s.namePrefix}-artifacts`,
+          prefix: a.prefix,
+          lifecycle: s.lifecycle,
+          decommission: s.decommission,
+          image: a.image,
+          networkName: this.privateNetwork!.name,
+          keyRotation: a.keyRotation,
+          tags: s.tags,
+        }, { parent: this });
     }
   }
 
@@ -182,6 +232,16 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           passwordRotation: s.rotation.databasePassword,
           tags: s.tags,
         }, { parent: this });
+      case "local":
+        return new LocalDatabase(`${name}-database`, {
+          namePrefix: s.namePrefix,
+          lifecycle: s.lifecycle,
+          decommission: s.decommission,
+          image: db.image,
+          networkName: this.privateNetwork!.name,
+          passwordRotation: s.rotation.databasePassword,
+          tags: s.tags,
+        }, { parent: this });
       case "neon":
         return new NeonDatabase(`${name}-database`, {
           lifecycle: s.lifecycle,
@@ -195,7 +255,7 @@ export class MlflowDeployment extends pulumi.ComponentResource {
         }, { parent: this });
       default:
         // settings.ts refuses kinds that are not deployable yet; reaching here is a bug.
-        throw new Error(`mlflow-kit: database.kind ${db.kind} has no implementation`);
+        throw new Error(`mlflow-kit: database.kind ${(db as { kind: string }).kind} has no implementation`);
     }
   }
 }

@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { POSTGRES_MAJORS, storageCeilingProblem, subnetCidrs, VPC_PREFIX } from "./database/rds-rules";
+import { DIGEST_PINNED, MINIO_IMAGE, POSTGRES_IMAGE } from "./docker/pinned-images";
 
 export const PROJECT = "mlflow-kit";
 
@@ -68,7 +69,15 @@ const neonDatabase = z.strictObject({
   orgId: z.string().regex(/^org-[a-z0-9-]+$/, { message: "must be a Neon organization id such as org-morning-bread-81040908" }).optional().describe("Neon organization of a created project (personal API keys of accounts in several organizations)"),
 });
 
-const localDatabase = z.strictObject({ kind: z.literal("local") });
+const pinnedImage = (fallback: string, what: string) => z.string()
+  .regex(DIGEST_PINNED, { message: `must be an image pinned by digest, such as ${fallback.replace(/@.*/, "")}@sha256:<64 hex>: a tag can move under a running stack` })
+  .default(fallback).describe(`${what} image, pinned by digest`);
+
+/** PostgreSQL in a container on the machine running `pulumi up` (target.kind local only). */
+const localDatabase = z.strictObject({
+  kind: z.literal("local"),
+  image: pinnedImage(POSTGRES_IMAGE, "PostgreSQL"),
+});
 
 const database = z.discriminatedUnion("kind", [rdsDatabase, neonDatabase, localDatabase]);
 
@@ -118,7 +127,10 @@ const ecsTarget = z.strictObject({
 
 const localTarget = z.strictObject({
   kind: z.literal("local"),
-  port: z.number().int().min(1024).max(65535).default(5000).describe("Host port of the local server"),
+  port: z.number().int({ message: "must be a whole TCP port number" })
+    .min(1024, { message: "must be between 1024 and 65535 (an unprivileged port, published on 127.0.0.1 only)" })
+    .max(65535, { message: "must be between 1024 and 65535 (an unprivileged port, published on 127.0.0.1 only)" })
+    .default(5000).describe("Port of the server on 127.0.0.1 (published there only)"),
 });
 
 const target = z.discriminatedUnion("kind", [renderTarget, hfSpaceTarget, ecsTarget, localTarget]);
@@ -126,17 +138,31 @@ const target = z.discriminatedUnion("kind", [renderTarget, hfSpaceTarget, ecsTar
 // ---------------------------------------------------------------------------------------------
 // the rest
 
+const artifactPrefix = z.string().regex(/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/, { message: "must be a key prefix without leading or trailing slash, such as mlflow" }).default("mlflow").describe("Key prefix of every artifact in the bucket");
+
+const s3Artifacts = z.strictObject({
+  kind: z.literal("s3"),
+  prefix: artifactPrefix,
+  noncurrentVersionDays: z.number().int().min(1).max(3650).default(30).describe("Days a deleted or overwritten artifact stays recoverable"),
+  activeKey: z.enum(["blue", "green"]).default("blue").describe("The access-key slot the server uses (see Rotating credentials)"),
+  keyRotations: z.strictObject({
+    blue: rotation.default(0).describe("Bump to recreate the blue key"),
+    green: rotation.default(0).describe("Bump to recreate the green key"),
+  }).default({ blue: 0, green: 0 }).describe("Rotation counters of the two key slots"),
+});
+
+/** MinIO in a container beside the server (target.kind local only), with its own bucket and user. */
+const minioArtifacts = z.strictObject({
+  kind: z.literal("minio"),
+  prefix: artifactPrefix,
+  image: pinnedImage(MINIO_IMAGE, "MinIO"),
+  keyRotation: rotation.default(0).describe("Bump to give the server's MinIO user a new secret key"),
+});
+
+// An artifacts object without kind is S3 (configs written before MinIO existed); see parseSettings.
 const artifacts = z
-  .strictObject({
-    prefix: z.string().regex(/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/, { message: "must be a key prefix without leading or trailing slash, such as mlflow" }).default("mlflow").describe("Key prefix of every artifact in the bucket"),
-    noncurrentVersionDays: z.number().int().min(1).max(3650).default(30).describe("Days a deleted or overwritten artifact stays recoverable"),
-    activeKey: z.enum(["blue", "green"]).default("blue").describe("The access-key slot the server uses (see Rotating credentials)"),
-    keyRotations: z.strictObject({
-      blue: rotation.default(0).describe("Bump to recreate the blue key"),
-      green: rotation.default(0).describe("Bump to recreate the green key"),
-    }).default({ blue: 0, green: 0 }).describe("Rotation counters of the two key slots"),
-  })
-  .default({ prefix: "mlflow", noncurrentVersionDays: 30, activeKey: "blue", keyRotations: { blue: 0, green: 0 } });
+  .discriminatedUnion("kind", [s3Artifacts, minioArtifacts])
+  .default({ kind: "s3", prefix: "mlflow", noncurrentVersionDays: 30, activeKey: "blue", keyRotations: { blue: 0, green: 0 } });
 
 const server = z
   .strictObject({
@@ -148,11 +174,12 @@ const server = z
   .default({ workers: 1, adminUsername: "admin", defaultPermission: "READ", corsAllowedOrigins: [] });
 
 const image = z.strictObject({
-  owner: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38})$/, { message: "must be a lower-case GitHub user or organization name (GHCR names are lower-case)" }).describe("GitHub user or organization: ghcr.io/<owner>/<name>"),
+  // Required where the image is pushed (every target but local): see requiredImageSettings.
+  owner: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38})$/, { message: "must be a lower-case GitHub user or organization name (GHCR names are lower-case)" }).optional().describe("GitHub user or organization: ghcr.io/<owner>/<name> (not needed by target.kind local, which builds without pushing)"),
   name: z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*$/, { message: "must be a lower-case image name such as mlflow-kit-server" }).default("mlflow-kit-server").describe("Image name under the owner"),
   username: z.string().optional().describe("GitHub user the token belongs to; owner when unset"),
-  platform: z.enum(["linux/amd64", "linux/arm64"]).default("linux/amd64").describe("Image platform"),
-});
+  platform: z.enum(["linux/amd64", "linux/arm64"]).default("linux/amd64").describe("Platform of the pushed image (target.kind local builds for the machine's own)"),
+}).default({ name: "mlflow-kit-server", platform: "linux/amd64" });
 
 const credentialRotation = z
   .strictObject({
@@ -187,7 +214,7 @@ const plainKeys = {
 
 /** Secret config keys: set with `pulumi config set --secret`, never in plain text. */
 export const SECRET_KEYS = {
-  ghcrToken: "GitHub token with write:packages, to push the image to GHCR",
+  ghcrToken: "GitHub token with write:packages, to push the image to GHCR (every target but local)",
   renderApiKey: "Render API key (target.kind render)",
   hfToken: "Hugging Face token with write access (target.kind hf-space)",
   neonApiKey: "Neon API key (database.kind neon)",
@@ -197,11 +224,11 @@ export const SECRET_KEYS = {
 export type SecretKey = keyof typeof SECRET_KEYS;
 
 /** What this version deploys; the rest of the schema is accepted so configs stay valid as targets land. */
-const SUPPORTED = { database: ["rds", "neon"], target: ["render", "hf-space", "ecs"] as string[] } as const;
+const SUPPORTED = { database: ["rds", "neon", "local"], target: ["render", "hf-space", "ecs", "local"] as string[] } as const;
 
 const schema = z.object({
   ...plainKeys,
-  aws: z.strictObject({ region: awsRegion }),
+  aws: z.strictObject({ region: awsRegion }).optional(),
 });
 
 type Parsed = z.infer<typeof schema>;
@@ -214,6 +241,7 @@ export interface Settings {
   /** `<project>-<stack>`: the prefix of every physical name, so that stacks never collide. */
   namePrefix: string;
   lifecycle: Lifecycle;
+  /** Region of the AWS resources; us-east-1 (also MinIO's default region) on a stack with none. */
   region: string;
   database: DatabaseSettings;
   target: TargetSettings;
@@ -294,11 +322,20 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
       problems.push(`${ns}${path}: looks like a credential in plain config. Credentials are separate secret keys (${Object.keys(SECRET_KEYS).map((k) => ns + k).join(", ")}): remove it from this object and use \`pulumi config set --secret\``);
     }
   }
-  if (!raw.values["aws:region"]) {
-    problems.push("aws:region: is missing; the artifact bucket and AWS resources live there. Set it: `pulumi config set aws:region us-east-1`");
-    input.aws = { region: "us-east-1" };
+  // Configs written before artifacts had a kind meant S3.
+  const rawArtifacts = input.artifacts;
+  if (rawArtifacts && typeof rawArtifacts === "object" && !Array.isArray(rawArtifacts) && !("kind" in rawArtifacts)) {
+    input.artifacts = { kind: "s3", ...rawArtifacts };
+  }
+  // Read before parsing, so that a missing region or image joins the other problems.
+  const kinds = { database: rawKind(input.database), target: rawKind(input.target), artifacts: rawKind(input.artifacts) ?? "s3" };
+  const awsUsers = [kinds.artifacts === "s3" && "artifacts.kind s3", kinds.database === "rds" && "database.kind rds", kinds.target === "ecs" && "target.kind ecs"].filter(Boolean);
+  if (!raw.values["aws:region"] && awsUsers.length > 0) {
+    problems.push(`aws:region: is missing; ${awsUsers.join(", ")} deploy${awsUsers.length === 1 ? "s" : ""} to AWS there. Set it: \`pulumi config set aws:region us-east-1\``);
   }
   for (const required of ["lifecycle", "database", "target", "image"] as const) {
+    // The local target builds the image without pushing it: no GHCR owner to name.
+    if (required === "image" && kinds.target === "local") continue;
     if (input[required] === undefined) problems.push(`${ns}${required}: is missing. ${MISSING_HINT[required]}`);
   }
 
@@ -306,7 +343,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       if (issue.path.length === 1 && input[String(issue.path[0])] === undefined && issue.code === "invalid_type") continue; // reported as missing above
-      problems.push(describeIssue(issue, ns));
+      problems.push(describeIssue(issue, ns, input));
     }
   }
   // Rules that span keys need a parsed config; they still join the problems found so far.
@@ -336,6 +373,16 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     if (s.target && s.target.kind !== "ecs") {
       problems.push(`${ns}database.kind: rds is private to its VPC and only target.kind ecs runs inside it; ${s.target.kind} could never reach it. Use database.kind neon for ${s.target.kind}, or target.kind ecs`);
     }
+  }
+  // Containers on the machine running `pulumi up` are reachable from that machine's server only.
+  if (s.database.kind === "local" && s.target.kind !== "local") {
+    problems.push(`${ns}database.kind: local runs PostgreSQL in Docker on the machine running \`pulumi up\`, which a ${s.target.kind} server could never reach. Use database.kind ${s.target.kind === "ecs" ? "rds" : "neon"} for ${s.target.kind}, or target.kind local`);
+  }
+  if (s.artifacts.kind === "minio" && s.target.kind !== "local") {
+    problems.push(`${ns}artifacts.kind: minio runs in Docker on the machine running \`pulumi up\`, which a ${s.target.kind} server could never reach. Use artifacts.kind s3 for ${s.target.kind}, or target.kind local`);
+  }
+  if (s.target.kind !== "local" && input.image !== undefined && !s.image.owner) {
+    problems.push(`${ns}image.owner: is missing; a ${s.target.kind} server pulls the image from ghcr.io/<owner>/${s.image.name}. Set it, e.g. \`mlflow-kit:image: {owner: <github user or org>}\``);
   }
   if (s.target.kind === "ecs") problems.push(...ecsProblems(s, raw, ns));
   if (s.lifecycle === "long-lived" && s.database.kind === "rds" && s.database.backupRetentionDays < 7) {
@@ -391,7 +438,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     stack: raw.stack,
     namePrefix,
     lifecycle: s.lifecycle,
-    region: s.aws.region,
+    region: s.aws?.region ?? "us-east-1",
     database: s.database,
     target: s.target,
     deploy,
@@ -423,12 +470,23 @@ export function expiryFrom(now: Date, ttlHours: number): string {
 
 /** The secret keys a stack must have for what it deploys. */
 function requiredSecrets(s: Parsed): SecretKey[] {
-  const need: SecretKey[] = ["ghcrToken"];
+  const need: SecretKey[] = [];
+  if (pushesImage(s)) need.push("ghcrToken");
   if (s.database.kind === "neon") need.push("neonApiKey");
   if (!s.skipTarget && s.target.kind === "render") need.push("renderApiKey");
   if (!s.skipTarget && s.target.kind === "hf-space") need.push("hfToken");
   if (!s.skipTarget && s.target.kind === "ecs" && s.target.users.length) need.push("autheliaPasswordHashes");
   return need;
+}
+
+/** Every target but local pulls the image from GHCR; the local one runs what the local engine built. */
+export function pushesImage(s: { target: { kind: string } }): boolean {
+  return s.target.kind !== "local";
+}
+
+/** The kind of a structured key as given, before validation. */
+function rawKind(value: unknown): string | undefined {
+  return value && typeof value === "object" && typeof (value as { kind?: unknown }).kind === "string" ? (value as { kind: string }).kind : undefined;
 }
 
 /** Fargate's valid memory (MB) per CPU value. */
@@ -497,7 +555,7 @@ const MISSING_HINT: Record<string, string> = {
   lifecycle: "Say whether the stack's data is kept: `pulumi config set mlflow-kit:lifecycle long-lived` (prod) or `ephemeral` (review, demo)",
   database: "Choose the metadata store, e.g. in Pulumi.<stack>.yaml: `mlflow-kit:database: {kind: rds}` (or neon, local)",
   target: "Choose where MLflow runs, e.g. `mlflow-kit:target: {kind: ecs, domain: mlflow.example.com}` (or render, hf-space, local)",
-  image: "Name the GHCR owner the image is pushed to: `mlflow-kit:image: {owner: <github user or org>}`",
+  image: "Name the GHCR owner the image is pushed to: `mlflow-kit:image: {owner: <github user or org>}` (target.kind local needs none)",
 };
 
 /** The engine gives structured config as JSON text, scalars as plain text. */
@@ -526,21 +584,27 @@ function credentialLikePaths(value: unknown, path: string): string[] {
   return out;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, ns: string): string {
+const KINDS: Record<string, string> = { database: "rds, neon, local", target: "render, hf-space, ecs, local", artifacts: "s3, minio" };
+
+function describeIssue(issue: z.core.$ZodIssue, ns: string, input: Record<string, unknown>): string {
   const [head, ...rest] = issue.path.map(String);
   const key = head === "aws" ? `aws:${rest.join(".")}` : `${ns}${[head, ...rest].join(".")}`;
   switch (issue.code) {
     case "invalid_union":
       if ((issue as { note?: string }).note === "No matching discriminator") {
-        return `${key.replace(/\.kind$/, "")}.kind: must be one of ${head === "database" ? "rds, neon, local" : "render, hf-space, ecs, local"}. Set it, e.g. \`kind: ${head === "database" ? "rds" : "ecs"}\``;
+        return `${key.replace(/\.kind$/, "")}.kind: must be one of ${KINDS[head] ?? "the documented kinds"}. Set it, e.g. \`kind: ${KINDS[head]?.split(", ")[0]}\``;
       }
       return `${key}: ${issue.message}`;
     case "unrecognized_keys":
       return `${key}: has unknown setting${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}. Check the spelling against the configuration reference in README.md, or remove ${issue.keys.length > 1 ? "them" : "it"}`;
     case "invalid_value":
       return `${key}: must be one of ${issue.values.map((v) => String(v)).join(", ")}. Pick one of those`;
-    case "invalid_type":
-      return `${key}: ${issue.input === undefined ? "is missing" : `must be ${issue.expected}`}. Set it in Pulumi.<stack>.yaml (see the configuration reference in README.md)`;
+    case "invalid_type": {
+      // zod leaves the input out of its issues: look the value up to tell missing from wrong.
+      const given = issue.path.reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined), input);
+      const custom = !issue.message.startsWith("Invalid input");
+      return `${key}: ${given === undefined ? "is missing" : custom ? issue.message : `must be ${issue.expected}`}. Set it in Pulumi.<stack>.yaml (see the configuration reference in README.md)`;
+    }
     default:
       return `${key}: ${issue.message}. Fix it in Pulumi.<stack>.yaml (see the configuration reference in README.md)`;
   }
@@ -569,7 +633,7 @@ export function configReference(): Array<{ key: string; type: string; default: s
     const variants = node.anyOf ?? node.oneOf;
     if (variants) {
       const kinds = variants.map((v: any) => v.properties?.kind?.const).filter(Boolean);
-      rows.push({ key: `${PROJECT}:${key}.kind`, type: kinds.join(" | "), default: "", description: `Which ${key} to deploy` });
+      rows.push({ key: `${PROJECT}:${key}.kind`, type: kinds.join(" | "), default: cell(node.default?.kind), description: `Which ${key} to deploy` });
       for (const v of variants) walk(v, key, v.properties?.kind?.const ?? kind);
       return;
     }
@@ -583,7 +647,7 @@ export function configReference(): Array<{ key: string; type: string; default: s
   const json = z.toJSONSchema(z.object(plainKeys), { io: "input", unrepresentable: "any" }) as any;
   for (const [k, v] of Object.entries(json.properties as Record<string, any>)) walk(v, k, "");
   for (const [k, d] of Object.entries(SECRET_KEYS)) rows.push({ key: `${PROJECT}:${k}`, type: "secret string", default: "", description: d });
-  rows.push({ key: "aws:region", type: "string", default: "", description: "Region of the artifact bucket and the AWS resources" });
+  rows.push({ key: "aws:region", type: "string", default: "", description: "Region of the AWS resources (S3 artifacts, RDS, ECS); a stack without any needs none" });
   return rows;
 }
 

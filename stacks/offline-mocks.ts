@@ -79,15 +79,36 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
         const imageName: string = inputs.imageName ?? args.name;
         const repository = imageName.replace(/:[^/:]+$/, "");
         const build = inputs.build ?? {};
+        // Provider 4.4+: a local-only image (skipPush) reports its image id as repoDigest.
+        const imageId = `sha256:${digest("image", args.name, imageName)}`;
         return {
           id: `${imageName}-${digest(args.name).slice(0, 8)}`,
           state: {
             ...inputs, imageName, baseImageName: imageName,
-            registryServer: inputs.registry?.server ?? repository.split("/")[0],
+            registryServer: inputs.skipPush ? "" : inputs.registry?.server ?? repository.split("/")[0],
             context: build.context, dockerfile: build.dockerfile, platform: build.platform,
-            repoDigest: `${repository}@sha256:${digest("image", args.name, imageName)}`,
+            repoDigest: inputs.skipPush ? imageId : `${repository}@${imageId}`,
           },
         };
+      }
+      case "docker:index/remoteImage:RemoteImage": {
+        // The pulled image's id, and the reference it was pulled by as its repo digest.
+        const imageId = `sha256:${digest("remote-image", inputs.name)}`;
+        return { id: `${imageId}${inputs.name}`, state: { ...inputs, imageId, repoDigest: String(inputs.name).replace(/:[^/@:]+@/, "@") } };
+      }
+      case "docker:index/network:Network": {
+        const name = inputs.name ?? args.name;
+        return { id: digest("network", name), state: { ...inputs, name, driver: inputs.driver ?? "bridge", scope: "local" } };
+      }
+      case "docker:index/volume:Volume": {
+        const name = inputs.name ?? digest("volume", args.name);
+        return { id: name, state: { ...inputs, name, driver: inputs.driver ?? "local", mountpoint: `/var/lib/docker/volumes/${name}/_data` } };
+      }
+      case "docker:index/container:Container": {
+        // A one-shot container (attach, mustRun false) has exited by the time create returns:
+        // the provider reports its exit code, 0 here (the job succeeded).
+        const oneShot = inputs.attach === true && inputs.mustRun === false;
+        return { id: digest("container", args.name), state: { ...inputs, exitCode: oneShot ? 0 : undefined, containerLogs: oneShot ? "" : undefined } };
       }
       // Kit dynamic providers (infra/providers/neon): what Neon would hand back.
       case "pulumi-nodejs:dynamic/neon:Project": {
@@ -148,8 +169,9 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
       case "random:index/randomPassword:RandomPassword":
       case "random:index/randomString:RandomString": {
         const length = inputs.length ?? 32;
-        // A changed keeper is a new value, as with the provider (rotation counters).
-        return { id: "none", state: { ...inputs, result: password(inputs.keepers ? `${args.name}\0${JSON.stringify(inputs.keepers)}` : args.name, length) } };
+        // A changed keeper is a new value, as with the provider (rotation counters); only the
+        // character classes asked for (an access key: upper-case letters and digits).
+        return { id: "none", state: { ...inputs, result: password(inputs.keepers ? `${args.name}\0${JSON.stringify(inputs.keepers)}` : args.name, length, { upper: inputs.upper !== false, lower: inputs.lower !== false, numeric: inputs.numeric !== false }) } };
       }
       // Kit dynamic providers: what their create returns (ids shaped like the vendor's).
       case "pulumi-nodejs:dynamic/render:RegistryCredential":
@@ -200,9 +222,9 @@ function uuid(hex: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
-/** A deterministic stand-in for a generated password: letters and digits only. */
-function password(name: string, length: number): string {
-  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
+/** A deterministic stand-in for a generated password: letters and digits only, of the classes asked for. */
+function password(name: string, length: number, classes = { upper: true, lower: true, numeric: true }): string {
+  const alphabet = [classes.upper && "ABCDEFGHJKLMNPQRSTUVWXYZ", classes.lower && "abcdefghijkmnpqrstuvwxyz", classes.numeric && "23456789"].filter(Boolean).join("");
   const bytes = createHash("sha512").update(`password\0${name}`).digest();
   let out = "";
   for (let i = 0; i < length; i++) out += alphabet[bytes[i % bytes.length] % alphabet.length];

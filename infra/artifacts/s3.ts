@@ -24,6 +24,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import type { ArtifactStorage } from "./types";
 
 export type KeySlot = "blue" | "green";
 export const KEY_SLOTS: readonly KeySlot[] = ["blue", "green"];
@@ -162,10 +163,12 @@ export function tlsOnlyBucketPolicy(bucketArn: string): PolicyDocument {
   };
 }
 
-export class ArtifactStore extends pulumi.ComponentResource {
+export class ArtifactStore extends pulumi.ComponentResource implements ArtifactStorage {
   public readonly bucketName: pulumi.Output<string>;
   public readonly bucketArn: pulumi.Output<string>;
   public readonly region: pulumi.Output<string>;
+  /** AWS S3: the SDK's own endpoint. */
+  public readonly endpointUrl = undefined;
   /** s3://bucket/prefix: the server's --artifacts-destination. */
   public readonly artifactsDestination: pulumi.Output<string>;
   public readonly userName: pulumi.Output<string>;

@@ -9,30 +9,39 @@ import * as pulumi from "@pulumi/pulumi";
 // @pulumi/docker is the provider the local target already uses to run containers: one provider,
 // installed from the npm registry alone, for building, pushing and running.
 
-export interface MlflowImageArgs {
-  registry: "ghcr.io";
-  /** GHCR owner (lower-case). */
-  owner: string;
+/** Where the image goes: a registry that remote targets pull from, or only the local engine. */
+export type MlflowImageArgs = {
   /** e.g. mlflow-kit-server */
   imageName: string;
-  /** GitHub user the token belongs to. */
-  username: string;
-  /** Secret, write:packages. */
-  token: pulumi.Input<string>;
-  platform: "linux/amd64" | "linux/arm64";
   /** Absolute path of images/mlflow. */
   context: string;
-}
+} & (
+  | {
+      registry: "ghcr.io";
+      /** GHCR owner (lower-case). */
+      owner: string;
+      /** GitHub user the token belongs to. */
+      username: string;
+      /** Secret, write:packages. */
+      token: pulumi.Input<string>;
+      platform: "linux/amd64" | "linux/arm64";
+    }
+  | {
+      /** Built into the Docker engine of the machine running `pulumi up`, for its own platform, never pushed (target.kind local). */
+      registry: "local";
+    }
+);
 
 /**
- * The MLflow image, built from images/mlflow and pushed to GHCR under a tag derived from the
- * content of the build context. Targets deploy `imageRef` (repository@sha256:...), never a tag:
- * a digest cannot move under a running service.
+ * The MLflow image, built from images/mlflow under a tag derived from the content of the build
+ * context, and pushed to GHCR, or (registry "local") kept in the local engine only. Targets
+ * deploy `imageRef`, never a tag: the pushed digest (repository@sha256:...), or the local
+ * image id (sha256:...); neither can move under a running service.
  */
 export class MlflowImage extends pulumi.ComponentResource {
-  /** ghcr.io/<owner>/<name>@sha256:<digest>: the only reference targets may deploy. */
+  /** ghcr.io/<owner>/<name>@sha256:<digest>, or sha256:<image id> for a local build: the only reference targets may deploy. */
   readonly imageRef: pulumi.Output<string>;
-  /** ghcr.io/<owner>/<name> */
+  /** ghcr.io/<owner>/<name>, or <name> for a local build */
   readonly repository: string;
   /**
    * Content hash of the build context plus the platform: same files and platform, same tag, no
@@ -41,16 +50,18 @@ export class MlflowImage extends pulumi.ComponentResource {
   readonly tag: string;
 
   constructor(name: string, args: MlflowImageArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mlflow-kit:image:MlflowImage", name, {}, opts);
-
+    // Checked before super(): bad arguments register nothing.
     if (!path.isAbsolute(args.context)) {
       throw new Error(`MlflowImage: context must be an absolute path (got "${args.context}"); pass path.join(__dirname, ..., "images", "mlflow")`);
     }
     if (!fs.existsSync(path.join(args.context, "Dockerfile"))) {
       throw new Error(`MlflowImage: no Dockerfile in ${args.context}; context must be the images/mlflow directory`);
     }
-    this.repository = `${args.registry}/${args.owner}/${args.imageName}`;
-    this.tag = `ctx-${contextHash(args.context).slice(0, 16)}-${args.platform.replace("/", "-")}`;
+    super("mlflow-kit:image:MlflowImage", name, {}, opts);
+    const local = args.registry === "local";
+    this.repository = local ? args.imageName : `${args.registry}/${args.owner}/${args.imageName}`;
+    // A local build is for this machine's own platform only.
+    this.tag = `ctx-${contextHash(args.context).slice(0, 16)}${local ? "" : `-${args.platform.replace("/", "-")}`}`;
 
     const image = new docker.Image(name, {
       imageName: `${this.repository}:${this.tag}`,
@@ -59,27 +70,29 @@ export class MlflowImage extends pulumi.ComponentResource {
         // The provider resolves a given dockerfile against the working directory, not the
         // context: pass it absolute so `pulumi up` works from any directory.
         dockerfile: path.join(args.context, "Dockerfile"),
-        platform: args.platform,
+        // A local build runs on this machine: its own platform, no emulation.
+        platform: local ? undefined : args.platform,
         builderVersion: docker.BuilderVersion.BuilderBuildKit,
         // No cacheFrom: the tag changes with every content change, so there is no stable
         // cache image to name; an unchanged context is not rebuilt at all (same imageName).
       },
-      registry: {
+      registry: local ? undefined : {
         server: args.registry,
         username: args.username,
         // Wrapped again in case the caller passed a plain string: the token must never be
         // stored or printed in clear in the state or a plan.
         password: pulumi.secret(args.token),
       },
-      skipPush: false,
+      skipPush: local,
     }, { parent: this });
 
     const repository = this.repository;
+    // Pushed: the provider reports the manifest digest. Local: the image id (provider 4.4+).
+    const expected = local ? /^sha256:[0-9a-f]{64}$/ : new RegExp(`^${escapeRegExp(repository)}@sha256:[0-9a-f]{64}$`);
     this.imageRef = image.repoDigest.apply((ref) => {
-      // A local-only build (or a provider change) would give a bare image id: refuse it rather
-      // than hand targets something they cannot pull.
-      if (!new RegExp(`^${escapeRegExp(repository)}@sha256:[0-9a-f]{64}$`).test(ref)) {
-        throw new Error(`MlflowImage: expected a pushed digest ${repository}@sha256:<64 hex>, got "${ref}"`);
+      // Anything else (a tag, a provider change) is refused rather than handed to a target.
+      if (!expected.test(ref)) {
+        throw new Error(`MlflowImage: expected ${local ? "a local image id sha256:<64 hex>" : `a pushed digest ${repository}@sha256:<64 hex>`}, got "${ref}"`);
       }
       return ref;
     });

@@ -39,7 +39,7 @@ describe("docs stay in step with the code", () => {
       expect(Boolean(decl.secret), key).toBe(key in SECRET_KEYS);
     }
     // A declared key without a default is required in every stack: each shipped stack sets it.
-    for (const stack of ["dev", "prod"]) {
+    for (const stack of ["dev", "prod", "local"]) {
       const values = (parse(read(`Pulumi.${stack}.yaml`)) as { config: Record<string, unknown> }).config;
       for (const [key, decl] of Object.entries(declared)) {
         if (decl.default === undefined && !decl.secret) expect(values, `${stack}: ${key}`).toHaveProperty(`mlflow-kit:${key}`);

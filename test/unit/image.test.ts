@@ -98,6 +98,34 @@ describe("MlflowImage", () => {
   });
 });
 
+describe("MlflowImage, built for the local engine only", () => {
+  let ev: EvaluatedStack;
+  let context: string;
+  beforeAll(async () => {
+    context = makeContext("local");
+    ev = await evaluateStack({
+      project: "mlflow-kit", stack: "unit", config: {}, secretKeys: [],
+      program: () => {
+        const image = new MlflowImage("mlflow-image", { registry: "local", imageName: "mlflow-kit-local-server", context });
+        return { imageRef: image.imageRef, repository: image.repository, tag: image.tag };
+      },
+    });
+  });
+
+  it("builds for this machine's platform and never pushes or logs in", () => {
+    const [image] = ev.resources.filter((r) => r.type === "docker:index/image:Image");
+    expect(image.inputs).toMatchObject({ imageName: `mlflow-kit-local-server:ctx-${contextHash(context).slice(0, 16)}`, skipPush: true });
+    expect(image.inputs.registry).toBeUndefined();
+    expect((image.inputs.build as any).platform).toBeUndefined();
+    expect((image.inputs.build as any).dockerfile).toBe(path.join(context, "Dockerfile"));
+  });
+
+  it("exposes the local image id as imageRef", () => {
+    expect(ev.outputs.imageRef).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(ev.outputs.repository).toBe("mlflow-kit-local-server");
+  });
+});
+
 describe("contextHash", () => {
   it("changes when a file changes and not otherwise", () => {
     const dir = makeContext("hash");

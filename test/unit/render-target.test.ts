@@ -51,7 +51,7 @@ async function evaluateDevTarget(revealSecrets: boolean): Promise<EvaluatedStack
       const target = new RenderTarget("mlflow-render", {
         serviceName: s.target.serviceName ?? s.namePrefix, ownerId: s.target.ownerId, region: s.target.region, plan: s.target.plan, domain: s.target.domain,
         imageRef: "ghcr.io/example-org/mlflow-kit-server@sha256:" + "a".repeat(64),
-        registry: { username: s.image.owner, token: s.secrets.ghcrToken! },
+        registry: { username: s.image.owner!, token: s.secrets.ghcrToken! },
         environment, deployTimeoutMinutes: s.target.deployTimeoutMinutes,
       });
       return { url: target.url };

@@ -40,7 +40,7 @@ describe("settings: valid config", () => {
     expect(s.namePrefix).toBe("mlflow-kit-prod");
     expect(s.lifecycle).toBe("long-lived");
     expect(s.database).toMatchObject({ kind: "rds", instanceClass: "db.t4g.micro", engineVersion: "16", backupRetentionDays: 7, bootstrap: "lambda", cidrBlock: "10.40.0.0/16" });
-    expect(s.artifacts).toEqual({ prefix: "mlflow", noncurrentVersionDays: 30, activeKey: "blue", keyRotations: { blue: 0, green: 0 } });
+    expect(s.artifacts).toEqual({ kind: "s3", prefix: "mlflow", noncurrentVersionDays: 30, activeKey: "blue", keyRotations: { blue: 0, green: 0 } });
     expect(s.server).toEqual({ workers: 1, adminUsername: "admin", defaultPermission: "READ", corsAllowedOrigins: [] });
     expect(s.deploy).toEqual({ database: true, target: false });
     expect(s.skipped).toEqual(["mlflow-kit:target: ecs skipped by mlflow-kit:skipTarget"]);
@@ -63,12 +63,18 @@ describe("settings: valid config", () => {
     expect(() => parse({ ...base(), "aws:profile": "work", "postgresql:sslmode": "require" })).not.toThrow();
   });
 
-  it("the offline plan may leave out kinds that are not supported yet, and says so", () => {
-    const s = parse({ ...base(), "mlflow-kit:database": { kind: "local" }, "mlflow-kit:target": { kind: "render" }, "mlflow-kit:skipTarget": undefined, "mlflow-kit:renderApiKey": "r" },
-      ["mlflow-kit:ghcrToken", "mlflow-kit:renderApiKey"], { allowUnsupported: true });
-    expect(s.deploy).toEqual({ database: false, target: true });
-    expect(s.skipped.join("\n")).toMatch(/database.kind: local is not yet supported/);
-    expect(s.skipped.join("\n")).not.toMatch(/render/);
+  it("every kind the schema accepts deploys now: the offline plan leaves nothing out", () => {
+    const stacks: Array<[Record<string, unknown>, string[]]> = [
+      [{ "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render" }, "mlflow-kit:neonApiKey": "n", "mlflow-kit:renderApiKey": "r" }, ["mlflow-kit:neonApiKey", "mlflow-kit:renderApiKey"]],
+      [{ "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "hf-space", owner: "acme" }, "mlflow-kit:neonApiKey": "n", "mlflow-kit:hfToken": "h" }, ["mlflow-kit:neonApiKey", "mlflow-kit:hfToken"]],
+      [{ "mlflow-kit:database": { kind: "rds" }, "mlflow-kit:target": { kind: "ecs", domain: "mlflow.example.com" } }, []],
+      [{ "mlflow-kit:database": { kind: "local" }, "mlflow-kit:target": { kind: "local" }, "mlflow-kit:artifacts": { kind: "minio" } }, []],
+    ];
+    for (const [change, secretKeys] of stacks) {
+      const s = parse({ ...base(), ...change, "mlflow-kit:skipTarget": undefined }, ["mlflow-kit:ghcrToken", ...secretKeys], { allowUnsupported: true });
+      expect(s.deploy, JSON.stringify(change)).toEqual({ database: true, target: true });
+      expect(s.skipped, JSON.stringify(change)).toEqual([]);
+    }
   });
 
   it("a Render target: workspace id optional, deploy wait limit 20 minutes by default", () => {
@@ -149,7 +155,7 @@ describe("settings: every problem at once, naming the key and the fix", () => {
     ["a Render owner id that is not a workspace id", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render", ownerId: "srv-abc123" } }, /mlflow-kit:target\.ownerId: must be a Render workspace id such as tea-abc123/],
     ["a Render deploy wait beyond two hours", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render", deployTimeoutMinutes: 600 } }, /mlflow-kit:target\.deployTimeoutMinutes: /],
     ["workers beyond a free plan", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render", plan: "free" }, "mlflow-kit:server": { workers: 4 } }, /server\.workers: 4 workers do not fit Render's free plan/],
-    ["unsupported target for pulumi up", { "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "local" }, "mlflow-kit:neonApiKey": "n", "mlflow-kit:skipTarget": undefined }, /mlflow-kit:target\.kind: local is not yet supported.*pulumi config set mlflow-kit:skipTarget true/],
+    ["a local database with a cloud target", { "mlflow-kit:database": { kind: "local" }, "mlflow-kit:target": { kind: "render" }, "mlflow-kit:renderApiKey": "r", "mlflow-kit:skipTarget": undefined }, /mlflow-kit:database\.kind: local runs PostgreSQL in Docker on the machine running `pulumi up`, which a render server could never reach/],
     ["uppercase GHCR owner", { "mlflow-kit:image": { owner: "Example-Org" } }, /mlflow-kit:image\.owner: must be a lower-case GitHub user/],
     ["an expiry on a long-lived stack", { "mlflow-kit:expiresAt": "2030-01-01T00:00:00Z" }, /mlflow-kit:expiresAt: a long-lived stack never expires\. Remove it/],
     ["an expiry that is not a date", { "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expiresAt": "next week" }, /mlflow-kit:expiresAt: must be an ISO 8601 date-time/],
@@ -190,6 +196,72 @@ describe("settings: every problem at once, naming the key and the fix", () => {
   it("a long stack name that cannot name a bucket is refused", () => {
     expect(() => parseSettings({ project: "mlflow-kit", stack: "review-pr-1234-with-a-very-long-branch-name", values: { ...Object.fromEntries(Object.entries(base()).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])), "mlflow-kit:ghcrToken": "x" }, secretKeys: new Set(["mlflow-kit:ghcrToken"]) }))
       .toThrow(/stack name: .* must be 3-42 lower-case letters/);
+  });
+});
+
+describe("settings: the local stack", () => {
+  /** A valid local config: no AWS region, no image owner, no token. */
+  const local = (): Record<string, unknown> => ({
+    "aws:region": undefined,
+    "mlflow-kit:ghcrToken": undefined,
+    "mlflow-kit:lifecycle": "long-lived",
+    "mlflow-kit:database": { kind: "local" },
+    "mlflow-kit:artifacts": { kind: "minio" },
+    "mlflow-kit:target": { kind: "local" },
+  });
+  const localProblems = (values: Record<string, unknown>, secretKeys: string[] = []) => problems(values, secretKeys);
+
+  it("needs no AWS region, no image owner and no GHCR token", () => {
+    const s = parse(local(), []);
+    expect(s.deploy).toEqual({ database: true, target: true });
+    expect(s.database).toMatchObject({ kind: "local", image: expect.stringMatching(/^postgres:17[^@]*@sha256:[0-9a-f]{64}$/) });
+    expect(s.artifacts).toMatchObject({ kind: "minio", prefix: "mlflow", keyRotation: 0, image: expect.stringMatching(/minio.*@sha256:[0-9a-f]{64}$/) });
+    expect(s.target).toEqual({ kind: "local", port: 5000 });
+    expect(s.secrets.ghcrToken).toBeUndefined();
+    expect(s.region).toBe("us-east-1");
+  });
+
+  it("an artifacts object without kind is S3, as before kinds existed", () => {
+    expect(parse({ ...base(), "mlflow-kit:artifacts": { prefix: "runs" } }).artifacts).toMatchObject({ kind: "s3", prefix: "runs", activeKey: "blue" });
+  });
+
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ["port below 1024", { "mlflow-kit:target": { kind: "local", port: 80 } }, /mlflow-kit:target\.port: must be between 1024 and 65535 \(an unprivileged port, published on 127\.0\.0\.1 only\)/],
+    ["port above 65535", { "mlflow-kit:target": { kind: "local", port: 70000 } }, /mlflow-kit:target\.port: must be between 1024 and 65535/],
+    ["fractional port", { "mlflow-kit:target": { kind: "local", port: 5000.5 } }, /mlflow-kit:target\.port: must be a whole TCP port number/],
+    ["port as text", { "mlflow-kit:target": { kind: "local", port: "http" } }, /mlflow-kit:target\.port: must be number/],
+    ["PostgreSQL image by tag only", { "mlflow-kit:database": { kind: "local", image: "postgres:17" } }, /mlflow-kit:database\.image: must be an image pinned by digest, such as postgres:17\.10-bookworm@sha256:<64 hex>/],
+    ["MinIO image by tag only", { "mlflow-kit:artifacts": { kind: "minio", image: "minio/minio:latest" } }, /mlflow-kit:artifacts\.image: must be an image pinned by digest/],
+    ["unknown artifacts kind", { "mlflow-kit:artifacts": { kind: "gcs" } }, /mlflow-kit:artifacts\.kind: must be one of s3, minio/],
+    ["S3 keys on MinIO", { "mlflow-kit:artifacts": { kind: "minio", activeKey: "green" } }, /mlflow-kit:artifacts: has unknown setting activeKey/],
+    ["S3 artifacts without a region", { "mlflow-kit:artifacts": { kind: "s3" } }, /aws:region: is missing; artifacts\.kind s3 deploys to AWS there\. Set it: `pulumi config set aws:region us-east-1`/],
+    ["a password in plain config", { "mlflow-kit:adminPassword": SECRET_VALUE }, /mlflow-kit:adminPassword: is set in plain text.*pulumi config set --secret mlflow-kit:adminPassword/],
+    ["a password inside the target", { "mlflow-kit:target": { kind: "local", password: SECRET_VALUE } }, /mlflow-kit:target\.password: looks like a credential in plain config/],
+  ];
+  it.each(cases)("%s", (_name, change, expected) => {
+    expect(localProblems({ ...local(), ...change }).join("\n")).toMatch(expected);
+  });
+
+  it("a local database or MinIO is refused for a remote target, naming what to use instead", () => {
+    const onRender = localProblems({ ...local(), "mlflow-kit:target": { kind: "render" }, "mlflow-kit:renderApiKey": "r", "mlflow-kit:ghcrToken": "t", "mlflow-kit:image": { owner: "acme" }, "aws:region": "us-east-1" }, ["mlflow-kit:renderApiKey", "mlflow-kit:ghcrToken"]);
+    expect(onRender.join("\n")).toMatch(/mlflow-kit:database\.kind: local runs PostgreSQL in Docker on the machine running `pulumi up`, which a render server could never reach\. Use database\.kind neon for render, or target\.kind local/);
+    expect(onRender.join("\n")).toMatch(/mlflow-kit:artifacts\.kind: minio runs in Docker .* Use artifacts\.kind s3 for render, or target\.kind local/);
+    const onEcs = localProblems({ ...local(), "mlflow-kit:artifacts": undefined, "mlflow-kit:target": { kind: "ecs", domain: "mlflow.example.com" }, "mlflow-kit:image": { owner: "acme" }, "aws:region": "us-east-1" });
+    expect(onEcs.join("\n")).toMatch(/database\.kind: local .* Use database\.kind rds for ecs/);
+  });
+
+  it("a pushed image still needs its owner and token", () => {
+    const found = problems({ ...base(), "mlflow-kit:image": { name: "srv" }, "mlflow-kit:ghcrToken": undefined }, []);
+    expect(found.join("\n")).toMatch(/mlflow-kit:image\.owner: is missing; a ecs server pulls the image from ghcr\.io\/<owner>\/srv/);
+    expect(found.join("\n")).toMatch(/mlflow-kit:ghcrToken: is missing/);
+  });
+
+  it("Pulumi.local.yaml parses strictly, with no secret from the environment", () => {
+    const cfg = readStackConfig("local", {});
+    const values = Object.fromEntries(Object.entries(cfg.config).filter(([k]) => !cfg.placeholders.includes(k)));
+    const s = parseSettings({ project: cfg.project, stack: "local", values, secretKeys: new Set() });
+    expect(s.skipped).toEqual([]);
+    expect(s.target.kind).toBe("local");
   });
 });
 

@@ -1,0 +1,20 @@
+import type * as pulumi from "@pulumi/pulumi";
+
+/**
+ * What every artifact store (S3, MinIO) gives the rest of the program: where MLflow's proxied
+ * artifacts go and the one key the server signs with, limited to that place.
+ */
+export interface ArtifactStorage {
+  readonly bucketName: pulumi.Output<string>;
+  /** s3://bucket/prefix, MLFLOW_ARTIFACTS_DESTINATION. */
+  readonly artifactsDestination: pulumi.Output<string>;
+  readonly region: pulumi.Output<string>;
+  /** Only for stores that are not AWS S3 (MLFLOW_S3_ENDPOINT_URL). */
+  readonly endpointUrl: pulumi.Output<string> | undefined;
+  /** The user whose key the server holds. */
+  readonly userName: pulumi.Output<string>;
+  /** Secret. */
+  readonly accessKeyId: pulumi.Output<string>;
+  /** Secret. */
+  readonly secretAccessKey: pulumi.Output<string>;
+}
