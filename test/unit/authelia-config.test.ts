@@ -1,6 +1,6 @@
 /**
  * The Authelia configuration and users database the program renders, checked against
- * Authelia 4.39's own JSON schemas (../shared/specs) and the start-up rules of the platforms
+ * Authelia 4.39's own JSON schemas (test/edge/authelia-schemas) and the start-up rules of the platforms
  * note, for every shipped stack with the ecs target and for generated variations. The checks
  * are shown to fail on configurations Authelia would refuse.
  */
@@ -17,17 +17,8 @@ import {
 import { plan, type Plan } from "../../stacks/plan";
 import { REPO_ROOT } from "../../stacks/stack-config";
 
-/** shared/specs sits beside the repository (CI's clone, /work/main) or a level up (a worktree). */
-function findSpecs(): string {
-  const tried: string[] = [];
-  for (let dir = path.resolve(REPO_ROOT, ".."); ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, "shared", "specs");
-    tried.push(candidate);
-    if (fs.existsSync(path.join(candidate, "authelia-4.39-configuration.schema.json"))) return candidate;
-    if (path.dirname(dir) === dir) throw new Error(`Authelia's JSON schemas not found in ${tried.join(", ")}`);
-  }
-}
-const SPECS = findSpecs();
+/** Authelia 4.39's schemas, kept in the repository (test/edge/authelia-schemas/README.md). */
+const SPECS = path.join(REPO_ROOT, "test", "edge", "authelia-schemas");
 // unicodeRegExp off: a pattern in Authelia's schema escapes "<", which the u flag refuses (Go's regexp does not).
 const ajv = new Ajv2020({ allErrors: true, strict: false, unicodeRegExp: false });
 addFormats(ajv);
