@@ -120,7 +120,7 @@ const ecsTarget = z.strictObject({
   cpu: z.number().int().refine((n) => [256, 512, 1024, 2048, 4096].includes(n), { message: "must be one of 256, 512, 1024, 2048, 4096 (Fargate CPU units)" }).default(512).describe("Fargate CPU units per MLflow task"),
   memoryMb: z.number().int().min(512).max(30720).default(1024).describe("Fargate memory per MLflow task in MB"),
   desiredCount: z.number().int().min(1).max(10).default(1).describe("MLflow tasks behind Traefik"),
-  apiUsername: z.string().regex(/^[a-z][a-z0-9_.-]{1,63}$/, { message: "must be 2-64 lower-case letters, digits, _ . - starting with a letter" }).default("mlflow-api").describe("Authelia user of MLflow clients (HTTP Basic); its password is generated and rotated by rotation.apiUserPassword"),
+  apiUsername: z.string().regex(/^[a-z][a-z0-9_.-]{1,63}$/, { message: "must be 2-64 lower-case letters, digits, _ . - starting with a letter" }).default("mlflow-api").describe("MLflow user of API clients (HTTP Basic, checked by MLflow itself behind Traefik); its password is generated and rotated by rotation.apiUserPassword"),
   users: z.array(authUser).default([]).describe("People who sign in through Authelia's portal; their argon2id digests go in the secret autheliaPasswordHashes"),
   alarmEmails: z.array(z.string().email({ message: "must be e-mail addresses" })).default([]).describe("E-mail subscribers of the alarm topic (each confirms once by e-mail)"),
 });
@@ -186,10 +186,10 @@ const credentialRotation = z
     adminPassword: rotation.default(0).describe("Bump to generate a new admin password (when adminPassword is not set)"),
     databasePassword: rotation.default(0).describe("Bump to generate a new database role password"),
     flaskSecretKey: rotation.default(0).describe("Bump to generate a new Flask secret key"),
-    apiUserPassword: rotation.default(0).describe("Bump to generate a new password for the Authelia API user (target.kind ecs)"),
+    apiUserPassword: rotation.default(0).describe("Bump to generate a new password for the API user (target.kind ecs only)"),
     // The path `npm run rotate -- authelia` bumps; the ecs target (Authelia) derives its
     // session and JWT secrets from it.
-    autheliaSecrets: rotation.default(0).describe("Bump to generate new Authelia session and JWT secrets (target.kind ecs; signs browsers out)"),
+    autheliaSecrets: rotation.default(0).describe("Bump to generate new Authelia session and JWT secrets and the edge secret (target.kind ecs only; signs browsers out)"),
   })
   .default({ adminPassword: 0, databasePassword: 0, flaskSecretKey: 0, apiUserPassword: 0, autheliaSecrets: 0 });
 
