@@ -8,15 +8,19 @@
  *   tsx stacks/edge-config.ts --stack prod --out DIR --web-port N --ping-port N \
  *     --mlflow-url URL --authelia-url URL --edge-secret S
  *
+ * --user-password NAME=PASSWORD (repeatable) gives a person of target.users a known password (a
+ * browser test signs in at the portal stand-in with it).
+ *
  * With --mlflow-env (and --edge-secret, --api-password) it prints instead the variables the
  * target adds to MLflow's env (infra/runtime-contract.ts edgeRuntimeEnvironment) as JSON.
  */
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import { defaultAuthDomain, PLACEHOLDER_USER, renderAutheliaConfig, renderUsersDatabase, USER_GROUP } from "../infra/edge/authelia";
+import { defaultAuthDomain, hashPassword, PLACEHOLDER_USER, renderAutheliaConfig, renderUsersDatabase, USER_GROUP } from "../infra/edge/authelia";
 import { clientIpPluginDir, clientIpPluginFiles, renderTraefikDynamic, renderTraefikStatic } from "../infra/edge/traefik";
 import { edgeRuntimeEnvironment } from "../infra/runtime-contract";
 import { parseSettings } from "../infra/settings";
@@ -33,6 +37,7 @@ async function main() {
       stack: { type: "string" }, out: { type: "string" }, "web-port": { type: "string" }, "ping-port": { type: "string" },
       "mlflow-url": { type: "string" }, "authelia-url": { type: "string" }, "edge-secret": { type: "string" },
       "mlflow-env": { type: "boolean", default: false }, "api-password": { type: "string" },
+      "user-password": { type: "string", multiple: true },
     },
   });
   const needed = values["mlflow-env"] ? ["stack", "edge-secret", "api-password"] : ["stack", "out", "web-port", "ping-port", "mlflow-url", "authelia-url", "edge-secret"];
@@ -67,10 +72,13 @@ async function main() {
     storage: { host: "127.0.0.1", port: 5432, database: "authelia", username: "authelia", tls: false },
     usersPath: path.join(out, "users_database.yml"), notificationsPath: path.join(out, "notification.txt"),
   }));
-  write("users_database.yml", renderUsersDatabase(
-    t.users.map((u) => ({ username: u.username, displayname: u.displayName, email: u.email, groups: [USER_GROUP], password: UNKNOWN_DIGEST })),
-    UNKNOWN_DIGEST,
-  ));
+  const known = new Map((values["user-password"] ?? []).map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]));
+  for (const name of known.keys()) if (!t.users.some((u) => u.username === name)) throw new Error(`--user-password: ${name} is not in target.users`);
+  const users = await Promise.all(t.users.map(async (u) => ({
+    username: u.username, displayname: u.displayName, email: u.email, groups: [USER_GROUP],
+    password: known.has(u.username) ? await hashPassword(known.get(u.username)!, randomBytes(16)) : UNKNOWN_DIGEST,
+  })));
+  write("users_database.yml", renderUsersDatabase(users, UNKNOWN_DIGEST));
   process.stdout.write(`${JSON.stringify({ domain: t.domain, authDomain, apiUsername: t.apiUsername, adminUsername: s.server.adminUsername, users: t.users.map((u) => u.username), placeholder: PLACEHOLDER_USER })}\n`);
 }
 

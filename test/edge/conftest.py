@@ -37,6 +37,7 @@ class EdgeCredentials:
 
     def __init__(self):
         self.edge_secret, self.api_password, self.admin_password = token(48), token(32), token(24)
+        self.alice_password = token(20)  # a portal password for alice (edge-config.ts --user-password)
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +84,7 @@ class Edge:
         self.api_username, self.api_password = info["apiUsername"], credentials.api_password
         self.admin_username, self.admin_password = info["adminUsername"], credentials.admin_password
         self.users, self.edge_secret = info["users"], credentials.edge_secret
+        self.alice_password = credentials.alice_password
         self.web_port, self.stand_in, self.recorder, self.traefik, self.alb = web_port, stand_in, recorder, traefik, alb
         self.mlflow_port = mlflow_port
 
@@ -105,7 +107,8 @@ def edge(mlflow_server, edge_credentials, tmp_path_factory):
     stand_in = AutheliaForwardAuthStandIn().start()
     out = subprocess.run([str(helpers.TSX), str(ROOT / "stacks" / "edge-config.ts"), "--stack", STACK, "--out", str(root),
                           "--web-port", str(web_port), "--ping-port", str(ping_port), "--mlflow-url", recorder.url,
-                          "--authelia-url", stand_in.url, "--edge-secret", edge_credentials.edge_secret],
+                          "--authelia-url", stand_in.url, "--edge-secret", edge_credentials.edge_secret,
+                          "--user-password", f"alice={edge_credentials.alice_password}"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)

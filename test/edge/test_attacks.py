@@ -69,13 +69,13 @@ def test_forged_forwarded_headers_sent_straight_to_traefik_by_the_load_balancers
 
 
 def test_forged_x_forwarded_for_and_proto_through_the_load_balancer(edge):
-    # The client says it is FORGED_IP; the load balancer appends the address it saw.
-    status = refused(edge, "forged x-forwarded-for", lambda: edge.get(edge.domain, API, headers={**JSON, "X-Forwarded-For": FORGED_IP}))
+    # The client at CLIENT says it is FORGED_IP; the load balancer appends CLIENT, the address it saw.
+    status = refused(edge, "forged x-forwarded-for", lambda: alb_request(edge, edge.domain, API, CLIENT, headers=[f"X-Forwarded-For: {FORGED_IP}, 203.0.113.9"]))
     assert status == 401
-    # Authelia reads the left-most X-Forwarded-For: it must be the load balancer's, not the client's word.
+    # Authelia reads the left-most X-Forwarded-For: it must be the address the load balancer saw.
     xff = edge.stand_in.calls[-1]["headers"]["X-Forwarded-For"]
-    assert xff.split(",")[0].strip() == "127.0.0.1", xff
-    assert FORGED_IP not in xff
+    assert xff.split(",")[0].strip() == CLIENT, xff
+    assert FORGED_IP not in xff and "203.0.113.9" not in xff
     # A client's X-Forwarded-Proto/-Port are overwritten by the load balancer: still refused.
     status = refused(edge, "forged x-forwarded-proto/port", lambda: edge.get(edge.domain, API, headers={**JSON, "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"}))
     assert status == 401

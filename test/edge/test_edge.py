@@ -71,6 +71,21 @@ def test_a_person_signed_in_at_the_portal_reaches_mlflow_as_themselves(edge):
     assert seen[0]["headers"]["X-Mlflow-Kit-Edge"] == edge.edge_secret
 
 
+def test_a_person_signs_in_at_the_portal_through_traefik_and_comes_back(edge):
+    path = "/api/2.0/mlflow/experiments/search?max_results=5"
+    first = edge.get(edge.domain, path, headers={"Accept": "text/html"})
+    assert first.status_code == 302
+    portal = urlsplit(first.headers["Location"])
+    assert portal.netloc == edge.auth_domain and parse_qs(portal.query)["rd"] == [f"https://{edge.domain}{path}"]
+    signed = edge.get(edge.auth_domain, "/api/firstfactor", method="POST", json={"username": "alice", "password": edge.alice_password})
+    assert signed.status_code == 200, signed.text
+    cookie = signed.headers["Set-Cookie"].split(";")[0]
+    before = len(edge.recorder.requests)
+    back = edge.get(edge.domain, path, headers={"Accept": "application/json", "Cookie": cookie})
+    assert back.status_code == 200, back.text
+    assert edge.recorder.requests[before]["headers"]["Remote-User"] == "alice"
+
+
 def test_an_unknown_host_gets_no_mlflow(edge):
     before_mlflow, before_auth = len(edge.recorder.requests), len(edge.stand_in.calls)
     for host in ("other.example.com", "127.0.0.1", f"{edge.domain}.evil.test"):
