@@ -675,6 +675,12 @@ def start(redactor):
     for var in contract:
         if var["secret"]:
             redactor.add(os.environ.get(var["name"], ""))
+    try:
+        # Each API password alone too, not only the JSON that holds them.
+        for password in json.loads(os.environ.get("MLFLOW_API_USERS") or "{}").values():
+            redactor.add(str(password))
+    except (ValueError, AttributeError):
+        pass  # reported by validation
     settings, problems = validate(contract, os.environ)
     if problems:
         report_problems(problems)
