@@ -176,7 +176,8 @@ export function renderTraefikDynamic(i: TraefikDynamicInputs): Record<string, un
           priority: 100,
           entryPoints: ["web"],
           service: "authelia",
-          middlewares: first,
+          // The portal builds its own URLs from X-Forwarded-Host: the router's host, never a client's.
+          middlewares: [...first, "portal-host"],
         },
       },
       middlewares: {
@@ -186,6 +187,7 @@ export function renderTraefikDynamic(i: TraefikDynamicInputs): Record<string, un
         // Per client: the one X-Forwarded-For hop client-ip kept (depth 1, the right-most).
         "api-rate-limit": { rateLimit: { average: rate.average, period: "1s", burst: rate.burst, sourceCriterion: { ipStrategy: { depth: 1 } } } },
         "edge-identity": { headers: { customRequestHeaders: { [EDGE_SECRET_HEADER]: i.edgeSecret } } },
+        "portal-host": { headers: { customRequestHeaders: { "X-Forwarded-Host": i.authDomain } } },
         authelia: {
           forwardAuth: {
             address: `${i.autheliaUrl}/api/authz/forward-auth`,

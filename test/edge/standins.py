@@ -107,7 +107,7 @@ class AutheliaForwardAuthStandIn(_Server):
     def __init__(self, delay_scale=0.05, clock=time.monotonic):
         self.config = self.users = self.portal = None
         self.hasher = PasswordHasher()
-        self.calls = []
+        self.calls, self.portal_calls = [], []
         self.delay_scale, self.clock = delay_scale, clock
         self.failures, self.bans, self.sessions = {}, {}, {}
         self._lock = threading.Lock()
@@ -235,6 +235,8 @@ class AutheliaForwardAuthStandIn(_Server):
 
     def _handle(self, req):
         route = req.path.split("?")[0]
+        if route != "/api/authz/forward-auth":
+            self.portal_calls.append({"path": req.path, "headers": dict(req.headers.items())})
         if route == "/api/firstfactor" and req.command == "POST":
             return self._first_factor(req)
         if route != "/api/authz/forward-auth":

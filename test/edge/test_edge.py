@@ -97,9 +97,11 @@ def test_an_unknown_host_gets_no_mlflow(edge):
 
 def test_the_portal_host_routes_to_authelia_not_mlflow(edge):
     before = len(edge.recorder.requests)
-    r = edge.get(edge.auth_domain, "/")
+    r = edge.get(edge.auth_domain, "/", headers={"X-Forwarded-Host": "evil.test"})
     assert r.status_code == 200 and "portal stand-in" in r.text
     assert len(edge.recorder.requests) == before
+    # The portal is told its own host, never the client's.
+    assert edge.stand_in.portal_calls[-1]["headers"]["X-Forwarded-Host"] == edge.auth_domain
 
 
 def test_authelia_identity_headers_reach_mlflow_and_cannot_be_forged(edge):

@@ -72,6 +72,9 @@ describe("traefik: two ways into MLflow", () => {
     expect(r["mlflow-api"].priority).toBeGreaterThan(r.mlflow.priority);
     expect(r["mlflow-api"].middlewares).toEqual(["strip-forwarded", "client-ip", "api-rate-limit"]);
     expect(r.mlflow.middlewares).toEqual(["strip-forwarded", "client-ip", "authelia", "edge-identity"]);
+    // The portal is told its own host (it builds its URLs from X-Forwarded-Host), never a client's.
+    expect(r.authelia.middlewares).toEqual(["strip-forwarded", "client-ip", "portal-host"]);
+    expect(dynamic.http.middlewares["portal-host"].headers.customRequestHeaders).toEqual({ "X-Forwarded-Host": "auth.example.com" });
     expect(dynamic.http.middlewares["api-rate-limit"].rateLimit).toEqual({ average: API_RATE_LIMIT.average, period: "1s", burst: API_RATE_LIMIT.burst, sourceCriterion: { ipStrategy: { depth: 1 } } });
     expect(Object.keys(dynamic.http.middlewares["edge-identity"].headers.customRequestHeaders)).toEqual([EDGE_SECRET_HEADER]);
     // Authelia never sees an Authorization header: nothing of Basic can reach its regulation.
