@@ -106,7 +106,7 @@ export function edgeRuntimeEnvironment(e: EdgeIdentities): RuntimeEnvironment {
   const env: Record<string, pulumi.Input<string> | undefined> = {
     MLFLOW_EDGE_SECRET: e.secret,
     MLFLOW_EDGE_USERS: e.people.length ? e.people.join(",") : undefined,
-    MLFLOW_API_USERS: pulumi.output(e.apiUsers).apply((users) => JSON.stringify(users)),
+    MLFLOW_API_USER_PASSWORDS: pulumi.output(e.apiUsers).apply((users) => JSON.stringify(users)),
   };
   const out: RuntimeEnvironment = {};
   for (const [name, value] of Object.entries(env)) {

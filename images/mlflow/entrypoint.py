@@ -44,7 +44,7 @@ MLFLOW_AUTH_OVERRIDES = ("MLFLOW_AUTH_ADMIN_USERNAME", "MLFLOW_AUTH_ADMIN_PASSWO
 # Read from the rendered basic_auth.ini instead, so they need not stay in the server's env.
 MOVED_TO_AUTH_CONFIG = ("MLFLOW_ADMIN_PASSWORD", "MLFLOW_AUTH_DATABASE_URI", "MLFLOW_EDGE_SECRET")
 # Used at start-up only (sync_edge_identities), never by the server: kept out of its env.
-START_UP_ONLY = ("MLFLOW_API_USERS", "MLFLOW_EDGE_USERS")
+START_UP_ONLY = ("MLFLOW_API_USER_PASSWORDS", "MLFLOW_EDGE_USERS")
 # Seconds a verified credential stays cached in the server (MLflow's auth_cache_ttl_seconds).
 AUTH_CACHE_SECONDS = "60"
 MLFLOW_AUTH_APP = "mlflow.server.auth:create_app"
@@ -280,21 +280,21 @@ def check_admin_password(values):
 
 
 def check_edge_identities(values):
-    """MLFLOW_API_USERS / MLFLOW_EDGE_USERS: well formed, no name twice, never the admin."""
+    """MLFLOW_API_USER_PASSWORDS / MLFLOW_EDGE_USERS: well formed, no name twice, never the admin."""
     problems = []
     try:
-        api = json.loads(values.get("MLFLOW_API_USERS") or "{}")
+        api = json.loads(values.get("MLFLOW_API_USER_PASSWORDS") or "{}")
     except ValueError:
         api = None
     if not isinstance(api, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in api.items()):
-        return ["MLFLOW_API_USERS must be a JSON object of username to password: set it as the program renders it."]
+        return ["MLFLOW_API_USER_PASSWORDS must be a JSON object of username to password: set it as the program renders it."]
     short = sorted(k for k, v in api.items() if len(v) < 12)
     if short:
-        problems.append(f"MLFLOW_API_USERS: the password of {', '.join(short)} is shorter than 12 characters: generate longer ones.")
+        problems.append(f"MLFLOW_API_USER_PASSWORDS: the password of {', '.join(short)} is shorter than 12 characters: generate longer ones.")
     people = [u for u in values.get("MLFLOW_EDGE_USERS", "").split(",") if u]
     admin = values.get("MLFLOW_ADMIN_USERNAME")
     for name in sorted(set(people) & set(api)):
-        problems.append(f"{name} is in both MLFLOW_EDGE_USERS and MLFLOW_API_USERS: give the API client another name.")
+        problems.append(f"{name} is in both MLFLOW_EDGE_USERS and MLFLOW_API_USER_PASSWORDS: give the API client another name.")
     if admin and admin in set(people) | set(api):
         problems.append(f"MLFLOW_ADMIN_USERNAME {admin} is also an edge or API user: the admin must be its own user.")
     if people and not values.get("MLFLOW_EDGE_SECRET"):
@@ -556,11 +556,11 @@ def sync_edge_identities(settings):
 
     People (MLFLOW_EDGE_USERS) sign in at Authelia and reach MLflow as Remote-User; they exist
     here so MLflow's permissions can name them, with a random password nobody knows. API users
-    (MLFLOW_API_USERS) authenticate with Basic; a changed password (rotation) is set again.
+    (MLFLOW_API_USER_PASSWORDS) authenticate with Basic; a changed password (rotation) is set again.
     Runs under the startup lock, after the auth migration, like sync_admin.
     """
     people = [u for u in settings.get("MLFLOW_EDGE_USERS", "").split(",") if u]
-    api = json.loads(settings.get("MLFLOW_API_USERS") or "{}")
+    api = json.loads(settings.get("MLFLOW_API_USER_PASSWORDS") or "{}")
     if not people and not api:
         return
     from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
@@ -578,7 +578,7 @@ def sync_edge_identities(settings):
                 log(f"created API user {name}")
             elif not store.authenticate_user(name, password, use_primary=True):
                 store.update_user(name, password=password)
-                log(f"API user {name}: password set from MLFLOW_API_USERS (rotated)")
+                log(f"API user {name}: password set from MLFLOW_API_USER_PASSWORDS (rotated)")
     finally:
         store.engine.dispose()
 
@@ -677,7 +677,7 @@ def start(redactor):
             redactor.add(os.environ.get(var["name"], ""))
     try:
         # Each API password alone too, not only the JSON that holds them.
-        for password in json.loads(os.environ.get("MLFLOW_API_USERS") or "{}").values():
+        for password in json.loads(os.environ.get("MLFLOW_API_USER_PASSWORDS") or "{}").values():
             redactor.add(str(password))
     except (ValueError, AttributeError):
         pass  # reported by validation

@@ -84,7 +84,7 @@ def test_a_rotated_api_password_takes_effect_at_the_next_rollout(edge, mlflow_en
     env = dict(mlflow_env, **edge_mlflow_env(edge_credentials, api_password=new_password), MLFLOW_MIGRATE="only")
     rc, output = image_conftest.run_entrypoint(env)
     assert rc == 0, output
-    assert "password set from MLFLOW_API_USERS (rotated)" in output
+    assert "password set from MLFLOW_API_USER_PASSWORDS (rotated)" in output
     assert new_password not in output and edge_credentials.edge_secret not in output
     store = SqlAlchemyStore()
     # As the entrypoint hands it to SQLAlchemy (images/mlflow/entrypoint.py sqlalchemy_uri).

@@ -31,17 +31,17 @@ def env(**extra):
 
 
 def test_edge_variables_validate():
-    good = env(MLFLOW_EDGE_SECRET=token(48), MLFLOW_EDGE_USERS="alice,bob", MLFLOW_API_USERS=json.dumps({"mlflow-api": token(32)}))
+    good = env(MLFLOW_EDGE_SECRET=token(48), MLFLOW_EDGE_USERS="alice,bob", MLFLOW_API_USER_PASSWORDS=json.dumps({"mlflow-api": token(32)}))
     assert entrypoint.validate(CONTRACT, good)[1] == []
     cases = {
         "short secret": (env(MLFLOW_EDGE_SECRET="s" * 10), "MLFLOW_EDGE_SECRET is too short"),
         "people without secret": (env(MLFLOW_EDGE_USERS="alice"), "MLFLOW_EDGE_USERS is set without MLFLOW_EDGE_SECRET"),
         "bad people": (env(MLFLOW_EDGE_SECRET=token(48), MLFLOW_EDGE_USERS="Alice;bob"), "MLFLOW_EDGE_USERS"),
-        "api not an object": (env(MLFLOW_API_USERS='{"a": 1}'), "MLFLOW_API_USERS must be a JSON object"),
-        "api short password": (env(MLFLOW_API_USERS=json.dumps({"api": "short"})), "shorter than 12 characters"),
+        "api not an object": (env(MLFLOW_API_USER_PASSWORDS='{"a": 1}'), "MLFLOW_API_USER_PASSWORDS must be a JSON object"),
+        "api short password": (env(MLFLOW_API_USER_PASSWORDS=json.dumps({"api": "short"})), "shorter than 12 characters"),
         "admin as a person": (env(MLFLOW_EDGE_SECRET=token(48), MLFLOW_EDGE_USERS="admin"), "the admin must be its own user"),
-        "admin as api": (env(MLFLOW_API_USERS=json.dumps({"admin": token(20)})), "the admin must be its own user"),
-        "both": (env(MLFLOW_EDGE_SECRET=token(48), MLFLOW_EDGE_USERS="carol", MLFLOW_API_USERS=json.dumps({"carol": token(20)})), "in both"),
+        "admin as api": (env(MLFLOW_API_USER_PASSWORDS=json.dumps({"admin": token(20)})), "the admin must be its own user"),
+        "both": (env(MLFLOW_EDGE_SECRET=token(48), MLFLOW_EDGE_USERS="carol", MLFLOW_API_USER_PASSWORDS=json.dumps({"carol": token(20)})), "in both"),
     }
     for label, (values, expected) in cases.items():
         problems = entrypoint.validate(CONTRACT, values)[1]
@@ -52,7 +52,7 @@ def test_edge_variables_validate():
 
 def test_auth_config_names_the_edge_function_and_holds_the_secret_and_the_server_env_keeps_neither(monkeypatch):
     secret, api = token(48), json.dumps({"mlflow-api": token(32)})
-    settings, problems = entrypoint.validate(CONTRACT, env(MLFLOW_EDGE_SECRET=secret, MLFLOW_EDGE_USERS="alice", MLFLOW_API_USERS=api))
+    settings, problems = entrypoint.validate(CONTRACT, env(MLFLOW_EDGE_SECRET=secret, MLFLOW_EDGE_USERS="alice", MLFLOW_API_USER_PASSWORDS=api))
     assert problems == []
     for k, v in settings.items():
         monkeypatch.setenv(k, v)
@@ -63,7 +63,7 @@ def test_auth_config_names_the_edge_function_and_holds_the_secret_and_the_server
         assert config["mlflow"]["authorization_function"] == "edge_auth:authenticate_request"
         assert config["mlflow"]["edge_secret"] == secret
         assert oct(os.stat(path).st_mode & 0o777) == "0o600"
-        for name in ("MLFLOW_EDGE_SECRET", "MLFLOW_API_USERS", "MLFLOW_EDGE_USERS", "MLFLOW_ADMIN_PASSWORD"):
+        for name in ("MLFLOW_EDGE_SECRET", "MLFLOW_API_USER_PASSWORDS", "MLFLOW_EDGE_USERS", "MLFLOW_ADMIN_PASSWORD"):
             assert name not in os.environ, name
     finally:
         os.remove(path)

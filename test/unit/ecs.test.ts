@@ -122,7 +122,7 @@ describe("ecs: secrets, logs, migrations", () => {
     const mlflow = containers(one(prod, T.taskDef, "mlflow-target-mlflow-task"));
     // Basic mode behind the edge: the auth app's database and admin, the Flask key, the edge's secret, the API user.
     for (const c of mlflow) expect(c.secrets.map((s: any) => s.name)).toEqual([
-      "MLFLOW_ADMIN_PASSWORD", "MLFLOW_API_USERS", "MLFLOW_AUTH_DATABASE_URI", "MLFLOW_BACKEND_STORE_URI", "MLFLOW_EDGE_SECRET", "MLFLOW_FLASK_SERVER_SECRET_KEY"]);
+      "MLFLOW_ADMIN_PASSWORD", "MLFLOW_API_USER_PASSWORDS", "MLFLOW_AUTH_DATABASE_URI", "MLFLOW_BACKEND_STORE_URI", "MLFLOW_EDGE_SECRET", "MLFLOW_FLASK_SERVER_SECRET_KEY"]);
     // The task role replaces static keys: no AWS key reaches MLflow at all.
     for (const c of mlflow) expect(c.environment.map((e: any) => e.name)).not.toContain("AWS_ACCESS_KEY_ID");
     const authelia = containers(one(prod, T.taskDef, "mlflow-target-authelia-task"))[0];
@@ -189,12 +189,12 @@ describe("ecs: secrets, logs, migrations", () => {
 describe("ecs: the API user and the people of the portal", () => {
   const secretValue = (p: Plan, env: string) => String(of(p, T.secretVersion).find((v) => v.name === `mlflow-target-mlflow-${env.toLowerCase().replace(/_/g, "-")}`)!.inputs.secretString);
 
-  it("the API user is MLflow's (its password in MLFLOW_API_USERS), never Authelia's; Authelia holds people only", async () => {
+  it("the API user is MLflow's (its password in MLFLOW_API_USER_PASSWORDS), never Authelia's; Authelia holds people only", async () => {
     const users = of(revealed, T.secretVersion).find((v) => v.name.endsWith("mlflow-kit-authelia-users"))!;
     const db = parse(String(users.inputs.secretString)) as { users: Record<string, any> };
     expect(Object.keys(db.users)).toEqual(["alice"]);
     expect(db.users.alice.groups).toEqual(["mlflow-users"]);
-    expect(JSON.parse(secretValue(revealed, "MLFLOW_API_USERS"))).toEqual({ "mlflow-api": String(revealed.outputs.apiPassword) });
+    expect(JSON.parse(secretValue(revealed, "MLFLOW_API_USER_PASSWORDS"))).toEqual({ "mlflow-api": String(revealed.outputs.apiPassword) });
     expect(String(revealed.outputs.apiPassword)).toMatch(/^[A-Za-z0-9]{32}$/);
     expect(prod.outputs.apiPassword).toBe("[secret]");
   });
@@ -202,7 +202,7 @@ describe("ecs: the API user and the people of the portal", () => {
   it("rotation.apiUserPassword gives a new password to MLflow's API user, and a new MLflow task definition", async () => {
     const bumped = await plan("prod", { strict: true, revealSecrets: true, overrides: { "mlflow-kit:rotation": JSON.stringify({ apiUserPassword: 1 }) } });
     expect(bumped.outputs.apiPassword).not.toBe(revealed.outputs.apiPassword);
-    expect(JSON.parse(secretValue(bumped, "MLFLOW_API_USERS"))).toEqual({ "mlflow-api": String(bumped.outputs.apiPassword) });
+    expect(JSON.parse(secretValue(bumped, "MLFLOW_API_USER_PASSWORDS"))).toEqual({ "mlflow-api": String(bumped.outputs.apiPassword) });
     const mlflow = (p: Plan) => one(p, T.taskDef, "mlflow-target-mlflow-task").inputs.containerDefinitions;
     expect(mlflow(bumped)).not.toBe(mlflow(revealed));
   });
