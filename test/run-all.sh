@@ -25,3 +25,4 @@ cat "$log"
 npm run test:integration
 npm run test:image
 npm run test:edge
+npm run test:ops
