@@ -21,8 +21,13 @@ def client_for(uri, username=None, password=None):
     if username:
         os.environ["MLFLOW_TRACKING_USERNAME"] = username
         os.environ["MLFLOW_TRACKING_PASSWORD"] = password
+    import mlflow
     from mlflow import MlflowClient
 
+    # MLflow's file registry resolves logged models through the process's default client
+    # (sqlite:///mlflow.db in the working directory unless set).
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
@@ -74,12 +79,13 @@ def log_known_set(client, workdir, metric_points=200, runs_per_experiment=3):
     return made
 
 
-def _runs(client, experiment_id):
+def _runs(client, experiment_id, active_only=False):
     from mlflow.entities import ViewType
 
+    view = ViewType.ACTIVE_ONLY if active_only else ViewType.ALL
     found, token = [], None
     for _ in range(1000):  # bounded pagination
-        page = client.search_runs([experiment_id], run_view_type=ViewType.ALL, max_results=1000, page_token=token)
+        page = client.search_runs([experiment_id], run_view_type=view, max_results=1000, page_token=token)
         found += list(page)
         token = page.token
         if not token:
@@ -98,20 +104,23 @@ def _artifacts(client, run_id, path=None, workdir=None):
     return files
 
 
-def snapshot(client, experiment_names, model_names=(), drop_tag_prefixes=(IMPORT_TAG_PREFIX,)):
-    """Everything the store answers for these experiments and models, without ids."""
+def snapshot(client, experiment_names, model_names=(), drop_tag_prefixes=(IMPORT_TAG_PREFIX,), active_only=False):
+    """Everything the store answers for these experiments and models, without ids. Two runs
+    of one name in an experiment fail it (a duplicate would otherwise hide)."""
     with tempfile.TemporaryDirectory() as tmp:
-        return _snapshot(client, experiment_names, model_names, drop_tag_prefixes, tmp)
+        return _snapshot(client, experiment_names, model_names, drop_tag_prefixes, tmp, active_only)
 
 
-def _snapshot(client, experiment_names, model_names, drop_tag_prefixes, tmp):
+def _snapshot(client, experiment_names, model_names, drop_tag_prefixes, tmp, active_only):
     keep = lambda k: k not in VOLATILE_RUN_TAGS and not k.startswith(tuple(drop_tag_prefixes))  # noqa: E731
     out = {"experiments": {}, "models": {}}
     run_names = {}
     for name in experiment_names:
         exp = client.get_experiment_by_name(name)
         assert exp is not None, f"experiment {name} is missing"
-        runs = _runs(client, exp.experiment_id)
+        runs = _runs(client, exp.experiment_id, active_only)
+        names = [r.info.run_name for r in runs]
+        assert len(names) == len(set(names)), f"{name}: runs of one name: {sorted(names)}"
         run_names.update({r.info.run_id: r.info.run_name for r in runs})
         out["experiments"][name] = {
             "tags": {k: v for k, v in exp.tags.items() if keep(k)},
@@ -122,7 +131,9 @@ def _snapshot(client, experiment_names, model_names, drop_tag_prefixes, tmp):
             metrics = {}
             for key in run.data.metrics:
                 history = client.get_metric_history(run.info.run_id, key)
-                metrics[key] = sorted((m.step, m.timestamp, m.value) for m in history)
+                # Distinct points: the server stores one row per (step, timestamp, value) of a
+                # key, where a file store may hold a line twice (log_model re-logs the latest).
+                metrics[key] = sorted({(m.step, m.timestamp, m.value) for m in history})
             tags = {k: v for k, v in run.data.tags.items() if keep(k)}
             if "mlflow.parentRunId" in tags:
                 tags["mlflow.parentRunId"] = run_names.get(tags["mlflow.parentRunId"], "?" + tags["mlflow.parentRunId"])
@@ -140,19 +151,60 @@ def _snapshot(client, experiment_names, model_names, drop_tag_prefixes, tmp):
         model = client.get_registered_model(name)
         versions = client.search_model_versions(f"name = '{name}'")
         out["models"][name] = {
-            "description": model.description,
-            "tags": dict(model.tags),
-            "aliases": dict(model.aliases),
+            # The server answers "" where the file store has None.
+            "description": model.description or "",
+            "tags": {k: v for k, v in model.tags.items() if keep(k)},
+            "aliases": {k: str(v) for k, v in model.aliases.items()},
             "versions": {
-                mv.version: {"run": run_names.get(mv.run_id, mv.run_id), "status": mv.status,
-                             "description": mv.description, "tags": dict(mv.tags),
-                             "source_tail": mv.source.rsplit("/", 1)[-1]}
+                str(mv.version): {"run": run_names.get(mv.run_id, mv.run_id), "status": mv.status,
+                             "description": mv.description or "",
+                             "tags": {k: v for k, v in mv.tags.items() if keep(k)},
+                             "source": _source(client, mv.source)}
                 for mv in versions
             },
         }
     return out
 
 
+def _source(client, source):
+    """What a version's source names, without ids: a run's path, or a logged model's name
+    and the SHA-256 of its files."""
+    if source.startswith("models:/m-"):
+        model = client.get_logged_model(source[len("models:/"):])
+        with tempfile.TemporaryDirectory() as tmp:
+            import mlflow
+
+            # models:/ URIs resolve through the process's tracking and registry URIs.
+            uri = client._tracking_client.tracking_uri
+            mlflow.set_tracking_uri(uri)
+            mlflow.set_registry_uri(uri)
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp))
+            files = {str(p.relative_to(local)): hashlib.sha256(p.read_bytes()).hexdigest()
+                     for p in sorted(local.rglob("*")) if p.is_file()}
+        return {"logged_model": model.name, "files": files}
+    return {"run_path": source.split("/", 3)[-1] if source.startswith("runs:/") else source.rsplit("/", 1)[-1]}
+
+
 def count_points(snap):
     return sum(len(h) for e in snap["experiments"].values() for r in e["runs"].values()
                for h in r["metrics"].values())
+
+
+def differences(a, b, path="", limit=20):
+    """Where two snapshots differ (paths and both values), the first `limit` of them."""
+    found = []
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b), key=str):
+            if key not in a or key not in b:
+                found.append(f"{path}/{key}: only in {'second' if key not in a else 'first'}")
+            else:
+                found += differences(a[key], b[key], f"{path}/{key}", limit)
+            if len(found) >= limit:
+                break
+    elif isinstance(a, list) and isinstance(b, list) and a != b:
+        extra = [x for x in a if x not in b][:3]
+        missing = [x for x in b if x not in a][:3]
+        found.append(f"{path}: {len(a)} vs {len(b)} items; only in first {extra}; only in second {missing}")
+    elif a != b:
+        found.append(f"{path}: {str(a)[:200]} != {str(b)[:200]}")
+    return found[:limit]
