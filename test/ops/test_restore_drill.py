@@ -181,3 +181,74 @@ def test_backup_needs_its_settings_and_an_empty_directory(source, tmp_path):
     (tmp_path / "full" / "f").write_text("x")
     out = run_tool(source["deployment"], "backup", "--out", str(tmp_path / "full"))
     assert out.returncode == 1 and "is not empty" in out.stderr
+
+
+def superuser_pg(postgres, tool, *args, stdin=None, stdout=None):
+    """A PostgreSQL client tool as the superuser over the cluster's Unix socket: what
+    `docker exec <stack>-postgres ...` runs in the local stack (stacks/ops/backup-restore.ts)."""
+    cmd = [*postgres._as_owner, str(postgres.bin / tool), "--host", str(postgres.base), "--port",
+           str(postgres.port), "--username", "postgres", *args]
+    out = subprocess.run(cmd, stdin=stdin, stdout=stdout or subprocess.PIPE, stderr=subprocess.PIPE,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+
+
+def test_the_local_stacks_sequence_dumps_and_restores_in_the_server_as_the_app_role(source, make_deployment, start_server, postgres, tmp_path):
+    """The local stack's steps: pg_dump inside its PostgreSQL (superuser, socket), the tool with
+    --databases dumped, then on the target: check, pg_restore inside its PostgreSQL as the app
+    role with the flags backup-restore.ts passes, the artifacts, and the server started."""
+    out = tmp_path / "local"
+    out.mkdir(mode=0o777)
+    out.chmod(0o777)  # runuser's postgres writes nothing here; the dumps come through stdout
+    for name, database in (("tracking", source["deployment"].pair.tracking), ("auth", source["deployment"].pair.auth)):
+        with open(out / f"{name}.dump", "wb") as dump:
+            superuser_pg(postgres, "pg_dump", "--format=custom", "--no-owner", "--no-privileges", database, stdout=dump)
+    result = run_tool(source["deployment"], "backup", "--out", str(out), "--databases", "dumped")
+    assert result.returncode == 0, result.stderr
+
+    target = make_deployment("drilllocal")
+    start_server(target.env).stop()  # deployed: its server migrated the empty databases
+    result = run_tool(target, "restore", "--from", str(out), "--only", "check")
+    assert result.returncode == 0, result.stderr
+    for name, database in (("tracking", target.pair.tracking), ("auth", target.pair.auth)):
+        with open(out / f"{name}.dump", "rb") as dump:
+            superuser_pg(postgres, "pg_restore", "--dbname", database, "--role", "mlflow_app", "--no-owner",
+                         "--no-privileges", "--clean", "--if-exists", "--single-transaction", "--exit-on-error", stdin=dump)
+    # Every table belongs to the app role, as the server's own migrations leave them.
+    owners = postgres.query("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'", target.pair.tracking)
+    assert owners == "mlflow_app"
+    result = run_tool(target, "restore", "--from", str(out), "--only", "artifacts")
+    assert result.returncode == 0, result.stderr
+    assert_restored(source, target, start_server)
+
+
+def test_a_store_native_backup_restores_the_artifacts_only(source, make_deployment, tmp_path):
+    """RDS and Neon keep the databases themselves (snapshot, history): the backup records the
+    artifacts' versions only, and the restore copies them into the new stack's bucket."""
+    out = run_tool(source["deployment"], "backup", "--out", str(tmp_path / "n"), "--databases", "none", "--artifacts", "versions")
+    assert out.returncode == 0, out.stderr
+    manifest = json.loads((tmp_path / "n" / "manifest.json").read_text())
+    assert manifest["databases"] is None and not list((tmp_path / "n").glob("*.dump"))
+    target = make_deployment("drillnative")
+    # Its databases are unreachable from here in production: the tool is given none.
+    env = target.tool_env()
+    env.pop("MLFLOW_KIT_TRACKING_DB_URI")
+    env.pop("MLFLOW_KIT_AUTH_DB_URI")
+    target.tool_env = lambda: env
+    out = run_tool(target, "restore", "--from", str(tmp_path / "n"), "--only", "databases")
+    assert out.returncode == 1 and "holds no database dumps" in out.stderr
+    out = run_tool(target, "restore", "--from", str(tmp_path / "n"), "--only", "check", "--only", "artifacts")
+    assert out.returncode == 0, out.stderr
+    s3 = source["deployment"].s3.client(target.env["AWS_DEFAULT_REGION"])
+    src_prefix, dst_prefix = source["deployment"].destination.split("/", 3)[3], target.destination.split("/", 3)[3]
+
+    def objects(bucket, prefix):
+        keys = source["deployment"].s3.keys(f"s3://{bucket}/{prefix}", target.env["AWS_DEFAULT_REGION"])
+        return {k[len(prefix) + 1:]: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
+
+    copied = objects(target.bucket, dst_prefix)
+    assert len(copied) == len(manifest["artifacts"]["objects"]) >= 12
+    assert copied == objects(source["deployment"].bucket, src_prefix)
+    # A second restore into the same bucket is refused: it is no longer new.
+    out = run_tool(target, "restore", "--from", str(tmp_path / "n"), "--only", "check", "--only", "artifacts")
+    assert out.returncode == 1 and "holds objects" in out.stderr

@@ -199,30 +199,43 @@ def parallel(items, work, what):
 # --- backup ---------------------------------------------------------------------------------
 
 
-def backup(out_dir, artifacts_mode="copy", source=None, log=print):
+def backup(out_dir, artifacts_mode="copy", source=None, log=print, databases="dump"):
+    """databases: "dump" (pg_dump here), "dumped" (the caller left tracking.dump and auth.dump
+    in out_dir, e.g. pg_dump inside the local stack's PostgreSQL container), or "none" (the
+    store keeps them: an RDS snapshot, a Neon point in time)."""
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        raise BackupError(f"--out: {out} is not empty; a backup goes into a new directory")
+    present = {p.name for p in out.iterdir()} if out.exists() else set()
+    expected_present = {f"{name}.dump" for name in DATABASES} if databases == "dumped" else set()
+    if present != expected_present:
+        raise BackupError(f"--out: {out} is not empty; a backup goes into a new directory"
+                          if not expected_present else
+                          f"--databases dumped: {out} must hold exactly tracking.dump and auth.dump")
     if artifacts_mode not in ("copy", "versions"):
         raise BackupError(f"--artifacts: {artifacts_mode!r}; use copy or versions")
-    uris = database_uris()
+    uris = database_uris() if databases != "none" else {}
     destination = required_env("MLFLOW_KIT_ARTIFACTS_DESTINATION",
                                "Give the stack's artifactsDestination (s3://bucket/prefix)")
     bucket, prefix = split_destination(destination)
     client = s3_client()
-    client.head_bucket(Bucket=bucket)  # unreachable or denied: fail before any dump
-    pg_dump = pg_tool("pg_dump")
+    # Unreachable or denied: fail before any dump. A listing of the prefix, not HeadBucket,
+    # which a user held to the prefix (the kit's artifact user) may not do.
+    client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/" if prefix else "", MaxKeys=1)
+    pg_dump = pg_tool("pg_dump") if databases == "dump" else None
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     manifest = {"format": FORMAT, "createdAt": now_iso(), "source": source or {},
-                "databases": {}, "artifacts": {"mode": artifacts_mode, "destination": destination}}
+                "databases": {} if databases != "none" else None,
+                "artifacts": {"mode": artifacts_mode, "destination": destination}}
 
-    for name in DATABASES:
+    for name in DATABASES if databases != "none" else ():
         target, env = libpq_target(uris[name])
         dump = out / f"{name}.dump"
         t0 = time.monotonic()
-        run_pg([pg_dump, "--format=custom", "--no-owner", "--no-privileges", "--file", str(dump),
-                "--dbname", target], env, f"pg_dump of the {name} database")
+        if pg_dump:
+            run_pg([pg_dump, "--format=custom", "--no-owner", "--no-privileges", "--file", str(dump),
+                    "--dbname", target], env, f"pg_dump of the {name} database")
+        elif dump.stat().st_size == 0:
+            raise BackupError(f"--databases dumped: {dump} is empty")
         manifest["databases"][name] = {"file": dump.name, "sha256": sha256_file(dump),
                                        "bytes": dump.stat().st_size,
                                        "schemaRevision": schema_revision(uris[name], name)}
@@ -264,7 +277,7 @@ def read_manifest(backup_dir):
     manifest = json.loads(path.read_text())
     if manifest.get("format") != FORMAT:
         raise BackupError(f"--from: manifest format {manifest.get('format')!r}; this tool reads {FORMAT}")
-    for name in DATABASES:
+    for name in DATABASES if manifest["databases"] else ():
         entry = manifest["databases"][name]
         dump = Path(backup_dir) / entry["file"]
         if not dump.exists() or sha256_file(dump) != entry["sha256"]:
@@ -283,7 +296,7 @@ def read_manifest(backup_dir):
 def target_problems(uris, client, bucket, prefix):
     """What would be overwritten in the target; empty when it is new (or only migrated)."""
     problems = []
-    if table_exists(uris["tracking"], "runs"):
+    if uris and table_exists(uris["tracking"], "runs"):
         runs = sql(uris["tracking"], "SELECT count(*) FROM runs")[0][0]
         experiments = sql(uris["tracking"], "SELECT count(*) FROM experiments WHERE experiment_id <> 0")[0][0]
         models = sql(uris["tracking"], "SELECT count(*) FROM registered_models")[0][0] \
@@ -291,7 +304,7 @@ def target_problems(uris, client, bucket, prefix):
         if runs or experiments or models:
             problems.append(f"the target tracking database holds {runs} runs, {experiments} "
                             f"experiments and {models} registered models")
-    if table_exists(uris["auth"], "users"):
+    if uris and table_exists(uris["auth"], "users"):
         users = sql(uris["auth"], "SELECT count(*) FROM users")[0][0]
         # The admin the server creates on its first start is the only user of a new stack.
         if users > 1:
@@ -302,22 +315,33 @@ def target_problems(uris, client, bucket, prefix):
     return problems
 
 
-def restore(backup_dir, log=print):
+PARTS = ("check", "databases", "artifacts")
+
+
+def restore(backup_dir, log=print, parts=PARTS):
+    """parts: check (the target is new), databases (pg_restore here), artifacts. The local
+    stack's restore runs pg_restore inside its PostgreSQL container between check and
+    artifacts; a store-native backup (no dumps) restores its artifacts only."""
     manifest = read_manifest(backup_dir)
-    uris = database_uris()
+    if "databases" in parts and not manifest["databases"]:
+        raise BackupError(f"--from: {backup_dir} holds no database dumps (its store keeps them: "
+                          f"{manifest.get('source', {}).get('database', 'see manifest.json')}); "
+                          "restore its artifacts with --only artifacts")
+    # A store-native backup (no dumps) restores artifacts only: no database to reach here.
+    uris = database_uris() if manifest["databases"] else {}
     destination = required_env("MLFLOW_KIT_ARTIFACTS_DESTINATION",
                                "Give the target stack's artifactsDestination (s3://bucket/prefix)")
     bucket, prefix = split_destination(destination)
     source_bucket, source_prefix = split_destination(manifest["artifacts"]["destination"])
     client = s3_client()
     pg_restore = pg_tool("pg_restore")
-    problems = target_problems(uris, client, bucket, prefix)
+    problems = target_problems(uris, client, bucket, prefix) if "check" in parts else []
     if problems:
         raise BackupError("restore: the target is not new: " + "; ".join(problems) + ". Restore "
                           "into a new stack (or new databases and an empty prefix); nothing was changed")
     started = time.monotonic()
 
-    for name in DATABASES:
+    for name in DATABASES if "databases" in parts else ():
         target, env = libpq_target(uris[name])
         t0 = time.monotonic()
         # --clean drops what a first server start migrated into an empty target; one
@@ -326,11 +350,16 @@ def restore(backup_dir, log=print):
                 "--single-transaction", "--exit-on-error", "--dbname", target,
                 str(Path(backup_dir) / manifest["databases"][name]["file"])],
                env, f"pg_restore of the {name} database")
+        log(f"[restore] {name} database in {time.monotonic() - t0:.1f} s")
+    # Whoever restored them (here, or pg_restore in the local stack's container): the
+    # databases are at the backup's schema revisions.
+    for name in DATABASES if uris and manifest["databases"] and "artifacts" in parts else ():
         revision = schema_revision(uris[name], name)
         if revision != manifest["databases"][name]["schemaRevision"]:
-            raise BackupError(f"restore: the {name} database is at revision {revision} after the "
-                              f"restore, the backup at {manifest['databases'][name]['schemaRevision']}")
-        log(f"[restore] {name} database in {time.monotonic() - t0:.1f} s")
+            raise BackupError(f"restore: the {name} database is at revision {revision}, the backup "
+                              f"at {manifest['databases'][name]['schemaRevision']}")
+    if "artifacts" not in parts:
+        return {"seconds": round(time.monotonic() - started, 3), "objects": 0}
 
     t0 = time.monotonic()
     objects = manifest["artifacts"]["objects"]
@@ -363,15 +392,17 @@ def main(argv=None):
     b = sub.add_parser("backup")
     b.add_argument("--out", required=True)
     b.add_argument("--artifacts", choices=("copy", "versions"), default="copy")
+    b.add_argument("--databases", choices=("dump", "dumped", "none"), default="dump")
     b.add_argument("--source-json", default="{}", help="what to record as the source (stack, store)")
     r = sub.add_parser("restore")
     r.add_argument("--from", dest="source", required=True)
+    r.add_argument("--only", choices=PARTS, action="append", help="some parts only (repeatable)")
     args = parser.parse_args(argv)
     try:
         if args.command == "backup":
-            backup(args.out, args.artifacts, json.loads(args.source_json))
+            backup(args.out, args.artifacts, json.loads(args.source_json), databases=args.databases)
         else:
-            restore(args.source)
+            restore(args.source, parts=tuple(args.only or PARTS))
     except BackupError as err:
         print(f"mlflow-kit {args.command}: {err}", file=sys.stderr)
         return 1
