@@ -188,8 +188,9 @@ def superuser_pg(postgres, tool, *args, stdin=None, stdout=None):
     `docker exec <stack>-postgres ...` runs in the local stack (stacks/ops/backup-restore.ts)."""
     cmd = [*postgres._as_owner, str(postgres.bin / tool), "--host", str(postgres.base), "--port",
            str(postgres.port), "--username", "postgres", *args]
+    # cwd: the cluster's directory, which the postgres user can enter (a checkout may be 0700).
     out = subprocess.run(cmd, stdin=stdin, stdout=stdout or subprocess.PIPE, stderr=subprocess.PIPE,
-                         timeout=600)
+                         timeout=600, cwd=postgres.base)
     assert out.returncode == 0, out.stderr.decode()[-2000:]
 
 
@@ -198,8 +199,7 @@ def test_the_local_stacks_sequence_dumps_and_restores_in_the_server_as_the_app_r
     --databases dumped, then on the target: check, pg_restore inside its PostgreSQL as the app
     role with the flags backup-restore.ts passes, the artifacts, and the server started."""
     out = tmp_path / "local"
-    out.mkdir(mode=0o777)
-    out.chmod(0o777)  # runuser's postgres writes nothing here; the dumps come through stdout
+    out.mkdir()  # the dumps come through stdout: the postgres user writes nothing here
     for name, database in (("tracking", source["deployment"].pair.tracking), ("auth", source["deployment"].pair.auth)):
         with open(out / f"{name}.dump", "wb") as dump:
             superuser_pg(postgres, "pg_dump", "--format=custom", "--no-owner", "--no-privileges", database, stdout=dump)
