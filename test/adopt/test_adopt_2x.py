@@ -1,0 +1,222 @@
+"""Adopting a running MLflow 2.x server, end to end, as the README's runbook says.
+
+A real MLflow 2.21.3 server (its own venv) with basic auth, on real Postgres, its artifacts in an
+S3 root of its own (moto) that clients write to directly, as `--default-artifact-root s3://...`
+servers do. Its own client logs the data set (log_dataset.py) and reads it back (snapshot.py).
+Then the runbook: pg_dump both databases into the kit's (owned by the app role), copy the
+artifact tree under the kit's prefix and rewrite the stored locations (tools/adopt/adopt.py), the
+kit's entrypoint refuses the 2 -> 3 jump, then takes it with MLFLOW_ALLOW_MAJOR_UPGRADE=true. The
+image's 3.x client must then read the same data set, and alice the same permissions.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from conftest import MLFLOW2_PYTHON, ROOT, helpers, image_conftest
+
+HERE = Path(__file__).resolve().parent
+ADOPT_TOOL = ROOT / "tools" / "adopt" / "adopt.py"
+REGION = "eu-west-1"
+OLD_ROOT = "s3://old-mlflow-store/mlruns"
+LAST_2X_HEAD = "0584bdc529eb"
+
+
+def client_env(url, username, password, s3=None):
+    env = {k: os.environ[k] for k in ("PATH", "LANG") if k in os.environ}
+    env.update(HOME=str(HERE), MLFLOW_TRACKING_URI=url, MLFLOW_TRACKING_USERNAME=username,
+               MLFLOW_TRACKING_PASSWORD=password, MLFLOW_DISABLE_TELEMETRY="true",
+               PYTHONWARNINGS="ignore")
+    if s3 is not None:  # the 2.x server does not proxy: its clients write to S3 themselves
+        env.update(s3_env(s3))
+    return env
+
+
+def s3_env(s3):
+    return {"AWS_ACCESS_KEY_ID": s3.access_key_id, "AWS_SECRET_ACCESS_KEY": s3.secret_access_key,
+            "AWS_DEFAULT_REGION": REGION, "MLFLOW_S3_ENDPOINT_URL": s3.endpoint}
+
+
+def run_python(python, script, env, *args):
+    out = subprocess.run([str(python), str(script), *args], env=env, capture_output=True,
+                         text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, f"{script.name} failed:\n{out.stderr[-4000:]}"
+    return out.stdout
+
+
+class Mlflow2Server:
+    """`mlflow server` of the 2.x venv with basic auth, as the deployments the kit replaces ran."""
+
+    def __init__(self, postgres, s3, workdir):
+        self.tracking = postgres.create_database("old_tracking")
+        self.auth = postgres.create_database("old_auth")
+        self.admin_password = helpers.token(20)
+        self.port = helpers.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        ini = workdir / "basic_auth.ini"
+        ini.write_text(
+            "[mlflow]\ndefault_permission = READ\n"
+            f"database_uri = {self.auth}\nadmin_username = admin\n"
+            f"admin_password = {self.admin_password}\n"
+            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+        env = {"PATH": os.environ["PATH"], "HOME": str(workdir), "MLFLOW_AUTH_CONFIG_PATH": str(ini),
+               "MLFLOW_FLASK_SERVER_SECRET_KEY": helpers.token(40), **s3_env(s3)}
+        self.log = open(workdir / "mlflow2.log", "w")
+        mlflow = MLFLOW2_PYTHON.parent / "mlflow"
+        self.proc = subprocess.Popen(
+            [str(mlflow), "server", "--backend-store-uri", self.tracking,
+             "--default-artifact-root", OLD_ROOT, "--no-serve-artifacts",
+             "--app-name", "basic-auth", "--host", "127.0.0.1", "--port", str(self.port),
+             "--workers", "1"],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, cwd=workdir)
+        helpers.wait_until(self._up, 120, f"the MLflow 2.x server on {self.url}", interval=0.5)
+
+    def _up(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"mlflow 2.x server exited {self.proc.returncode}: "
+                               f"{Path(self.log.name).read_text()[-3000:]}")
+        return image_conftest.health_ok(self.url)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.log.close()
+
+
+def permissions_seen_by_alice(url, password, experiments):
+    """What alice may do, by what the server answers her (status codes)."""
+    alice = requests.Session()
+    alice.auth = ("alice", password)
+
+    def post(path, body):
+        return alice.post(f"{url}/api/2.0/mlflow/{path}", json=body, timeout=30).status_code
+
+    def get(path, params):
+        return alice.get(f"{url}/api/2.0/mlflow/{path}", params=params, timeout=30).status_code
+
+    a, b = experiments["adopt-a"], experiments["adopt-b"]
+    return {
+        "read a": get("experiments/get", {"experiment_id": a}),
+        "edit a (EDIT)": post("experiments/set-experiment-tag", {"experiment_id": a, "key": "k", "value": "v"}),
+        "read b (NO_PERMISSIONS)": get("experiments/get", {"experiment_id": b}),
+        "tag model (MANAGE)": post("registered-models/set-tag", {"name": "adopt-model", "key": "k", "value": "v"}),
+        "wrong password": requests.get(f"{url}/api/2.0/mlflow/experiments/get",
+                                       params={"experiment_id": a}, auth=("alice", "not-her-password"),
+                                       timeout=30).status_code,
+    }
+
+
+@pytest.fixture(scope="module")
+def old_server(postgres, s3, tmp_path_factory):
+    s3.ensure_bucket(urlsplit(OLD_ROOT).netloc, REGION)
+    server = Mlflow2Server(postgres, s3, tmp_path_factory.mktemp("mlflow2"))
+    try:
+        env = client_env(server.url, "admin", server.admin_password, s3)
+        logged = json.loads(run_python(MLFLOW2_PYTHON, HERE / "log_dataset.py", env).strip().splitlines()[-1])
+        # alice's checks write tags (EDIT, MANAGE): before the snapshot, so it holds them too.
+        allowed = permissions_seen_by_alice(server.url, logged["alice_password"], logged["experiments"])
+        before = json.loads(run_python(MLFLOW2_PYTHON, HERE / "snapshot.py", env).strip().splitlines()[-1])
+    finally:
+        server.stop()
+    return server, logged, before, allowed
+
+
+def dump_and_restore(postgres, source_uri, target_uri):
+    """pg_dump of the old database restored into the kit's, its objects owned by the app role."""
+    source, target = source_uri.rsplit("/", 1)[1], target_uri.rsplit("/", 1)[1]
+    dump = postgres.base / f"{source}.dump"
+    connect = ["-h", str(postgres.base), "-p", str(postgres.port), "-U", "postgres"]
+    postgres._run(str(postgres.bin / "pg_dump"), *connect, "--format=custom", "-f", str(dump), source)
+    postgres._run(str(postgres.bin / "pg_restore"), *connect, "--no-owner", "--no-privileges",
+                  f"--role={helpers.APP_ROLE}", "--exit-on-error", "-d", target, str(dump))
+
+
+def adopt_tool(env, *args):
+    out = subprocess.run([sys.executable, str(ADOPT_TOOL), *args], env=env, capture_output=True,
+                         text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def without_locations(snapshot):
+    return {k: v for k, v in snapshot.items() if k != "locations"}
+
+
+def test_adopting_a_2x_server_keeps_everything(old_server, postgres, s3, make_env, tmp_path):
+    server, logged, before, allowed_before = old_server
+    assert len(before["runs"]) == 6 and before["models"]["adopt-model"]["aliases"] == {"champion": "2"}
+    assert allowed_before == {"read a": 200, "edit a (EDIT)": 200, "read b (NO_PERMISSIONS)": 403,
+                              "tag model (MANAGE)": 200, "wrong password": 401}
+    env, creds = make_env("adopt")
+
+    # 1. Both databases, dumped and restored into the kit's with the app role as owner.
+    dump_and_restore(postgres, server.tracking, env["MLFLOW_BACKEND_STORE_URI"])
+    dump_and_restore(postgres, server.auth, env["MLFLOW_AUTH_DATABASE_URI"])
+    tracking_db = env["MLFLOW_BACKEND_STORE_URI"].rsplit("/", 1)[1]
+    assert postgres.sql("SELECT version_num FROM alembic_version", tracking_db) == LAST_2X_HEAD
+    owners = postgres.sql("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'",
+                          tracking_db)
+    assert owners == helpers.APP_ROLE
+
+    # 2. The artifact tree under the kit's prefix, and the stored locations rewritten.
+    tool_env = {"PATH": os.environ["PATH"], **s3_env(s3),
+                "MLFLOW_BACKEND_STORE_URI": env["MLFLOW_BACKEND_STORE_URI"]}
+    destination = env["MLFLOW_ARTIFACTS_DESTINATION"]
+    copied = adopt_tool(tool_env, "artifacts", "--from", OLD_ROOT, "--to", destination)
+    old_keys = s3.keys(OLD_ROOT, REGION)
+    assert f"copied {len(old_keys)} objects, 0 already there" in copied
+    prefix, old_prefix = urlsplit(destination).path.strip("/"), urlsplit(OLD_ROOT).path.strip("/")
+    assert sorted(k[len(prefix):] for k in s3.keys(destination, REGION)) == \
+        sorted(k[len(old_prefix):] for k in old_keys)
+    again = adopt_tool(tool_env, "artifacts", "--from", OLD_ROOT, "--to", destination)
+    assert f"copied 0 objects, {len(old_keys)} already there" in again  # idempotent
+    rewritten = adopt_tool(tool_env, "locations", "--from", OLD_ROOT)
+    assert "runs.artifact_uri: 6 rewritten" in rewritten, rewritten
+
+    # 3. The kit's entrypoint refuses the one-way 2 -> 3 jump by default, naming the backup...
+    for migrate in ("auto", "off"):
+        rc, output = image_conftest.run_entrypoint(dict(env, MLFLOW_MIGRATE=migrate))
+        assert rc == 4 and "Traceback" not in output, output[-3000:]
+        last = output.strip().splitlines()[-1]
+        assert f"MLflow 2.x schema ({LAST_2X_HEAD})" in last and "pg_dump" in last, last
+        assert f"'{tracking_db}'" in last and "MLFLOW_ALLOW_MAJOR_UPGRADE=true" in last, last
+        image_conftest.assert_no_secret(output, env)
+    assert postgres.sql("SELECT version_num FROM alembic_version", tracking_db) == LAST_2X_HEAD
+
+    # ...and takes it when told to.
+    env["MLFLOW_ALLOW_MAJOR_UPGRADE"] = "true"
+    kit = image_conftest.Server(env, tmp_path / "kit.log").start()
+    try:
+        assert "schema gate: tracking database" in kit.output() and ": upgrade" in kit.output()
+        after = json.loads(run_python(sys.executable, HERE / "snapshot.py", client_env(
+            kit.url, "admin", creds.admin_password)).strip().splitlines()[-1])
+        allowed_after = permissions_seen_by_alice(kit.url, logged["alice_password"],
+                                                  logged["experiments"])
+        old_admin = requests.get(f"{kit.url}/api/2.0/mlflow/experiments/search",
+                                 params={"max_results": 1}, timeout=30,
+                                 auth=("admin", server.admin_password)).status_code
+    finally:
+        kit.stop_gracefully()
+
+    # 4. The same data set through the 3.x client, locations moved under the kit's store.
+    assert without_locations(after) == without_locations(before)
+    for name, location in before["locations"].items():
+        moved = location.replace(OLD_ROOT, "mlflow-artifacts:", 1)
+        assert after["locations"][name] == moved, name
+    assert all(v.startswith(("mlflow-artifacts:/", "runs:/", "models:/"))
+               for v in after["locations"].values()), after["locations"]
+    # alice and her permissions came over; the kit's admin password replaced the old one.
+    assert allowed_after == allowed_before
+    assert old_admin == 401
