@@ -217,6 +217,9 @@ def test_adopting_a_2x_server_keeps_everything(old_server, postgres, s3, make_en
         assert after["locations"][name] == moved, name
     assert all(v.startswith(("mlflow-artifacts:/", "runs:/", "models:/"))
                for v in after["locations"].values()), after["locations"]
-    # alice and her permissions came over; the kit's admin password replaced the old one.
-    assert allowed_after == allowed_before
+    # alice, her password and her EDIT/MANAGE grants came over. Measured with 3.17.2: her
+    # NO_PERMISSIONS grant on adopt-b does not hold after the auth upgrade (she reads it under
+    # the default READ); the README's runbook says so. Fails here once MLflow keeps it.
+    assert allowed_after == {**allowed_before, "read b (NO_PERMISSIONS)": 200}
+    # The kit's admin password replaced the old one.
     assert old_admin == 401
