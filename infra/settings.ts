@@ -193,6 +193,20 @@ const credentialRotation = z
   })
   .default({ adminPassword: 0, databasePassword: 0, flaskSecretKey: 0, apiUserPassword: 0, autheliaSecrets: 0 });
 
+/**
+ * AWS logging that Security Hub's FSBP asks for and AWS bills for (policies/README.md, "AWS
+ * Foundational Security Best Practices"). Unset: on for long-lived stacks, off for ephemeral ones.
+ */
+const logging = z
+  .strictObject({
+    accessLogs: z.boolean().optional().describe("S3 server access logs of the artifact bucket and the load balancer's access logs, to a log bucket (FSBP S3.9, ELB.5). Default: long-lived stacks"),
+    flowLogs: z.boolean().optional().describe("VPC flow logs of a created VPC, to the log bucket (FSBP EC2.6). Default: long-lived stacks"),
+    databaseLogs: z.boolean().optional().describe("RDS PostgreSQL and upgrade logs to CloudWatch Logs (FSBP RDS.9, RDS.36). Default: long-lived stacks"),
+    enhancedMonitoringSeconds: z.union([z.literal(0), z.literal(1), z.literal(5), z.literal(10), z.literal(15), z.literal(30), z.literal(60)]).optional().describe("RDS Enhanced Monitoring interval, 0 = off (FSBP RDS.6). Default: 60 on long-lived stacks"),
+    retentionDays: z.number().int().min(7).max(3653).default(90).describe("Days the log bucket and the log groups keep these logs"),
+  })
+  .default({ retentionDays: 90 });
+
 /** Config keys (without the "mlflow-kit:" namespace) and their schemas. */
 const plainKeys = {
   lifecycle,
@@ -202,6 +216,7 @@ const plainKeys = {
   server,
   image,
   rotation: credentialRotation,
+  logging,
   /** Ephemeral stacks only: how long after its last `pulumi up` the stack may be torn down. */
   ttlHours: z.number().int().min(1).max(24 * 90, { message: "must be at most 2160 (90 days): an ephemeral stack that lives longer is long-lived" }).default(DEFAULT_TTL_HOURS).describe("Ephemeral stacks: hours after the last pulumi up until the stack expires (the mlflow-kit:expires-at tag)"),
   /** Ephemeral stacks only: a fixed expiry instead of ttlHours (review tooling pins it). */
@@ -251,6 +266,8 @@ export interface Settings {
   server: Parsed["server"];
   image: Parsed["image"];
   rotation: Parsed["rotation"];
+  /** FSBP logging, each switch resolved from the lifecycle when unset. */
+  logging: { accessLogs: boolean; flowLogs: boolean; databaseLogs: boolean; enhancedMonitoringSeconds: number; retentionDays: number };
   /** Protection off before `pulumi destroy` (long-lived stacks); data is still kept. */
   decommission: boolean;
   secrets: Partial<Record<SecretKey, pulumi.Output<string>>>;
@@ -446,6 +463,13 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     server: s.server,
     image: s.image,
     rotation: s.rotation,
+    logging: {
+      accessLogs: s.logging.accessLogs ?? s.lifecycle === "long-lived",
+      flowLogs: s.logging.flowLogs ?? s.lifecycle === "long-lived",
+      databaseLogs: s.logging.databaseLogs ?? s.lifecycle === "long-lived",
+      enhancedMonitoringSeconds: s.logging.enhancedMonitoringSeconds ?? (s.lifecycle === "long-lived" ? 60 : 0),
+      retentionDays: s.logging.retentionDays,
+    },
     decommission: s.decommission,
     secrets,
     expiresAt,
