@@ -165,6 +165,8 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           userPasswordHashes: s.secrets.autheliaPasswordHashes,
           alarmEmails: t.alarmEmails,
           rotation: s.rotation,
+          decommission: s.decommission,
+          accessLogs: s.logging.accessLogs && this.logBucket ? { bucketName: this.logBucket.readyBucketName, prefix: LOG_PREFIXES.loadBalancer } : undefined,
           tags: s.tags,
         }, { parent: this });
       }

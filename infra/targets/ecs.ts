@@ -50,6 +50,10 @@ export interface EcsTargetArgs {
   userPasswordHashes?: pulumi.Input<string>;
   alarmEmails: string[];
   rotation: { apiUserPassword: number; autheliaSecrets: number; databasePassword: number };
+  /** Long-lived only: the load balancer's deletion protection off before `pulumi destroy`. */
+  decommission?: boolean;
+  /** The load balancer's access logs (FSBP ELB.5): the log bucket, named once its policy admits ELB. */
+  accessLogs?: { bucketName: pulumi.Input<string>; prefix: string };
   tags: Record<string, string>;
 }
 
@@ -81,6 +85,8 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
       namePrefix: id, vpcId: db.vpcId, publicSubnetIds: network.publicSubnetIds,
       domain: args.domain, authDomain: args.authDomain, hostedZoneId: args.hostedZoneId,
       trafficPort: PORTS.traefik, pingPort: PORTS.traefikPing, tags,
+      deletionProtection: args.lifecycle === "long-lived" && !args.decommission,
+      accessLogs: args.accessLogs,
     }, { parent: this });
 
     const cluster = new aws.ecs.Cluster(`${name}-cluster`, {
@@ -171,6 +177,7 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
         },
         secrets: [],
         ports: [PORTS.traefik, PORTS.traefikPing],
+        writablePaths: ["/etc/traefik"],
         healthCheck: ["CMD", "traefik", "healthcheck", "--ping", "--ping.entryPoint=ping", `--entryPoints.ping.address=:${PORTS.traefikPing}`],
       }],
       loadBalancer: { targetGroupArn: lb.targetGroupArn, containerName: "traefik", containerPort: PORTS.traefik },
@@ -197,6 +204,7 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
         environment: { [AUTHELIA_CONTAINER_ENV.config]: autheliaConfig },
         secrets: Object.values(AUTHELIA_CONTAINER_ENV).filter((e) => e !== AUTHELIA_CONTAINER_ENV.config),
         ports: [PORTS.authelia],
+        writablePaths: ["/config"],
         healthCheck: ["CMD", "/app/healthcheck.sh"],
       }],
     }, { parent: this });
@@ -222,6 +230,9 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
       name: container, image: args.image, essential: migrate === "off", privateRegistry: true,
       environment: { ...plainEnv, MLFLOW_MIGRATE: migrate },
       secrets: Object.keys(secretEnv),
+      // Uploads are spooled to /tmp; the root filesystem is read-only (FSBP ECS.5).
+      writablePaths: ["/tmp"],
+      ...(migrate === "only" ? { dependsOn: [{ containerName: "scratch-permissions", condition: "SUCCESS" as const }] } : {}),
       ...(migrate === "off"
         ? {
             ports: [PORTS.mlflow],
@@ -238,7 +249,16 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
       secrets: secretEnv,
       registryCredentialArn: pulumi.all([registryCredential.arn, registryVersion.id]).apply(([arn]) => arn),
       taskPolicy: pulumi.output(args.artifacts.bucketArn).apply((arn) => JSON.stringify(artifactUserPolicy(arn, args.artifacts.prefix))),
-      containers: [mlflowContainer("migrate", "only"), mlflowContainer("mlflow", "off")],
+      containers: [
+        // Fargate creates /tmp's task volume owned by root; MLflow runs as uid 1000. This
+        // one-shot root container opens it up (sticky, like /tmp) before the others start.
+        {
+          name: "scratch-permissions", image: args.image, essential: false, privateRegistry: true, user: "0",
+          entryPoint: ["/bin/sh", "-c"], command: ["chmod 1777 /tmp"], environment: {}, secrets: [], writablePaths: ["/tmp"],
+        },
+        mlflowContainer("migrate", "only"),
+        mlflowContainer("mlflow", "off"),
+      ],
     }, { parent: this });
 
     const alarms = new EcsAlarms(`${name}-alarms`, {
@@ -250,6 +270,7 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
       services: [mlflow.serviceName, authelia.serviceName, traefik.serviceName],
       dbInstanceIdentifier: args.dbIdentifier,
       allocatedStorageGb: args.dbAllocatedStorageGb,
+      encrypt: args.lifecycle === "long-lived",
       tags,
     }, { parent: this });
 
