@@ -250,14 +250,14 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
       registryCredentialArn: pulumi.all([registryCredential.arn, registryVersion.id]).apply(([arn]) => arn),
       taskPolicy: pulumi.output(args.artifacts.bucketArn).apply((arn) => JSON.stringify(artifactUserPolicy(arn, args.artifacts.prefix))),
       containers: [
+        mlflowContainer("migrate", "only"),
+        mlflowContainer("mlflow", "off"),
         // Fargate creates /tmp's task volume owned by root; MLflow runs as uid 1000. This
         // one-shot root container opens it up (sticky, like /tmp) before the others start.
         {
           name: "scratch-permissions", image: args.image, essential: false, privateRegistry: true, user: "0",
           entryPoint: ["/bin/sh", "-c"], command: ["chmod 1777 /tmp"], environment: {}, secrets: [], writablePaths: ["/tmp"],
         },
-        mlflowContainer("migrate", "only"),
-        mlflowContainer("mlflow", "off"),
       ],
     }, { parent: this });
 

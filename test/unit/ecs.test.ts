@@ -121,7 +121,8 @@ describe("ecs: secrets, logs, migrations", () => {
       }
     }
     const mlflow = containers(one(prod, T.taskDef, "mlflow-target-mlflow-task"));
-    for (const c of mlflow) expect(c.secrets.map((s: any) => s.name)).toEqual(["MLFLOW_BACKEND_STORE_URI"]);
+    // The one-shot scratch-permissions container runs a shell only: no secret, no environment.
+    for (const c of mlflow) expect(c.secrets.map((s: any) => s.name)).toEqual(c.name === "scratch-permissions" ? [] : ["MLFLOW_BACKEND_STORE_URI"]);
     // The task role replaces static keys: no AWS key reaches MLflow at all.
     for (const c of mlflow) expect(c.environment.map((e: any) => e.name)).not.toContain("AWS_ACCESS_KEY_ID");
     const authelia = containers(one(prod, T.taskDef, "mlflow-target-authelia-task"))[0];
@@ -139,7 +140,7 @@ describe("ecs: secrets, logs, migrations", () => {
       expect(JSON.stringify(policy)).not.toMatch(/"Resource":"\*"/);
     }
     const task = JSON.parse(String(one(prod, T.rolePolicy, "mlflow-target-mlflow-task").inputs.policy));
-    const bucket = String(of(prod, "aws:s3/bucket:Bucket")[0].inputs.bucket);
+    const bucket = String(of(prod, "aws:s3/bucket:Bucket").find((b) => /-art-/.test(String(b.inputs.bucket)))!.inputs.bucket);
     const resources = task.Statement.flatMap((s: any) => [s.Resource].flat());
     expect(resources.sort()).toEqual([`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/mlflow/*`]);
     expect(of(prod, T.rolePolicy).filter((r) => /-task$/.test(r.name)).map((r) => r.name)).toEqual(["mlflow-target-mlflow-task"]);
