@@ -53,13 +53,23 @@ export const elbPolicies: Array<ResourceValidationPolicy | StackValidationPolicy
     },
   },
   {
-    name: "elb-guarded-when-long-lived",
-    description: "A long-lived stack's load balancer refuses deletion and logs every request to the log bucket (FSBP ELB.6, ELB.5).",
+    name: "elb-deletion-protected-when-long-lived",
+    description: "A long-lived stack's load balancer refuses deletion, unless the stack is being decommissioned (FSBP ELB.6).",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
       if (stackLifecycle(args.resources) !== "long-lived") return;
       for (const lb of args.resources.filter((r) => balancer(r) && resourceLifecycle(r.props) === "long-lived")) {
-        if (lb.props.enableDeletionProtection !== true) report(fsbp("ELB.6", `${label(lb)} has no deletion protection: one API call or console click takes the stack's only entrance, and its DNS name, away. It is on unless mlflow-kit:decommission is set`), lb.urn);
+        if (lb.props.enableDeletionProtection !== true) report(fsbp("ELB.6", `${label(lb)} has no deletion protection: one API call or console click takes the stack's only entrance, and its DNS name, away. It is on unless mlflow-kit:decommission is set (see "Decommissioning")`), lb.urn);
+      }
+    },
+  },
+  {
+    name: "elb-access-logged-when-long-lived",
+    description: "A long-lived stack's load balancer logs every request to the log bucket (FSBP ELB.5).",
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+      if (stackLifecycle(args.resources) !== "long-lived") return;
+      for (const lb of args.resources.filter((r) => balancer(r) && resourceLifecycle(r.props) === "long-lived")) {
         const logs = lb.props.accessLogs;
         if (!logs || logs.enabled === false || !logs.bucket) report(fsbp("ELB.5", `${label(lb)} logs no requests: who called the API, from where, and what the load balancer answered is lost. Keep mlflow-kit:logging.accessLogs on`), lb.urn);
       }

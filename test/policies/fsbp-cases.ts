@@ -91,8 +91,8 @@ export const FSBP_CASES: FsbpCase[] = [
   // Elastic Load Balancing, ACM
   { control: "ELB.1", policy: "elb-listeners-encrypted", name: "HTTP forwarded instead of redirected", mutate: (rs) => set(rs, T.listener, /-http$/, (p) => { p.defaultActions = [{ type: "forward", targetGroupArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/trfk/1" }]; }) },
   { control: "ELB.4", policy: "elb-hardened", name: "invalid headers passed on", mutate: (rs) => set(rs, T.loadBalancer, undefined, (p) => { p.dropInvalidHeaderFields = false; }) },
-  { control: "ELB.5", policy: "elb-guarded-when-long-lived", name: "access logs removed", mutate: (rs) => set(rs, T.loadBalancer, undefined, (p) => { delete p.accessLogs; }) },
-  { control: "ELB.6", policy: "elb-guarded-when-long-lived", name: "deletion protection off", mutate: (rs) => set(rs, T.loadBalancer, undefined, (p) => { p.enableDeletionProtection = false; }) },
+  { control: "ELB.5", policy: "elb-access-logged-when-long-lived", name: "access logs removed", mutate: (rs) => set(rs, T.loadBalancer, undefined, (p) => { delete p.accessLogs; }) },
+  { control: "ELB.6", policy: "elb-deletion-protected-when-long-lived", name: "deletion protection off", mutate: (rs) => set(rs, T.loadBalancer, undefined, (p) => { p.enableDeletionProtection = false; }) },
   { control: "ELB.12", policy: "elb-hardened", name: "desync mitigation in monitor mode", mutate: (rs) => set(rs, T.loadBalancer, undefined, (p) => { p.desyncMitigationMode = "monitor"; }) },
   { control: "ELB.13", policy: "elb-hardened", name: "one subnet", mutate: (rs) => set(rs, T.loadBalancer, undefined, (p) => { p.subnets = p.subnets.slice(0, 1); }) },
   { control: "ELB.17", policy: "elb-listeners-encrypted", name: "a TLS 1.0 security policy", mutate: (rs) => set(rs, T.listener, /-https$/, (p) => { p.sslPolicy = "ELBSecurityPolicy-2016-08"; }) },

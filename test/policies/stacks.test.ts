@@ -68,12 +68,12 @@ describe("decommissioning a long-lived stack", () => {
     const overrides = edit("prod", "decommission", "true");
     const caught = await plan("prod", { overrides });
     const mandatory = caught.violations.filter((v) => v.level === "mandatory");
-    expect([...new Set(mandatory.map((v) => v.policy))].sort()).toEqual(["data-protected-when-long-lived", "rds-deletion-guarded-when-long-lived"]);
+    expect([...new Set(mandatory.map((v) => v.policy))].sort()).toEqual(["data-protected-when-long-lived", "elb-deletion-protected-when-long-lived", "rds-deletion-guarded-when-long-lived"]);
     expect(mandatory.map((v) => v.message).join("\n")).toMatch(/lacks protect: true/);
     const config = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "policies", "config", "decommission.json"), "utf8"));
     const allowed = await plan("prod", { overrides, policyConfig: config });
     expect(allowed.violations.filter((v) => v.level === "mandatory")).toEqual([]);
-    expect(allowed.violations.map((v) => `${v.level} ${v.policy}`)).toEqual(expect.arrayContaining(["advisory data-protected-when-long-lived", "advisory rds-deletion-guarded-when-long-lived"]));
+    expect(allowed.violations.map((v) => `${v.level} ${v.policy}`)).toEqual(expect.arrayContaining(["advisory data-protected-when-long-lived", "advisory elb-deletion-protected-when-long-lived", "advisory rds-deletion-guarded-when-long-lived"]));
   });
 });
 
