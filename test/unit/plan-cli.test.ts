@@ -68,7 +68,7 @@ describe("npm run plan", () => {
     fs.writeFileSync(file, JSON.stringify({ "rds-backups-kept": { minBackupRetentionDays: 30 } }));
     const r = run(["--stack", "prod", "--policy-config", file]);
     expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/\[mandatory\] rds-backups-kept: mlflow-database-instance\n\s+backupRetentionPeriod is 14 days, below the 30/);
+    expect(r.stdout).toMatch(/\[mandatory\] rds-backups-kept: mlflow-database-instance\n\s+FSBP RDS\.11: backupRetentionPeriod is 14 days, below the 30/);
   });
 
   it("prints a readable tree without --json", () => {
