@@ -79,7 +79,9 @@ describe("dev (neon + render, long-lived: the shared environment every merge dep
   });
 
   it("keeps its artifact store: protected, retained, never force-destroyed", () => {
-    const [bucket] = byType(dev, "aws:s3/bucket:Bucket");
+    // Beside it, long-lived: the log bucket its access logs go to (FSBP S3.9).
+    expect(byType(dev, "aws:s3/bucket:Bucket").map((b) => b.inputs.bucket).sort()).toEqual(["mlflow-kit-dev-art-123456789012", "mlflow-kit-dev-logs-123456789012"]);
+    const bucket = byType(dev, "aws:s3/bucket:Bucket").find((b) => b.inputs.bucket === "mlflow-kit-dev-art-123456789012")!;
     expect(bucket.inputs).toMatchObject({ bucket: "mlflow-kit-dev-art-123456789012", forceDestroy: false });
     expect(bucket.options).toMatchObject({ protect: true, retainOnDelete: true });
     expect(byType(dev, "aws:iam/accessKey:AccessKey")).toHaveLength(2);
