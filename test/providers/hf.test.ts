@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { hfSpaceFiles } from "../../infra/image/hf-space-files";
-import { startHfFake, type HfFake } from "./hf/fake";
+import { hubRateLimited, startHfFake, type HfFake } from "./hf/fake";
 import { plainSecretLeaks, ProviderHost, serializeProvider, urnOf, type State } from "./support/provider-host";
 
 const TOKEN = ["hf", "kitContractToken"].join("_");
@@ -142,6 +142,15 @@ describe("hf:Space", () => {
     fake.api.inject("createRepo", { kind: "status", status: 503 }, 20);
     expect(await errorOf(host.create(SPACE_URN, spaceInputs({ name: "x7" }), SPACE_MARKS))).toMatch(/gave up after \d+ s of retries: HTTP 503/);
     expect(fake.api.calls.filter((c) => c.operationId === "createRepo" && c.status === 503)).toHaveLength(8);
+  });
+
+  it("a 429 waits the seconds the Hub's RateLimit header names (t), instead of retrying inside the window", async () => {
+    fake.api.inject("createRepo", hubRateLimited(1));
+    const started = Date.now();
+    const s = await host.create(SPACE_URN, spaceInputs({ name: "x8" }), SPACE_MARKS);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(fake.api.sequence()).toEqual(["whoami", "createRepo!429", "createRepo"]);
+    await host.delete(SPACE_URN, s);
   });
 
   it("delete, and a delete of what is gone (404) is done", async () => {

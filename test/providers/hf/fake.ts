@@ -4,7 +4,17 @@
  * each commit or restart, then runs (or fails, when a test says so).
  */
 import * as path from "node:path";
-import { FakeApi } from "../support/fake-api";
+import { FakeApi, type Fault } from "../support/fake-api";
+
+/**
+ * A 429 as the Hub sends it: the IETF draft-9 RateLimit fields, over 5-minute fixed windows,
+ * `t` the seconds until the window resets (huggingface/hub-docs docs/hub/rate-limits.md, "HTTP
+ * Headers"; huggingface_hub utils/_http.py parse_ratelimit_headers reads the same shape). No
+ * Retry-After: the Hub's documented headers are these two.
+ */
+export function hubRateLimited(secondsLeft: number, quota = 1000): Fault {
+  return { kind: "status", status: 429, message: "You have exceeded our rate limit", headers: { ratelimit: `"api";r=0;t=${secondsLeft}`, "ratelimit-policy": `"fixed window";"api";q=${quota};w=300` } };
+}
 
 export interface FakeSpace {
   sdk: string;
