@@ -170,11 +170,14 @@ describe("hf:SpaceRelease", () => {
   });
 
   it("create: secrets and variables first, then the files, then waits until it runs", async () => {
+    // A new Docker Space without a Dockerfile: the Hub reports NO_APP_FILE, and still does on the first read after the commit.
+    expect(fake.spaces.get("alice/mlflow-demo")!.stage).toBe("NO_APP_FILE");
     fake.api.inject("upsertSecret", { kind: "status", status: 500 });
     release = await host.create(RELEASE_URN, releaseInputs(), RELEASE_MARKS);
     expect(fake.api.sequence()).toEqual([
       "upsertSecret!500", "upsertSecret", "upsertSecret", "upsertVariable", "upsertVariable",
-      "preupload", "commit", "getRuntime", "getRuntime",
+      // The first read after the commit is the new Space's NO_APP_FILE of before it: not a failure.
+      "preupload", "commit", "getRuntime", "getRuntime", "getRuntime", "getRuntime",
     ]);
     const s = fake.spaces.get("alice/mlflow-demo")!;
     expect(s.secrets).toEqual({ MLFLOW_ADMIN_PASSWORD: ADMIN_PASSWORD, MLFLOW_BACKEND_STORE_URI: DB_URI });
@@ -191,7 +194,7 @@ describe("hf:SpaceRelease", () => {
     const rotated = releaseInputs({ secrets: { MLFLOW_ADMIN_PASSWORD: "Rotated-Pw-42", MLFLOW_BACKEND_STORE_URI: DB_URI } });
     expect(await host.diff(RELEASE_URN, release, rotated)).toMatchObject({ changes: "some", replaces: [] });
     release = await host.update(RELEASE_URN, release, rotated, RELEASE_MARKS);
-    expect(fake.api.sequence()).toEqual(["upsertSecret", "restartSpace", "getRuntime", "getRuntime"]);
+    expect(fake.api.sequence()).toEqual(["upsertSecret", "restartSpace", "getRuntime", "getRuntime", "getRuntime", "getRuntime"]);
     expect(fake.api.calls[0].body).toMatchObject({ key: "MLFLOW_ADMIN_PASSWORD" });
     expect(fake.spaces.get("alice/mlflow-demo")!.commits).toBe(1);
     noLeaks(release);
@@ -205,7 +208,7 @@ describe("hf:SpaceRelease", () => {
       variables: { PORT: "7860" },
     });
     release = await host.update(RELEASE_URN, release, news, RELEASE_MARKS);
-    expect(fake.api.sequence()).toEqual(["deleteVariable", "preupload", "commit", "getRuntime", "getRuntime"]);
+    expect(fake.api.sequence()).toEqual(["deleteVariable", "preupload", "commit", "getRuntime", "getRuntime", "getRuntime", "getRuntime"]);
     expect(fake.spaces.get("alice/mlflow-demo")!.files.Dockerfile).toContain(`FROM ${DIGEST(2)}`);
   });
 
@@ -215,9 +218,17 @@ describe("hf:SpaceRelease", () => {
     expect(await errorOf(host.update(RELEASE_URN, release, news, RELEASE_MARKS))).toMatch(/the Space alice\/mlflow-demo to build and run: failed \(BUILD_ERROR\)/);
   });
 
+  it("after a failed build, the next deploy is not failed by the BUILD_ERROR the Hub still reports right after the commit", async () => {
+    expect(fake.spaces.get("alice/mlflow-demo")!.stage).toBe("BUILD_ERROR");
+    const news = releaseInputs({ files: hfSpaceFiles({ imageRef: DIGEST(5), title: "t", appPort: 7860 }), secrets: release.props.secrets, variables: { PORT: "7860" } });
+    release = await host.update(RELEASE_URN, release, news, RELEASE_MARKS);
+    expect(release.props.stage).toBe("RUNNING");
+    expect(fake.api.sequence()).toEqual(["preupload", "commit", "getRuntime", "getRuntime", "getRuntime", "getRuntime"]);
+  });
+
   it("a wait past its limit fails naming what it waited for and the last stage", async () => {
     const news = releaseInputs({ files: hfSpaceFiles({ imageRef: DIGEST(4), title: "t", appPort: 7860 }), secrets: release.props.secrets, variables: { PORT: "7860" }, waitTimeoutSeconds: 0.1 });
-    expect(await errorOf(host.update(RELEASE_URN, release, news, RELEASE_MARKS))).toMatch(/Timed out after \d+ s \(\d+ checks\) waiting for the Space alice\/mlflow-demo to build and run; last state: (BUILDING|APP_STARTING)/);
+    expect(await errorOf(host.update(RELEASE_URN, release, news, RELEASE_MARKS))).toMatch(/Timed out after \d+ s \(\d+ checks\) waiting for the Space alice\/mlflow-demo to build and run; last state: (RUNNING|BUILDING|APP_STARTING)/);
   });
 
   it("check refuses a release without a Dockerfile or with a key that is both secret and variable", async () => {

@@ -27,6 +27,8 @@ export interface FakeSpace {
   stage: string;
   /** Runtime polls left in the current build before it runs. */
   buildPolls: number;
+  /** Runtime reads after a commit or restart that still report the stage of before it. */
+  staleReads?: number;
   commits: number;
   restarts: number;
 }
@@ -38,11 +40,19 @@ export interface HfFake {
   failNextBuild: () => void;
   /** The token's role as whoami reports it. */
   role: { value: string };
+  /**
+   * How many runtime reads after a commit or restart still report the stage of before it
+   * (NO_APP_FILE on a new Docker Space, BUILD_ERROR after a failed build, RUNNING of the old
+   * container). Reported in issue 15 item 5 from the real Hub; the Hub's documents do not say
+   * how long the lag lasts (not checked against vendor material).
+   */
+  staleRuntimeReads: { value: number };
 }
 
 export async function startHfFake(token: string, user = "alice"): Promise<HfFake> {
   const spaces = new Map<string, FakeSpace>();
   const role = { value: "write" };
+  const staleRuntimeReads = { value: 1 };
   let failBuild = false;
   const err = (status: number, message: string) => ({ status, body: { error: message } });
   const repoOf = (c: { request: { params: Record<string, unknown> } }) => `${c.request.params.namespace}/${c.request.params.repo}`;
@@ -52,8 +62,9 @@ export async function startHfFake(token: string, user = "alice"): Promise<HfFake
     return s ? f(s, id) : err(404, `Repository not found: ${id}`);
   };
   const rebuild = (s: FakeSpace) => {
-    s.stage = "BUILDING";
     s.buildPolls = 2;
+    s.staleReads = staleRuntimeReads.value;
+    if (!s.staleReads) s.stage = "BUILDING";
   };
   const runtime = (s: FakeSpace) => ({ stage: s.stage, hardware: { current: s.stage === "RUNNING" ? s.hardware : null, requested: s.hardware }, gcTimeout: s.sleepTime, ...(s.stage.endsWith("ERROR") ? { errorMessage: "Build failed: see logs" } : {}) });
 
@@ -107,6 +118,15 @@ export async function startHfFake(token: string, user = "alice"): Promise<HfFake
         return { status: 200, body: {} };
       }),
       getRuntime: (c) => withSpace(c, (s) => {
+        if (s.staleReads) {
+          // The stage of before the change, once more; the build shows from the next read.
+          const body = runtime(s);
+          if (--s.staleReads === 0) {
+            s.stage = "BUILDING";
+            s.buildPolls = 3; // reported as BUILDING once, then APP_STARTING (or the failure), then RUNNING
+          }
+          return { status: 200, body };
+        }
         if (s.stage === "BUILDING" || s.stage === "APP_STARTING") {
           s.buildPolls--;
           if (s.buildPolls === 1) s.stage = failBuild ? "BUILD_ERROR" : "APP_STARTING";
@@ -136,5 +156,5 @@ export async function startHfFake(token: string, user = "alice"): Promise<HfFake
       }),
     },
   });
-  return { api, spaces, role, failNextBuild: () => { failBuild = true; } };
+  return { api, spaces, role, staleRuntimeReads, failNextBuild: () => { failBuild = true; } };
 }
