@@ -24,7 +24,8 @@ export interface NeonDatabaseArgs {
 
 /**
  * Postgres on Neon: a project (created, or an existing one by id), this stack's copy-on-write
- * branch of its default branch with its own read_write compute, one least-privilege role and
+ * branch of its default branch with its own read_write compute, one role (a member of
+ * neon_superuser, as Neon makes every role its API creates: not least-privilege) and
  * the tracking and auth databases it owns, reached through Neon's pooler with TLS required.
  *
  * Long-lived stacks protect and retain the project, branch and databases (and retain the role);

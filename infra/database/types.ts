@@ -2,7 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 
 /**
  * What every metadata store (Neon, RDS, local) gives the rest of the program: two databases
- * owned by one least-privilege application role, as secret connection URIs. The auth database
+ * owned by one application role, as secret connection URIs. The role is least-privilege on RDS
+ * and locally; on Neon it is a member of neon_superuser (every role Neon's API creates is). The auth database
  * is separate from tracking (MLflow's auth app crash-loops when they share one).
  */
 export interface MetadataDatabase {

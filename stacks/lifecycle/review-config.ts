@@ -11,7 +11,7 @@
  * - its own bucket and IAM user, whose names follow from the stack name; the key slots and rotation
  *   counters start over.
  */
-import { expiryFrom, PROJECT } from "../../infra/settings";
+import { expiryFrom, NEON_MAX_TTL_HOURS, PROJECT } from "../../infra/settings";
 
 /** A review stack's lease: renewed by every `review up` (each push), like any ephemeral stack's. */
 export const DEFAULT_REVIEW_TTL_HOURS = 72;
@@ -64,8 +64,9 @@ export function reviewStackConfig(input: {
 }): { stack: string; config: Record<string, ConfigEntry>; expiresAt: string } {
   const stack = reviewStackName(input.pr);
   const ttl = input.ttlHours ?? DEFAULT_REVIEW_TTL_HOURS;
-  if (!Number.isFinite(ttl) || ttl <= 0 || ttl > 24 * 30) {
-    throw new ReviewError(`--ttl-hours: ${ttl} is out of range. Give 1 to 720 hours (default ${DEFAULT_REVIEW_TTL_HOURS})`);
+  // The review branch takes the stack's expiry, and Neon allows at most 30 days (settings.ts).
+  if (!Number.isFinite(ttl) || ttl <= 0 || ttl > NEON_MAX_TTL_HOURS) {
+    throw new ReviewError(`--ttl-hours: ${ttl} is out of range. Give 1 to ${NEON_MAX_TTL_HOURS} hours (default ${DEFAULT_REVIEW_TTL_HOURS}; Neon lets a branch expire at most 30 days ahead)`);
   }
   const config: Record<string, ConfigEntry> = { ...input.dev };
   const database = objectValue(input.dev[`${ns}database`], "database");
@@ -94,7 +95,7 @@ export function reviewStackConfig(input: {
   config[`${ns}artifacts`] = { value: JSON.stringify({ ...artifacts, activeKey: "blue", keyRotations: { blue: 0, green: 0 } }), secret: false };
   delete config[`${ns}rotation`];
 
-  if (!Number.isInteger(ttl)) throw new ReviewError(`--ttl-hours: ${ttl} is not a whole number of hours. Give 1 to 720`);
+  if (!Number.isInteger(ttl)) throw new ReviewError(`--ttl-hours: ${ttl} is not a whole number of hours. Give 1 to ${NEON_MAX_TTL_HOURS}`);
   config[`${ns}lifecycle`] = { value: "ephemeral", secret: false };
   config[`${ns}ttlHours`] = { value: String(ttl), secret: false };
   delete config[`${ns}expiresAt`];

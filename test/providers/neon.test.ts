@@ -401,7 +401,7 @@ describe("Neon providers through the engine's dynamic-provider host", () => {
     for (const [at, said] of [[inDays(-1), /in the future/], [inDays(31), /at most 30 days/]] as const) {
       const r = await fetch(url, { method: "PATCH", headers: { authorization: `Bearer ${NEON_FAKE_TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ branch: { expires_at: at } }) });
       expect(r.status).toBe(400);
-      expect((await r.json()).message).toMatch(said);
+      expect(((await r.json()) as { message: string }).message).toMatch(said);
     }
     await neon.branch.delete("fake-rules", b);
   });
