@@ -74,9 +74,9 @@ describe("hf:Space", () => {
     fake.api.inject("createRepo", { kind: "status", status: 429, headers: { "retry-after": "0" } });
     fake.api.inject("createRepo", { kind: "status", status: 500 });
     space = await host.create(SPACE_URN, spaceInputs(), SPACE_MARKS);
-    expect(fake.api.sequence()).toEqual(["whoami!drop", "whoami", "createRepo!429", "createRepo!500", "createRepo"]);
+    expect(fake.api.sequence()).toEqual(["whoami!drop", "whoami", "createRepo!429", "createRepo!500", "createRepo", "spaceInfo"]);
     expect(space.id).toBe("alice/mlflow-demo");
-    expect(space.props).toMatchObject({ repoId: "alice/mlflow-demo", pageUrl: "https://huggingface.co/spaces/alice/mlflow-demo" });
+    expect(space.props).toMatchObject({ repoId: "alice/mlflow-demo", pageUrl: "https://huggingface.co/spaces/alice/mlflow-demo", host: "alice-mlflow-demo.hf.space" });
     expect(fake.spaces.get("alice/mlflow-demo")).toMatchObject({ sdk: "docker", private: true, hardware: "cpu-basic" });
     noLeaks(space);
   });
@@ -108,6 +108,29 @@ describe("hf:Space", () => {
     const adopted = await host.create(SPACE_URN, spaceInputs({ name: "left-behind" }), SPACE_MARKS);
     expect(adopted.id).toBe("alice/left-behind");
     expect(fake.api.sequence()).toEqual(["whoami", "createRepo!409", "spaceInfo"]);
+  });
+
+  it("adopting on 409 reconciles the visibility and hardware the Space already had, and reads its host from the Hub", async () => {
+    // Made public on a paid flavor by hand (or by another stack), and renamed: its subdomain is not <owner>-<name>.
+    fake.spaces.set("alice/hand-made", { sdk: "docker", private: false, hardware: "t4-small", sleepTime: null, files: {}, secrets: {}, variables: {}, stage: "RUNNING", buildPolls: 0, commits: 1, restarts: 0, subdomain: "alice-from-before" });
+    const adopted = await host.create(SPACE_URN, spaceInputs({ name: "hand-made" }), SPACE_MARKS);
+    expect(fake.api.sequence()).toEqual(["whoami", "createRepo!409", "spaceInfo", "updateSettings", "requestHardware"]);
+    expect(fake.spaces.get("alice/hand-made")).toMatchObject({ private: true, hardware: "cpu-basic" });
+    expect(adopted.props).toMatchObject({ visibility: "private", hardware: "cpu-basic", host: "alice-from-before.hf.space" });
+    // The state says what the Space is: a refresh finds nothing to change.
+    fake.api.reset();
+    const r = await host.read(SPACE_URN, adopted.id, adopted.props, SPACE_MARKS);
+    expect(await host.diff(SPACE_URN, r, spaceInputs({ name: "hand-made" }))).toMatchObject({ changes: "none" });
+  });
+
+  it("a refresh of a cpu-basic Space shows no sleepTimeSeconds (the Hub's fixed 48 h) and so no diff", async () => {
+    const s = await host.create(SPACE_URN, spaceInputs({ name: "basic" }), SPACE_MARKS);
+    fake.api.reset();
+    const r = await host.read(SPACE_URN, s.id, s.props, SPACE_MARKS);
+    expect(r.props.sleepTimeSeconds).toBeUndefined();
+    expect(r.props.host).toBe("alice-basic.hf.space");
+    expect(await host.diff(SPACE_URN, r, spaceInputs({ name: "basic" }))).toMatchObject({ changes: "none" });
+    await host.delete(SPACE_URN, s);
   });
 
   it("never takes over a Space of another SDK", async () => {
@@ -149,7 +172,7 @@ describe("hf:Space", () => {
     const started = Date.now();
     const s = await host.create(SPACE_URN, spaceInputs({ name: "x8" }), SPACE_MARKS);
     expect(Date.now() - started).toBeGreaterThanOrEqual(950);
-    expect(fake.api.sequence()).toEqual(["whoami", "createRepo!429", "createRepo"]);
+    expect(fake.api.sequence()).toEqual(["whoami", "createRepo!429", "createRepo", "spaceInfo"]);
     await host.delete(SPACE_URN, s);
   });
 

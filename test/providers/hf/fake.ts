@@ -31,6 +31,12 @@ export interface FakeSpace {
   staleReads?: number;
   commits: number;
   restarts: number;
+  /**
+   * The Space's subdomain (<subdomain>.hf.space), as spaceInfo reports it (@huggingface/hub
+   * api-space.d.ts `subdomain`). The Hub derives it; the fake's rule for a new Space (lower
+   * case, "." and "_" as "-") is an assumption, and a seeded Space may carry any.
+   */
+  subdomain?: string;
 }
 
 export interface HfFake {
@@ -66,7 +72,12 @@ export async function startHfFake(token: string, user = "alice"): Promise<HfFake
     s.staleReads = staleRuntimeReads.value;
     if (!s.staleReads) s.stage = "BUILDING";
   };
-  const runtime = (s: FakeSpace) => ({ stage: s.stage, hardware: { current: s.stage === "RUNNING" ? s.hardware : null, requested: s.hardware }, gcTimeout: s.sleepTime, ...(s.stage.endsWith("ERROR") ? { errorMessage: "Build failed: see logs" } : {}) });
+  // gcTimeout: a free cpu-basic Space reports the Hub's fixed 48 hours (172800 s) when no sleep
+  // time was set (huggingface_hub _space_api.py SpaceRuntime.sleep_time: "will go to sleep after
+  // 48 hours on a free 'cpu-basic' hardware"; the runtime JSON carries it as gcTimeout, as
+  // captured spaceInfo answers show: "gcTimeout":172800); upgraded hardware: null, never sleeps.
+  const runtime = (s: FakeSpace) => ({ stage: s.stage, hardware: { current: s.stage === "RUNNING" ? s.hardware : null, requested: s.hardware }, gcTimeout: s.sleepTime ?? (s.hardware === "cpu-basic" ? 172800 : null), ...(s.stage.endsWith("ERROR") ? { errorMessage: "Build failed: see logs" } : {}) });
+  const subdomainOf = (s: FakeSpace, id: string) => s.subdomain ?? id.toLowerCase().replace(/[/._]/g, "-");
 
   const api = await FakeApi.start({
     name: "Hugging Face",
@@ -88,7 +99,7 @@ export async function startHfFake(token: string, user = "alice"): Promise<HfFake
         if (!spaces.delete(id)) return err(404, `Repository not found: ${id}`);
         return { status: 200 };
       },
-      spaceInfo: (c) => withSpace(c, (s, id) => ({ status: 200, body: { _id: `id-${id}`, id, sdk: s.sdk, likes: 0, private: s.private, lastModified: "2026-11-24T00:00:00.000Z", sha: `sha${s.commits}`, runtime: runtime(s) } })),
+      spaceInfo: (c) => withSpace(c, (s, id) => ({ status: 200, body: { _id: `id-${id}`, id, sdk: s.sdk, likes: 0, private: s.private, lastModified: "2026-11-24T00:00:00.000Z", sha: `sha${s.commits}`, subdomain: subdomainOf(s, id), runtime: runtime(s) } })),
       preupload: (_c, b) => ({ status: 200, body: { files: b.files.map((f: { path: string }) => ({ path: f.path, uploadMode: "regular", shouldIgnore: false })) } }),
       commit: (c, b) => withSpace(c, (s, id) => {
         for (const line of String(b).split("\n").filter(Boolean)) {
