@@ -13,6 +13,12 @@ export interface MetadataDatabase {
   readonly authUri: pulumi.Output<string>;
   /** Resources the server must wait for before it starts (role and databases exist). */
   readonly ready: pulumi.Output<string>;
+  /**
+   * host[:port] of the server without a connection pooler, where the URIs go through one (Neon's
+   * PgBouncer, transaction mode): migrations and the start-up lock connect there. Not a secret:
+   * the pooled host (in the URIs, and in the entrypoint's messages) is it with "-pooler" added.
+   */
+  readonly directHost?: pulumi.Output<string>;
 }
 
 /** Names shared by every database implementation. */

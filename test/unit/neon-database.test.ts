@@ -37,7 +37,7 @@ function evaluate(args: NeonDatabaseArgs, revealSecrets = false): Promise<Evalua
     revealSecrets,
     program: () => {
       const db = new NeonDatabase("metadata", args);
-      return { trackingUri: db.trackingUri, authUri: db.authUri, ready: db.ready, projectId: db.projectId, branchId: db.branchId };
+      return { trackingUri: db.trackingUri, authUri: db.authUri, ready: db.ready, projectId: db.projectId, branchId: db.branchId, directHost: db.directHost };
     },
   });
 }
@@ -89,6 +89,15 @@ describe("NeonDatabase: ephemeral review stack on an existing project", async ()
       expect(uri.searchParams.get("sslmode")).toBe("require");
     }
     expect(s.outputs.ready).toBe("ready");
+  });
+
+  it("gives the endpoint's own host (no -pooler) for migrations and the start-up lock", async () => {
+    // Neon's pooler is PgBouncer in transaction mode (neondatabase/website connect/connection-pooling.md):
+    // a session advisory lock through it excludes nothing. The direct host is the Endpoint's.
+    const endpoint = revealed.resources.find((r) => r.type === T.endpoint)!.resource as unknown as { host: pulumi.Output<string> };
+    const endpointHost = await new Promise<string>((resolve) => endpoint.host.apply(resolve));
+    expect(revealed.outputs.directHost).toBe(endpointHost);
+    expect(String(revealed.outputs.directHost)).not.toMatch(/-pooler/);
   });
 
   it("lists the providers' secret outputs in additionalSecretOutputs (the engine marks them)", () => {
