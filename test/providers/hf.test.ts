@@ -123,6 +123,14 @@ describe("hf:Space", () => {
     expect(await host.diff(SPACE_URN, r, spaceInputs({ name: "hand-made" }))).toMatchObject({ changes: "none" });
   });
 
+  it("a create whose answer was lost: the retried POST gets 409 and adopts the one Space it made (the Hub refuses a second)", async () => {
+    fake.api.inject("createRepo", { kind: "drop-after" });
+    const s = await host.create(SPACE_URN, spaceInputs({ name: "lost-answer" }), SPACE_MARKS);
+    expect(fake.api.sequence()).toEqual(["whoami", "createRepo!drop", "createRepo!409", "spaceInfo"]);
+    expect([...fake.spaces.keys()].filter((k) => k === "alice/lost-answer")).toHaveLength(1);
+    await host.delete(SPACE_URN, s);
+  });
+
   it("a refresh of a cpu-basic Space shows no sleepTimeSeconds (the Hub's fixed 48 h) and so no diff", async () => {
     const s = await host.create(SPACE_URN, spaceInputs({ name: "basic" }), SPACE_MARKS);
     fake.api.reset();
