@@ -44,11 +44,14 @@ describe("npm run plan", () => {
   });
 
   it("a mandatory violation fails the plan; --json and the tree both show it", () => {
-    // dev's lease (168 h) against a 24 h ceiling: a ttlHours beyond 720 no longer reaches the
-    // policy on a Neon stack (settings refuse it: Neon caps a branch expiry at 30 days).
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "plan-")), "policy.json");
+    // dev made ephemeral on a 700 h lease against a 24 h ceiling: a ttlHours beyond 720 no longer
+    // reaches the policy on a Neon stack (settings refuse it: Neon caps a branch expiry at 30 days).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-"));
+    const dev = fs.readFileSync(path.join(root, "Pulumi.dev.yaml"), "utf8");
+    fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), dev.replace("mlflow-kit:lifecycle: long-lived", "mlflow-kit:lifecycle: ephemeral\n  mlflow-kit:ttlHours: 700"));
+    const file = path.join(dir, "policy.json");
     fs.writeFileSync(file, JSON.stringify({ "ephemeral-stack-expires": { maxTtlHours: 24 } }));
-    const json = run(["--stack", "dev", "--json", "--policy-config", file]);
+    const json = run(["--stack", "dev", "--dir", dir, "--json", "--policy-config", file]);
     expect(json.status).toBe(1);
     const [v] = JSON.parse(json.stdout).violations.filter((x: { policy: string }) => x.policy === "ephemeral-stack-expires");
     expect(Object.keys(v).sort()).toEqual(["level", "message", "policy", "urn"]);
@@ -56,7 +59,7 @@ describe("npm run plan", () => {
     expect(v.urn).toMatch(/^urn:pulumi:dev::mlflow-kit::/);
     expect(v.message).toMatch(/more than 24 hours from now/);
     expect(json.stderr).toMatch(/policy: \d+ mandatory violation\(s\)/);
-    const text = run(["--stack", "dev", "--policy-config", file]);
+    const text = run(["--stack", "dev", "--dir", dir, "--policy-config", file]);
     expect(text.status).toBe(1);
     expect(text.stdout).toMatch(/policy violations \(policies\/\): [1-9]\d* mandatory/);
     expect(text.stdout).toMatch(/\[mandatory\] ephemeral-stack-expires: /);
@@ -79,8 +82,9 @@ describe("npm run plan", () => {
     expect(r.stdout).toMatch(/\+ aws:rds\/instance:Instance mlflow-database-instance\s+\[protected\]/);
   });
 
-  it("--strict plans prod whole and exits 0", () => {
-    const r = run(["--stack", "prod", "--strict"]);
+  it("--strict plans prod whole and exits 0 once its secrets are given", () => {
+    const hashes = JSON.stringify({ alice: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$" + "a".repeat(43) });
+    const r = run(["--stack", "prod", "--strict"], { MLFLOW_KIT_GHCR_TOKEN: "t-from-env", MLFLOW_KIT_AUTHELIA_PASSWORD_HASHES: hashes });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\+ mlflow-kit:targets:EcsTarget mlflow-target/);
     expect(r.stdout).not.toMatch(/not planned/);
