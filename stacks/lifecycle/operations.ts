@@ -153,14 +153,15 @@ export async function reviewUp(
 }
 
 /**
- * `npm run deploy -- --stack S` (the deploy workflow, default branch only): creates the stack
- * when it is missing (a stack removed by hand, or never made), sets the secrets the environment
+ * `npm run deploy -- --stack S [--create]` (the deploy workflow, default branch only): with
+ * --create, makes the stack when it is missing (dev removed by hand, or never made; without it
+ * a missing stack is refused), sets the secrets the environment
  * gives (MLFLOW_KIT_<KEY>, as secrets), and runs `pulumi up` with the policy pack, which previews
  * before it changes anything.
  */
 export async function deploy(
   ws: LifecycleWorkspace,
-  opts: { stack: string; env: NodeJS.ProcessEnv; policyPacks?: string[]; root?: string },
+  opts: { stack: string; env: NodeJS.ProcessEnv; create?: boolean; policyPacks?: string[]; root?: string },
   io: Io,
 ): Promise<void> {
   const root = opts.root ?? REPO_ROOT;
@@ -168,6 +169,11 @@ export async function deploy(
     throw new Error(`--stack: "${opts.stack}" has no Pulumi.${opts.stack}.yaml in the repository; deploy only makes stacks the repository describes`);
   }
   const existed = (await ws.listStacks()).some((s) => s.name === opts.stack);
+  // Only where asked (dev): a missing prod more likely means the wrong backend or organization,
+  // and creating it would start a second prod beside the real one.
+  if (!existed && !opts.create) {
+    throw new Error(`--stack: there is no stack "${opts.stack}" in this backend; nothing was created. Check the environment's PULUMI_BACKEND_URL or PULUMI_ORGANIZATION; if the stack really is to be made anew, run with --create`);
+  }
   await ws.createOrSelectStack(opts.stack);
   io.log(existed ? `${opts.stack}: selected` : `${opts.stack}: did not exist; created from Pulumi.${opts.stack}.yaml`);
   const secrets = secretsFromEnv(opts.env);

@@ -107,6 +107,15 @@ describe("the review stack, evaluated as the offline plan does", () => {
     expect(service.options.retainOnDelete).toBe(false);
   });
 
+  it("its data: an empty Neon project of its own with branch pr-42, expiring with the stack, deleted with it", () => {
+    const project = evaluated.resources.find((r) => r.type === "pulumi-nodejs:dynamic/neon:Project")!;
+    expect(project.inputs).toMatchObject({ name: "mlflow-kit-pr-42" });
+    expect(project.options.protect).toBeFalsy();
+    expect(project.options.retainOnDelete).toBeFalsy();
+    const branch = evaluated.resources.find((r) => r.type === "pulumi-nodejs:dynamic/neon:Branch")!;
+    expect(branch.inputs).toMatchObject({ name: "pr-42", expiresAt: evaluated.outputs.expiresAt });
+  });
+
   it("has its own bucket and IAM user, force-destroyable, not protected", () => {
     const bucket = evaluated.resources.find((r) => r.type === "aws:s3/bucket:Bucket")!;
     expect(String(bucket.inputs.bucket)).toMatch(/^mlflow-kit-pr-42-/); // the stack name makes it its own

@@ -146,12 +146,30 @@ describe("13: the schedule never tears down a shared environment; a deploy recre
   it("deploy creates a stack that no longer exists, with the environment's secrets as secrets, then runs up with the policy pack", async () => {
     const ws = new RecordingWorkspace({});
     const lines: string[] = [];
-    await deploy(ws, { stack: "dev", env: { MLFLOW_KIT_NEON_API_KEY: "dev-neon-from-env" }, policyPacks: ["/repo/policies"] }, { log: (l) => lines.push(l) });
+    await deploy(ws, { stack: "dev", create: true, env: { MLFLOW_KIT_NEON_API_KEY: "dev-neon-from-env" }, policyPacks: ["/repo/policies"] }, { log: (l) => lines.push(l) });
     expect(ws.methods()).toEqual(["listStacks", "createOrSelectStack dev", "setAllConfig dev", "up dev"]);
     expect(ws.calls.find(([m]) => m === "setAllConfig")![2]).toEqual({ "mlflow-kit:neonApiKey": { value: "dev-neon-from-env", secret: true } });
     expect(lines.join("\n")).toContain("dev: did not exist; created from Pulumi.dev.yaml");
     expect(lines.join("\n")).not.toContain("dev-neon-from-env");
-    await expect(deploy(new RecordingWorkspace({}), { stack: "pr-1", env: {} }, log())).rejects.toThrow(/--stack: "pr-1" has no Pulumi\.pr-1\.yaml/);
+    await expect(deploy(new RecordingWorkspace({}), { stack: "pr-1", create: true, env: {} }, log())).rejects.toThrow(/--stack: "pr-1" has no Pulumi\.pr-1\.yaml/);
+  });
+
+  it("without --create a missing stack is refused before anything is made (prod: a wrong backend must not start a second prod)", async () => {
+    const ws = new RecordingWorkspace({});
+    await expect(deploy(ws, { stack: "prod", env: {} }, log())).rejects.toThrow(/--stack: there is no stack "prod" in this backend.*nothing was created/);
+    expect(ws.methods()).toEqual(["listStacks"]);
+    const existing = new RecordingWorkspace({ prod: {} });
+    await deploy(existing, { stack: "prod", env: {} }, log());
+    expect(existing.methods()).toEqual(["listStacks", "createOrSelectStack prod", "up prod"]);
+  });
+
+  it("the deploy workflow recreates dev (--create) but never prod", () => {
+    const { parse } = require("yaml") as typeof import("yaml");
+    const wf = parse(fs.readFileSync(path.join(ROOT, ".github/workflows/deploy.yml"), "utf8"));
+    const runs = (job: string) => wf.jobs[job].steps.map((s: { run?: string }) => s.run).filter(Boolean);
+    expect(runs("dev")).toContain("npm run deploy -- --stack dev --create");
+    expect(runs("prod")).toContain("npm run deploy -- --stack prod");
+    expect(runs("prod").join("\n")).not.toContain("--create");
   });
 });
 

@@ -53,7 +53,7 @@ describe("the shipped workflows", () => {
     expect(d.jobs.dev.environment).toBe("dev");
     expect(d.jobs.prod.environment).toBe("prod");
     expect(d.jobs.prod.needs).toBe("dev");
-    expect(d.jobs.dev.steps!.some((s) => s.run === "npm run deploy -- --stack dev")).toBe(true);
+    expect(d.jobs.dev.steps!.some((s) => s.run === "npm run deploy -- --stack dev --create")).toBe(true);
     expect(d.jobs.prod.steps!.some((s) => s.run === "npm run deploy -- --stack prod")).toBe(true);
   });
 
