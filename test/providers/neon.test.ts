@@ -404,6 +404,19 @@ describe("Neon providers through the engine's dynamic-provider host", () => {
       expect(((await r.json()) as { message: string }).message).toMatch(said);
     }
     await neon.branch.delete("fake-rules", b);
+
+  // A restore (README "Backup and restore"): a branch of the source branch as it was then,
+  // the create call's parent_id + parent_timestamp, checked against Neon's OpenAPI document.
+  it("creates a branch from another branch at a point in time", async () => {
+    const at = "2026-11-30T12:00:00Z";
+    const restored = await neon.branch.create("restored", { projectId: project.id, name: "mlflow-kit-restored", parentId: branch.id, parentTimestamp: at });
+    expect(fake.api.calls.find((c) => c.operationId === "createProjectBranch" && c.status === 201)?.body).toEqual({ branch: { name: "mlflow-kit-restored", parent_id: branch.id, parent_timestamp: at } });
+    expect(restored.props).toMatchObject({ parentBranchId: branch.id, parentTimestamp: at });
+    const both = await neon.branch.check("both", { projectId: project.id, name: "x", parentId: branch.id, parentTimestamp: at, parentLsn: "0/1F4A3B8" });
+    expect(both.failures).toEqual([{ property: "parentLsn", reason: "give parentTimestamp or parentLsn, not both" }]);
+    const bad = await neon.branch.check("bad-time", { projectId: project.id, name: "x", parentId: branch.id, parentTimestamp: "yesterday" });
+    expect(bad.failures).toEqual([{ property: "parentTimestamp", reason: expect.stringContaining("RFC 3339") }]);
+    await neon.branch.delete("restored", restored);
   });
 
   it("refuses bad inputs in check, before any call", async () => {

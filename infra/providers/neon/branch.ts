@@ -14,6 +14,10 @@ export interface BranchInputs extends NeonCommonInputs {
   parentId?: string;
   /** RFC 3339; Neon deletes the branch at this time. Unset: the branch never expires. */
   expiresAt?: string;
+  /** The parent as it was at this time (a restore); read on create only. Unset: its head. */
+  parentTimestamp?: string;
+  /** The parent as it was at this LSN, instead of parentTimestamp; read on create only. */
+  parentLsn?: string;
 }
 
 /**
@@ -53,6 +57,8 @@ export class NeonBranchProvider implements pulumi.dynamic.ResourceProvider {
     if (!/^[a-z0-9-]{1,60}$/.test(news.projectId ?? "")) failures.push({ property: "projectId", reason: "must be a Neon project id" });
     const expiry = news.expiresAt === undefined ? undefined : expiryTimeProblem(news.expiresAt);
     if (expiry) failures.push({ property: "expiresAt", reason: expiry });
+    if (news.parentTimestamp !== undefined && !Number.isFinite(Date.parse(news.parentTimestamp))) failures.push({ property: "parentTimestamp", reason: `"${news.parentTimestamp}" is not an RFC 3339 time such as 2026-12-01T00:00:00Z` });
+    if (news.parentTimestamp !== undefined && news.parentLsn !== undefined) failures.push({ property: "parentLsn", reason: "give parentTimestamp or parentLsn, not both" });
     return { inputs: news, failures };
   }
 
@@ -80,7 +86,7 @@ export class NeonBranchProvider implements pulumi.dynamic.ResourceProvider {
       const late = inputs.expiresAt ? expiryTimeProblem(inputs.expiresAt) : undefined;
       if (late) throw new Error(`mlflow-kit: the expiry of the Neon branch ${inputs.name}: ${late}`);
       try {
-        const r = await neon(() => api.createProjectBranch(inputs.projectId, { branch: { name: inputs.name, parent_id: parent, ...(inputs.expiresAt ? { expires_at: inputs.expiresAt } : {}) } }));
+        const r = await neon(() => api.createProjectBranch(inputs.projectId, { branch: { name: inputs.name, parent_id: parent, ...(inputs.expiresAt ? { expires_at: inputs.expiresAt } : {}), ...(inputs.parentTimestamp ? { parent_timestamp: inputs.parentTimestamp } : {}), ...(inputs.parentLsn ? { parent_lsn: inputs.parentLsn } : {}) } }));
         return { id: r.branch.id, operations: r.operations, adoptedExpiry: undefined };
       } catch (err) {
         // Another run created it between our look and our POST.
