@@ -404,19 +404,26 @@ describe("Neon providers through the engine's dynamic-provider host", () => {
       expect(((await r.json()) as { message: string }).message).toMatch(said);
     }
     await neon.branch.delete("fake-rules", b);
+  });
 
   // A restore (README "Backup and restore"): a branch of the source branch as it was then,
   // the create call's parent_id + parent_timestamp, checked against Neon's OpenAPI document.
+  // The source carries no expiry: Neon creates no child of an expiring branch (branch-expiration.md).
   it("creates a branch from another branch at a point in time", async () => {
     const at = "2026-11-30T12:00:00Z";
-    const restored = await neon.branch.create("restored", { projectId: project.id, name: "mlflow-kit-restored", parentId: branch.id, parentTimestamp: at });
-    expect(fake.api.calls.find((c) => c.operationId === "createProjectBranch" && c.status === 201)?.body).toEqual({ branch: { name: "mlflow-kit-restored", parent_id: branch.id, parent_timestamp: at } });
-    expect(restored.props).toMatchObject({ parentBranchId: branch.id, parentTimestamp: at });
+    const source = await neon.branch.create("source", { projectId: project.id, name: "mlflow-kit-source" });
+    fake.reset();
+    const restored = await neon.branch.create("restored", { projectId: project.id, name: "mlflow-kit-restored", parentId: source.id, parentTimestamp: at });
+    expect(fake.api.calls.find((c) => c.operationId === "createProjectBranch" && c.status === 201)?.body).toEqual({ branch: { name: "mlflow-kit-restored", parent_id: source.id, parent_timestamp: at } });
+    expect(restored.props).toMatchObject({ parentBranchId: source.id, parentTimestamp: at });
+    // An ephemeral source (it expires) cannot be restored from by branching: said before any create.
+    expect(await failure(neon.branch.create("from-expiring", { projectId: project.id, name: "mlflow-kit-x", parentId: branch.id, parentTimestamp: at }))).toMatch(/Neon creates no branch from an expiring one/);
     const both = await neon.branch.check("both", { projectId: project.id, name: "x", parentId: branch.id, parentTimestamp: at, parentLsn: "0/1F4A3B8" });
     expect(both.failures).toEqual([{ property: "parentLsn", reason: "give parentTimestamp or parentLsn, not both" }]);
     const bad = await neon.branch.check("bad-time", { projectId: project.id, name: "x", parentId: branch.id, parentTimestamp: "yesterday" });
     expect(bad.failures).toEqual([{ property: "parentTimestamp", reason: expect.stringContaining("RFC 3339") }]);
     await neon.branch.delete("restored", restored);
+    await neon.branch.delete("source", source);
   });
 
   it("refuses bad inputs in check, before any call", async () => {
