@@ -84,6 +84,7 @@ export class MlflowDeployment extends pulumi.ComponentResource {
     this.environment = this.database && stackRuntimeEnvironment(s, {
       trackingDatabaseUri: this.database.trackingUri,
       authDatabaseUri: this.database.authUri,
+      databaseDirectHost: this.database.directHost,
       adminPassword: this.credentials.adminPassword,
       flaskSecretKey: this.credentials.flaskSecretKey,
       artifactsDestination: this.artifacts.artifactsDestination,

@@ -15,6 +15,8 @@ const byName = new Map(CONTRACT_VARIABLES.map((v) => [v.name, v]));
 
 export interface RuntimeInputs {
   trackingDatabaseUri: pulumi.Input<string>;
+  /** host[:port] without the pooler (Neon), for migrations and the start-up lock; unset: the URIs' own. */
+  databaseDirectHost?: pulumi.Input<string>;
   auth:
     | {
         /** MLflow's own basic auth: the server authenticates every request. */
@@ -59,6 +61,7 @@ export type RuntimeEnvironment = Record<string, pulumi.Output<string>>;
 export function runtimeEnvironment(i: RuntimeInputs): RuntimeEnvironment {
   const env: Record<string, pulumi.Input<string> | undefined> = {
     MLFLOW_BACKEND_STORE_URI: i.trackingDatabaseUri,
+    MLFLOW_DB_DIRECT_HOST: i.databaseDirectHost,
     MLFLOW_AUTH_MODE: i.auth.mode,
     MLFLOW_ARTIFACTS_DESTINATION: i.artifacts.destination,
     AWS_DEFAULT_REGION: i.artifacts.region,
@@ -125,6 +128,8 @@ export function edgeRuntimeEnvironment(e: EdgeIdentities): RuntimeEnvironment {
 export interface DeployedParts {
   trackingDatabaseUri: pulumi.Input<string>;
   authDatabaseUri: pulumi.Input<string>;
+  /** The database host without a pooler, where the URIs go through one (Neon). */
+  databaseDirectHost?: pulumi.Input<string>;
   adminPassword: pulumi.Input<string>;
   flaskSecretKey: pulumi.Input<string>;
   artifactsDestination: pulumi.Input<string>;
@@ -150,6 +155,7 @@ export function stackRuntimeEnvironment(s: Settings, parts: DeployedParts): Runt
   }
   return runtimeEnvironment({
     trackingDatabaseUri: parts.trackingDatabaseUri,
+    databaseDirectHost: parts.databaseDirectHost,
     auth: profile.authMode === "proxy"
       ? { mode: "proxy" }
       : {

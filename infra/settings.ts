@@ -73,8 +73,8 @@ const neonDatabase = z.strictObject({
   region: z.string().regex(/^aws-[a-z]{2}-[a-z]+-\d$|^azure-[a-z0-9]+$/, { message: "must be a Neon region id such as aws-us-east-2" }).default("aws-us-east-2").describe("Neon region id"),
   /** Copy-on-write branch of the project's default branch; named after the stack when unset. */
   branch: z.string().min(1).max(256).optional().describe("Name of this stack's copy-on-write branch of the project's default branch (default: <project>-<stack>)"),
-  /** Needed with a personal API key whose account belongs to several Neon organizations. */
-  orgId: z.string().regex(/^org-[a-z0-9-]+$/, { message: "must be a Neon organization id such as org-morning-bread-81040908" }).optional().describe("Neon organization of a created project (personal API keys of accounts in several organizations)"),
+  /** Neon needs an organization for every created project; unset: the one the API key belongs to. */
+  orgId: z.string().regex(/^org-[a-z0-9-]+$/, { message: "must be a Neon organization id such as org-morning-bread-81040908" }).optional().describe("Neon organization of a created project; unset: the only organization the API key belongs to (required when it belongs to several)"),
   // Neon's point in time: a branch of another branch as it was then (parent_timestamp /
   // parent_lsn of the branch create call). Read when the branch is created only.
   restoreFrom: z.strictObject({
@@ -222,7 +222,7 @@ const reviewTemplate = z.strictObject({
   database: z.strictObject({
     projectId: z.string().regex(/^[a-z0-9-]{1,60}$/, { message: "must be a Neon project id such as shiny-wind-028834" }).optional().describe("Neon project whose default branch each review stack branches (its data: empty, or fixtures loaded there); never dev's. Unset: each review stack creates its own project"),
   }).optional().describe("Review stacks' data"),
-  ttlHours: z.number().int().min(1).max(720, { message: "must be at most 720 (30 days): Neon refuses a branch expiry further ahead" }).optional().describe("Review stacks' lease in hours (default 72), renewed by each push"),
+  ttlHours: z.number().int().min(1).max(719, { message: "must be at most 719: Neon refuses a branch expiry more than 30 days ahead, and the expiry is rounded up to the next full hour" }).optional().describe("Review stacks' lease in hours (default 72), renewed by each push"),
 }).optional().describe("Pulumi.dev.yaml: what review stacks made from it differ in");
 
 /**
@@ -250,7 +250,7 @@ const plainKeys = {
   rotation: credentialRotation,
   logging,
   /** Ephemeral stacks only: how long after its last `pulumi up` the stack may be torn down. */
-  ttlHours: z.number().int().min(1).max(24 * 90, { message: "must be at most 2160 (90 days): an ephemeral stack that lives longer is long-lived" }).default(DEFAULT_TTL_HOURS).describe("Ephemeral stacks: hours after the last pulumi up until the stack expires (the mlflow-kit:expires-at tag)"),
+  ttlHours: z.number().int().min(1).max(24 * 90, { message: "must be at most 2160 (90 days): an ephemeral stack that lives longer is long-lived" }).default(DEFAULT_TTL_HOURS).describe("Ephemeral stacks: hours after the last pulumi up until the stack expires (the mlflow-kit:expires-at tag); at most 719 on a Neon database (Neon caps a branch expiry at 30 days)"),
   /** Ephemeral stacks only: a fixed expiry instead of ttlHours (review tooling pins it). */
   expiresAt: z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time such as 2026-12-01T00:00:00Z" }).optional().describe("Ephemeral stacks: a fixed expiry (ISO 8601) instead of ttlHours"),
   /** Deploy storage, database and image only (a target that is not yet supported, or a data-first rollout). */
@@ -467,9 +467,18 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   }
   let expiresAt: string | undefined;
   if (s.lifecycle === "ephemeral") {
+    const now = (raw.now ?? new Date()).getTime();
     expiresAt = s.expiresAt ? new Date(s.expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z") : expiryFrom(raw.now ?? new Date(), s.ttlHours);
-    if (s.expiresAt && Date.parse(s.expiresAt) <= (raw.now ?? new Date()).getTime()) {
+    if (s.expiresAt && Date.parse(s.expiresAt) <= now) {
       problems.push(`${ns}expiresAt: ${s.expiresAt} is in the past, so teardown would remove the stack at once. Set a future time, or remove it to expire ${s.ttlHours} hours after each pulumi up (ttlHours)`);
+    }
+    // Neon gives the stack's branch this expiry and takes at most 30 days from the time of the
+    // call (neondatabase/website content/docs/guides/branch-expiration.md).
+    if (s.database.kind === "neon" && !s.expiresAt && s.ttlHours > NEON_MAX_TTL_HOURS) {
+      problems.push(`${ns}ttlHours: ${s.ttlHours} hours is beyond what Neon allows for the branch's expiry (30 days ahead; the expiry is rounded up to the next full hour, so at most ${NEON_MAX_TTL_HOURS}). Set ttlHours to ${NEON_MAX_TTL_HOURS} or less, or make the stack long-lived`);
+    }
+    if (s.database.kind === "neon" && s.expiresAt && Date.parse(s.expiresAt) > now + 720 * 3_600_000) {
+      problems.push(`${ns}expiresAt: ${s.expiresAt} is more than 30 days ahead, which Neon refuses for the branch's expiry. Set a time within 30 days (renewed by each pulumi up with ttlHours instead), or make the stack long-lived`);
     }
   } else if (s.expiresAt) {
     problems.push(`${ns}expiresAt: a long-lived stack never expires. Remove it, or set ${ns}lifecycle ephemeral`);
@@ -549,6 +558,9 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   };
 }
 
+/** ttlHours a Neon stack may have: its branch expiry, rounded up, stays within Neon's 30 days. */
+export const NEON_MAX_TTL_HOURS = 719;
+
 /** The host names Authelia's session cookie is scoped to (edge/authelia.ts cookieDomain). */
 function sharedParent(a: string, b: string): string {
   const x = a.split(".").reverse(), y = b.split(".").reverse();
@@ -580,11 +592,13 @@ function noEffectProblems(s: Parsed, _raw: RawConfig, ns: string): string[] {
 }
 
 /**
- * An ephemeral stack's expiry: ttlHours after the start of the current UTC hour. Every `pulumi up`
- * renews it (a lease), and within one hour two plans give the same tags.
+ * An ephemeral stack's expiry: ttlHours after the start of the next UTC hour, so at least
+ * ttlHours from now (rounding down could put a 1-hour expiry minutes away, and Neon refuses an
+ * expiry that has passed by the time of the call). Every `pulumi up` renews it (a lease), and
+ * within one hour two plans give the same tags.
  */
 export function expiryFrom(now: Date, ttlHours: number): string {
-  const hour = Math.floor(now.getTime() / 3_600_000) * 3_600_000;
+  const hour = Math.ceil(now.getTime() / 3_600_000) * 3_600_000;
   return new Date(hour + ttlHours * 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 

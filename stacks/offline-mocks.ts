@@ -191,7 +191,8 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
         };
       }
       case "pulumi-nodejs:dynamic/hf:Space":
-        return { id: `${inputs.owner}/${inputs.name}`, state: { ...inputs, repoId: `${inputs.owner}/${inputs.name}`, pageUrl: `https://huggingface.co/spaces/${inputs.owner}/${inputs.name}` } };
+        // host: the Hub reports it (subdomain); offline, the usual <owner>-<name>.hf.space.
+        return { id: `${inputs.owner}/${inputs.name}`, state: { ...inputs, repoId: `${inputs.owner}/${inputs.name}`, pageUrl: `https://huggingface.co/spaces/${inputs.owner}/${inputs.name}`, host: `${inputs.owner}-${inputs.name}`.toLowerCase().replace(/[._]/g, "-") + ".hf.space" } };
       case "pulumi-nodejs:dynamic/hf:SpaceRelease":
         return { id: `${inputs.repoId}/release`, state: { ...inputs, stage: "RUNNING" } };
       default:

@@ -39,6 +39,15 @@ AUTHORIZATION_FUNCTION = "mlflow.server.auth:authenticate_request_basic_auth"
 EDGE_AUTHORIZATION_FUNCTION = "edge_auth:authenticate_request"
 # Advisory lock key ("mlflowkt"), taken in every database this instance migrates or bootstraps.
 STARTUP_LOCK_KEY = 0x6D6C666C6F776B74
+# The shortest wait for another instance's start-up lock: migrations of a large schema take
+# minutes; MLFLOW_DB_WAIT_SECONDS raises it.
+MIN_LOCK_WAIT_SECONDS = 600
+# How the entrypoint's own sessions show in pg_stat_activity (and so in a lock-holder message).
+APPLICATION_NAME = "mlflow-kit-entrypoint"
+# Hugging Face Spaces: outbound requests only to these ports ("Spaces Overview", Networking:
+# "the standard HTTP and HTTPS ports (80 and 443) along with port 8080. Any requests going to
+# other ports will be blocked."); the Hub sets SPACE_ID in a Space's environment.
+SPACE_OUTBOUND_PORTS = (80, 443, 8080)
 # Secrets shorter than this are not masked in free text: masking one or two characters would
 # shred every message, and the validator rejects such values anyway.
 MIN_REDACTED_LENGTH = 4
@@ -162,6 +171,20 @@ def database_identity(uri):
 def describe_database(label, uri):
     host, port, name = database_identity(uri)
     return f"{label} database '{name}' on {host}:{port}"
+
+
+def with_host(uri, host_port):
+    """The URI with its host[:port] replaced (user, password, database and query kept)."""
+    parts = urlsplit(uri)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{host_port}" if userinfo else host_port
+    return parts._replace(netloc=netloc).geturl()
+
+
+def direct_targets(targets, settings):
+    """The databases as migrations and the start-up lock reach them: past the pooler if one is named."""
+    direct = settings.get("MLFLOW_DB_DIRECT_HOST")
+    return [(label, with_host(uri, direct)) for label, uri in targets] if direct else list(targets)
 
 
 # --- contract validation ----------------------------------------------------------------
@@ -364,6 +387,8 @@ def prepare_environment(contract, settings):
         if os.environ.pop(name, None) is not None:
             log(f"note: ignoring {name}; the image takes the admin from MLFLOW_ADMIN_* only.")
     os.environ.update(settings)
+    # For migrations and the start-up lock only (migration_settings): the server uses the URIs.
+    os.environ.pop("MLFLOW_DB_DIRECT_HOST", None)
     # The job runner spawns several ~250 MB consumer processes (an OOM on a 512 MB instance),
     # and exec-ing uvicorn (serve()) would skip launching it anyway.
     os.environ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
@@ -421,7 +446,20 @@ def write_auth_config(settings):
 def connect(uri, timeout):
     import psycopg2
 
-    return psycopg2.connect(libpq_uri(uri), connect_timeout=max(1, int(timeout)))
+    return psycopg2.connect(libpq_uri(uri), connect_timeout=max(1, int(timeout)), application_name=APPLICATION_NAME)
+
+
+def platform_hint(port, environ=None):
+    """What the platform may be doing to the connection, when it is known to filter ports."""
+    environ = os.environ if environ is None else environ
+    if not environ.get("SPACE_ID") or port in SPACE_OUTBOUND_PORTS:
+        return ""
+    allowed = ", ".join(map(str, SPACE_OUTBOUND_PORTS[:-1])) + f" and {SPACE_OUTBOUND_PORTS[-1]}"
+    return (
+        f" This runs on a Hugging Face Space ({environ['SPACE_ID']}), which may connect out only "
+        f"to ports {allowed}: port {port} may be blocked by the platform's port rule rather than "
+        "the database being down. Use a database reachable on one of those ports, or another target."
+    )
 
 
 def wait_for_database(label, uri, deadline, wait_seconds):
@@ -435,12 +473,14 @@ def wait_for_database(label, uri, deadline, wait_seconds):
         except psycopg2.Error as error:
             last_error = str(error).strip()
         if time.monotonic() + 1 > deadline:
+            host, port, _ = database_identity(uri)
             raise StartupError(
                 EXIT_DATABASE,
                 f"the {describe_database(label, uri)} did not accept connections within "
-                f"{wait_seconds} s (MLFLOW_DB_WAIT_SECONDS). Last error: {last_error}. "
+                f"{wait_seconds} s (MLFLOW_DB_WAIT_SECONDS): nothing answered at {host} port "
+                f"{port}. Last error: {last_error}. "
                 "Check that Postgres is up and reachable and that the URI's host, port, "
-                "database, user and password are right.",
+                f"database, user and password are right.{platform_hint(port)}",
             )
         time.sleep(1)
 
@@ -459,8 +499,9 @@ class StartupLock:
     the admin user. Postgres drops the lock by itself if the holder dies.
     """
 
-    def __init__(self, targets):
+    def __init__(self, targets, wait_seconds=MIN_LOCK_WAIT_SECONDS):
         self._targets = targets
+        self._wait_seconds = wait_seconds
         self._connections = []
 
     def __enter__(self):
@@ -481,20 +522,58 @@ class StartupLock:
                                f"{str(error).strip()}")
         conn.autocommit = True
         announced_at = None
+        deadline = time.monotonic() + self._wait_seconds
         with conn.cursor() as cursor:
             while True:
                 cursor.execute("SELECT pg_try_advisory_lock(%s)", (STARTUP_LOCK_KEY,))
                 if cursor.fetchone()[0]:
                     return conn
+                if time.monotonic() > deadline:
+                    holder = lock_holder(cursor)
+                    conn.close()
+                    raise StartupError(
+                        EXIT_DATABASE,
+                        f"the start-up lock of the {describe_database(label, uri)} is still held "
+                        f"after {self._wait_seconds} s, by {holder}. Another instance is migrating, "
+                        "or stopped mid-way while its session lives on. If no other instance is "
+                        "starting, end that session (SELECT pg_terminate_backend(<pid>) as the "
+                        "database owner) and start again.",
+                    )
                 if announced_at is None or time.monotonic() - announced_at > 30:
                     log(f"another instance is starting against the "
-                        f"{describe_database(label, uri)}; waiting for it to finish")
+                        f"{describe_database(label, uri)} ({lock_holder(cursor)}); waiting for it "
+                        f"to finish (up to {self._wait_seconds} s)")
                     announced_at = time.monotonic()
                 time.sleep(1)
 
     def release(self):
         while self._connections:
             self._connections.pop().close()
+
+
+def lock_holder(cursor):
+    """Who holds the start-up lock in this database: pid, application, client and since when.
+
+    A bigint advisory key shows in pg_locks as classid (high 32 bits) and objid (low 32 bits)
+    with objsubid 1 (PostgreSQL documentation, pg_locks). Sessions of other roles show less
+    (no application or client) to a role without pg_read_all_stats.
+    """
+    cursor.execute(
+        "SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start "
+        "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+        "AND l.classid = %s AND l.objid = %s "
+        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        (STARTUP_LOCK_KEY >> 32, STARTUP_LOCK_KEY & 0xFFFFFFFF),
+    )
+    rows = cursor.fetchall()
+    if not rows:
+        return "a session that let go just now"
+    pid, application, client, since = rows[0]
+    details = [f"application '{application}'" if application else "",
+               f"from {client}" if client else "",
+               f"connected since {since:%Y-%m-%d %H:%M:%S %Z}".strip() if since else ""]
+    return f"the session with process id {pid} ({', '.join(d for d in details if d) or 'no details visible to this role'})"
 
 
 # --- migrations -------------------------------------------------------------------------
@@ -512,6 +591,15 @@ def run_click_command(command, args, what):
         traceback.print_exc()
         raise StartupError(EXIT_MIGRATION, f"migrating the {what} failed: {error}")
     log(f"{what} is at the latest schema ({time.monotonic() - started:.1f} s)")
+
+
+def migration_settings(settings):
+    """The settings migrations and the admin sync use: the URIs past the pooler, if one is named."""
+    direct = settings.get("MLFLOW_DB_DIRECT_HOST")
+    if not direct:
+        return settings
+    uris = ("MLFLOW_BACKEND_STORE_URI", "MLFLOW_AUTH_DATABASE_URI")
+    return {k: with_host(v, direct) if k in uris else v for k, v in settings.items()}
 
 
 def backup_hint(targets):
@@ -731,17 +819,21 @@ def start(redactor):
     settings = normalize(settings)
     prepare_environment(contract, settings)
     targets = database_targets(settings)
-    wait_for_databases(targets, int(settings["MLFLOW_DB_WAIT_SECONDS"]))
+    # Through a transaction pooler a session advisory lock holds nothing: the lock and the
+    # migrations go to the direct host; the server keeps the pooled URIs.
+    direct = direct_targets(targets, settings)
+    wait_seconds = int(settings["MLFLOW_DB_WAIT_SECONDS"])
+    wait_for_databases(direct + [t for t in targets if t not in direct], wait_seconds)
     # The auth app reads its config once, when first imported (by the auth migration too).
     if settings["MLFLOW_AUTH_MODE"] == "basic" and settings["MLFLOW_MIGRATE"] != "only":
         log(f"auth config written to {write_auth_config(settings)}")
-    with StartupLock(targets) as lock:
-        check_schemas(settings, targets)
+    with StartupLock(direct, max(MIN_LOCK_WAIT_SECONDS, wait_seconds)) as lock:
+        check_schemas(settings, direct)
         if settings["MLFLOW_MIGRATE"] in ("auto", "only"):
-            migrate(settings)
+            migrate(migration_settings(settings))
             if settings["MLFLOW_AUTH_MODE"] == "basic":
-                sync_admin(settings)
-                sync_edge_identities(settings)
+                sync_admin(migration_settings(settings))
+                sync_edge_identities(migration_settings(settings))
         if settings["MLFLOW_MIGRATE"] == "only":
             log("MLFLOW_MIGRATE=only: migrations done, not serving")
             return 0

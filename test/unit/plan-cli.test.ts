@@ -44,18 +44,22 @@ describe("npm run plan", () => {
   });
 
   it("a mandatory violation fails the plan; --json and the tree both show it", () => {
+    // dev made ephemeral on a 700 h lease against a 24 h ceiling: a ttlHours beyond 720 no longer
+    // reaches the policy on a Neon stack (settings refuse it: Neon caps a branch expiry at 30 days).
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-"));
     const dev = fs.readFileSync(path.join(root, "Pulumi.dev.yaml"), "utf8");
-    fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), dev.replace("mlflow-kit:lifecycle: long-lived", "mlflow-kit:lifecycle: ephemeral\n  mlflow-kit:ttlHours: 2000"));
-    const json = run(["--stack", "dev", "--dir", dir, "--json"]);
+    fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), dev.replace("mlflow-kit:lifecycle: long-lived", "mlflow-kit:lifecycle: ephemeral\n  mlflow-kit:ttlHours: 700"));
+    const file = path.join(dir, "policy.json");
+    fs.writeFileSync(file, JSON.stringify({ "ephemeral-stack-expires": { maxTtlHours: 24 } }));
+    const json = run(["--stack", "dev", "--dir", dir, "--json", "--policy-config", file]);
     expect(json.status).toBe(1);
     const [v] = JSON.parse(json.stdout).violations.filter((x: { policy: string }) => x.policy === "ephemeral-stack-expires");
     expect(Object.keys(v).sort()).toEqual(["level", "message", "policy", "urn"]);
     expect(v.level).toBe("mandatory");
     expect(v.urn).toMatch(/^urn:pulumi:dev::mlflow-kit::/);
-    expect(v.message).toMatch(/more than 720 hours from now/);
+    expect(v.message).toMatch(/more than 24 hours from now/);
     expect(json.stderr).toMatch(/policy: \d+ mandatory violation\(s\)/);
-    const text = run(["--stack", "dev", "--dir", dir]);
+    const text = run(["--stack", "dev", "--dir", dir, "--policy-config", file]);
     expect(text.status).toBe(1);
     expect(text.stdout).toMatch(/policy violations \(policies\/\): [1-9]\d* mandatory/);
     expect(text.stdout).toMatch(/\[mandatory\] ephemeral-stack-expires: /);
