@@ -59,4 +59,5 @@ cat "$prep_log"
 stage integration npm run test:integration
 stage image npm run test:image
 stage edge npm run test:edge
+stage metrics npm run test:metrics
 summary
