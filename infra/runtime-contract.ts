@@ -45,6 +45,8 @@ export interface RuntimeInputs {
     migrate: MigrateMode;
     corsAllowedOrigins?: string[];
     dbWaitSeconds?: number;
+    /** Prometheus metrics on /metrics (MLFLOW_METRICS=on). */
+    metrics?: boolean;
   };
 }
 
@@ -68,6 +70,7 @@ export function runtimeEnvironment(i: RuntimeInputs): RuntimeEnvironment {
     MLFLOW_WORKERS: String(i.server.workers),
     MLFLOW_MIGRATE: i.server.migrate,
     MLFLOW_DB_WAIT_SECONDS: i.server.dbWaitSeconds === undefined ? undefined : String(i.server.dbWaitSeconds),
+    MLFLOW_METRICS: i.server.metrics ? "on" : undefined,
     MLFLOW_CORS_ALLOWED_ORIGINS: i.server.corsAllowedOrigins?.length ? i.server.corsAllowedOrigins.join(",") : undefined,
   };
   if (i.auth.mode === "basic") {
@@ -139,6 +142,7 @@ export function stackRuntimeEnvironment(s: Settings, parts: DeployedParts): Runt
       workers: s.server.workers,
       migrate: profile.migrate,
       corsAllowedOrigins: s.server.corsAllowedOrigins,
+      metrics: s.monitoring.enabled,
     },
   });
 }
