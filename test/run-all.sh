@@ -59,5 +59,6 @@ cat "$prep_log"
 stage integration npm run test:integration
 stage image npm run test:image
 stage edge npm run test:edge
+stage ops npm run test:ops
 stage metrics npm run test:metrics
 summary
