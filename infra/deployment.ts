@@ -17,6 +17,7 @@ import { pushesImage, type Settings } from "./settings";
 import { defaultAuthDomain } from "./edge/authelia";
 import { EcsTarget } from "./targets/ecs";
 import { LocalTarget } from "./targets/local";
+import { LocalMonitoring } from "./targets/local-monitoring";
 import { targetProfile } from "./targets/profile";
 import { RenderTarget } from "./targets/render";
 import { HfSpaceTarget } from "./targets/hf-space";
@@ -45,6 +46,8 @@ export class MlflowDeployment extends pulumi.ComponentResource {
   readonly target: DeployedTarget | undefined;
   /** Where AWS delivers access and flow logs (settings.logging); undefined when none is on. */
   readonly logBucket: LogBucket | undefined;
+  /** Prometheus and Grafana beside a local server (monitoring.enabled). */
+  readonly monitoring: LocalMonitoring | undefined;
 
   constructor(name: string, args: MlflowDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlflow-kit:index:MlflowDeployment", name, {}, opts);
@@ -93,7 +96,28 @@ export class MlflowDeployment extends pulumi.ComponentResource {
       s3EndpointUrl: this.artifacts.endpointUrl,
     });
     this.target = s.deploy.target && this.environment ? this.createTarget(name, s, this.environment) : undefined;
+    this.monitoring = this.target instanceof LocalTarget && s.monitoring.enabled && s.target.kind === "local"
+      ? this.createLocalMonitoring(name, s, this.target, s.target.port)
+      : undefined;
     this.registerOutputs({});
+  }
+
+  /** Prometheus scrapes the server over a Docker network it is on: the private one, else its own bridge. */
+  private createLocalMonitoring(name: string, s: Settings, target: LocalTarget, port: number): LocalMonitoring {
+    const m = s.monitoring;
+    return new LocalMonitoring(`${name}-monitoring`, {
+      namePrefix: s.namePrefix,
+      serverNetworkName: target.containerName.apply(() => this.privateNetwork?.name ?? pulumi.output(`${s.namePrefix}-published`)),
+      serverHost: target.containerName,
+      serverPort: port,
+      // The local target runs MLflow's basic auth: /metrics takes the admin's credentials.
+      scrapeAuth: { username: s.server.adminUsername, password: this.credentials.adminPassword },
+      prometheusImage: m.prometheusImage,
+      grafanaImage: m.grafanaImage,
+      prometheusPort: m.prometheusPort,
+      grafanaPort: m.grafanaPort,
+      tags: s.tags,
+    }, { parent: this });
   }
 
   /**

@@ -49,6 +49,8 @@ export interface RuntimeInputs {
     allowMajorUpgrade?: boolean;
     corsAllowedOrigins?: string[];
     dbWaitSeconds?: number;
+    /** Prometheus metrics on /metrics (MLFLOW_METRICS=on). */
+    metrics?: boolean;
   };
 }
 
@@ -74,6 +76,7 @@ export function runtimeEnvironment(i: RuntimeInputs): RuntimeEnvironment {
     MLFLOW_MIGRATE: i.server.migrate,
     MLFLOW_ALLOW_MAJOR_UPGRADE: i.server.allowMajorUpgrade ? "true" : undefined,
     MLFLOW_DB_WAIT_SECONDS: i.server.dbWaitSeconds === undefined ? undefined : String(i.server.dbWaitSeconds),
+    MLFLOW_METRICS: i.server.metrics ? "on" : undefined,
     MLFLOW_CORS_ALLOWED_ORIGINS: i.server.corsAllowedOrigins?.length ? i.server.corsAllowedOrigins.join(",") : undefined,
   };
   if (i.auth.mode === "basic") {
@@ -180,6 +183,7 @@ export function stackRuntimeEnvironment(s: Settings, parts: DeployedParts): Runt
       migrate: profile.migrate,
       allowMajorUpgrade: s.server.allowMajorUpgrade,
       corsAllowedOrigins: s.server.corsAllowedOrigins,
+      metrics: s.monitoring.enabled,
     },
   });
 }

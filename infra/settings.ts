@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { POSTGRES_MAJORS, storageCeilingProblem, subnetCidrs, VPC_PREFIX } from "./database/rds-rules";
 import { DIGEST_PINNED, MINIO_IMAGE, POSTGRES_IMAGE } from "./docker/pinned-images";
+import { GRAFANA_IMAGE, PROMETHEUS_IMAGE } from "./monitoring/images";
 
 export const PROJECT = "mlflow-kit";
 
@@ -238,6 +239,19 @@ const logging = z
     retentionDays: z.number().int().min(7).max(3653).default(90).describe("Days the log bucket and the log groups keep these logs"),
   })
   .default({ retentionDays: 90 });
+const monitoringPort = (fallback: number, what: string) => z.number().int({ message: "must be a whole TCP port number" })
+  .min(1024, { message: "must be between 1024 and 65535 (published on 127.0.0.1 only)" })
+  .max(65535, { message: "must be between 1024 and 65535 (published on 127.0.0.1 only)" })
+  .default(fallback).describe(`Port of ${what} on 127.0.0.1 (target.kind local)`);
+
+/** Prometheus metrics of the server (MLFLOW_METRICS) and, on local, Prometheus + Grafana beside it. */
+const monitoring = z.strictObject({
+  enabled: z.boolean().default(false).describe("Serve /metrics from the server (never through the public edge; behind basic auth where that is on); on target.kind local also run Prometheus and Grafana beside it"),
+  prometheusPort: monitoringPort(9090, "Prometheus"),
+  grafanaPort: monitoringPort(3000, "Grafana"),
+  prometheusImage: pinnedImage(PROMETHEUS_IMAGE, "Prometheus"),
+  grafanaImage: pinnedImage(GRAFANA_IMAGE, "Grafana"),
+}).default({ enabled: false, prometheusPort: 9090, grafanaPort: 3000, prometheusImage: PROMETHEUS_IMAGE, grafanaImage: GRAFANA_IMAGE });
 
 /** Config keys (without the "mlflow-kit:" namespace) and their schemas. */
 const plainKeys = {
@@ -246,6 +260,7 @@ const plainKeys = {
   target,
   artifacts,
   server,
+  monitoring,
   image,
   rotation: credentialRotation,
   logging,
@@ -297,6 +312,7 @@ export interface Settings {
   deploy: { database: boolean; target: boolean };
   artifacts: Parsed["artifacts"];
   server: Parsed["server"];
+  monitoring: Parsed["monitoring"];
   image: Parsed["image"];
   rotation: Parsed["rotation"];
   /** FSBP logging, each switch resolved from the lifecycle when unset. */
@@ -454,6 +470,15 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   if (s.database.kind === "local" && s.target.kind !== "local") {
     problems.push(`${ns}database.kind: local runs PostgreSQL in Docker on the machine running \`pulumi up\`, which a ${s.target.kind} server could never reach. Use database.kind ${s.target.kind === "ecs" ? "rds" : "neon"} for ${s.target.kind}, or target.kind local`);
   }
+  if (s.monitoring.enabled && s.target.kind === "ecs") {
+    problems.push(`${ns}monitoring.enabled: not yet on ecs: Traefik would route /metrics from the public host to the server (where any signed-in user could read it) until the edge refuses that path. Leave monitoring.enabled false on ecs; the CloudWatch alarms stay`);
+  }
+  if (s.monitoring.enabled && s.target.kind === "local" && [s.monitoring.prometheusPort, s.monitoring.grafanaPort].includes(s.target.port)) {
+    problems.push(`${ns}monitoring: prometheusPort and grafanaPort must differ from target.port (${s.target.port}); all three are published on 127.0.0.1`);
+  }
+  if (s.monitoring.prometheusPort === s.monitoring.grafanaPort) {
+    problems.push(`${ns}monitoring.grafanaPort: ${s.monitoring.grafanaPort} is also monitoring.prometheusPort; give each its own port`);
+  }
   if (s.artifacts.kind === "minio" && s.target.kind !== "local") {
     problems.push(`${ns}artifacts.kind: minio runs in Docker on the machine running \`pulumi up\`, which a ${s.target.kind} server could never reach. Use artifacts.kind s3 for ${s.target.kind}, or target.kind local`);
   }
@@ -535,6 +560,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     deploy,
     artifacts: s.artifacts,
     server: s.server,
+    monitoring: s.monitoring,
     image: s.image,
     rotation: s.rotation,
     logging: {

@@ -61,4 +61,5 @@ stage image npm run test:image
 stage edge npm run test:edge
 stage ops npm run test:ops
 stage adopt npm run test:adopt
+stage metrics npm run test:metrics
 summary

@@ -61,6 +61,8 @@ START_UP_ONLY = ("MLFLOW_API_USER_PASSWORDS", "MLFLOW_EDGE_USERS")
 AUTH_CACHE_SECONDS = "60"
 MLFLOW_AUTH_APP = "mlflow.server.auth:create_app"
 BOUNDED_AUTH_APP = "bounded_auth:create_app"
+# MLFLOW_METRICS=on: MLflow's exporter plus kit_metrics.py's figures, one /metrics per server.
+KIT_METRICS_APP = "kit_metrics:create_app"
 
 
 class StartupError(Exception):
@@ -740,7 +742,26 @@ def server_args(settings):
         args += ["--cors-allowed-origins", settings["MLFLOW_CORS_ALLOWED_ORIGINS"]]
     if settings["MLFLOW_AUTH_MODE"] == "basic":
         args += ["--app-name", "basic-auth"]
+    if settings.get("MLFLOW_METRICS") == "on":
+        args += ["--expose-prometheus", os.environ["PROMETHEUS_MULTIPROC_DIR"]]
     return args
+
+
+def prepare_metrics_directory():
+    """A fresh, empty, private directory for prometheus_client's per-worker files.
+
+    Multiprocess mode (every uvicorn worker writes its own mmap files, /metrics sums them) reads
+    every file in the directory: files left by an earlier start would add dead workers' counts.
+    A new directory per start is empty by construction, and two servers on one machine never
+    share one. /dev/shm keeps the files in memory where it is writable.
+    """
+    shm = Path("/dev/shm")
+    parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+    path = tempfile.mkdtemp(prefix="mlflow-metrics-", dir=parent)
+    # prometheus_client reads PROMETHEUS_MULTIPROC_DIR when first imported: set before MLflow.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    os.environ.pop("prometheus_multiproc_dir", None)
+    return path
 
 
 def exec_in_place(lock):
@@ -754,6 +775,7 @@ def exec_in_place(lock):
     def exec_command(cmd, *, extra_env=None, **_ignored):
         env = {**os.environ, **(extra_env or {})}
         cmd = with_bounded_auth(list(cmd), env)
+        cmd = with_kit_metrics(cmd, env)
         lock.release()
         log(f"starting: {' '.join(map(str, cmd))}")
         sys.stdout.flush()
@@ -778,6 +800,20 @@ def with_bounded_auth(cmd, env):
     return [BOUNDED_AUTH_APP if part == MLFLOW_AUTH_APP else part for part in cmd]
 
 
+def with_kit_metrics(cmd, env):
+    """With metrics on, uvicorn loads kit_metrics.create_app, which wraps the app it would have."""
+    if env.get("MLFLOW_METRICS") != "on":
+        return cmd
+    env["MLFLOW_KIT_METRICS_APP"] = str(cmd[-1])
+    env["MLFLOW_KIT_METRICS_APP_FACTORY"] = "1" if "--factory" in cmd else "0"
+    here = os.path.dirname(os.path.abspath(__file__))
+    paths = env.get("PYTHONPATH", "").split(os.pathsep)
+    if here not in paths:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
+    head = [part for part in cmd[:-1] if part != "--factory"]
+    return [*head, "--factory", KIT_METRICS_APP]
+
+
 def serve(settings, lock):
     import mlflow.server
     from mlflow.cli import cli
@@ -786,6 +822,8 @@ def serve(settings, lock):
         mlflow.server._exec_cmd = exec_in_place(lock)
     else:
         log("warning: this MLflow has no mlflow.server._exec_cmd; `mlflow server` stays resident")
+    if settings.get("MLFLOW_METRICS") == "on":
+        log(f"metrics: /metrics on, multiprocess files in {prepare_metrics_directory()}")
     args = server_args(settings)
     log(f"mlflow {' '.join(args)}")
     cli.main(args=args, prog_name="mlflow")
