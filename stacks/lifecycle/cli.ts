@@ -12,8 +12,8 @@ export function projectDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.MLFLOW_KIT_PROJECT_DIR ? path.resolve(env.MLFLOW_KIT_PROJECT_DIR) : REPO_ROOT;
 }
 
-/** The policy pack (issue 9) runs with every update once the repository has it. */
-export function policyPacks(root = REPO_ROOT): string[] {
+/** The project's policy pack (issue 9) runs with every update once the project has it. */
+export function policyPacks(root = projectDir()): string[] {
   return fs.existsSync(path.join(root, "policies")) ? [path.join(root, "policies")] : [];
 }
 

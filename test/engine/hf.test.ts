@@ -1,7 +1,8 @@
 /**
  * The kit's Hugging Face providers (Space, SpaceRelease) under the real Pulumi engine against
  * the Hub fake: up, preview --expect-no-changes, refresh, an update (a rotated secret), a
- * replace (a new Space name), an import of a Space that exists at the Hub, destroy; each with a
+ * replace (a new Space name), taking over a Space that exists at the Hub (its create adopts it:
+ * the engine cannot `import` a dynamic resource, see neon.test.ts), destroy; each with a
  * fault injected. The state holds the token and the Space's secrets only encrypted.
  */
 import { randomBytes } from "node:crypto";
@@ -108,13 +109,14 @@ describe("Hugging Face under the real engine", () => {
     await expectStateClean();
   });
 
-  it("import: adopts a Space that exists at the Hub (through a 500), without recreating it", async () => {
+  it("import: a Space that exists at the Hub is adopted by its create (a 409, then a 500 on reading it), not recreated", async () => {
     fake.spaces.set("alice/legacy", { sdk: "docker", private: true, hardware: "cpu-basic", sleepTime: null, files: {}, secrets: {}, variables: {}, stage: "RUNNING", buildPolls: 0, commits: 3, restarts: 0 });
-    await stack.setConfig({ "engine:importName": "legacy" });
+    await stack.setConfig({ "engine:adoptName": "legacy" });
     fake.api.reset();
     fake.api.inject("spaceInfo", { kind: "status", status: 500 });
     ok(await stack.up());
-    expect(fake.api.sequence()).not.toContain("createRepo");
+    expect(fake.api.sequence()).toEqual(expect.arrayContaining(["createRepo!409", "spaceInfo!500", "spaceInfo"]));
+    expect(fake.spaces.get("alice/legacy")!.commits).toBe(3);
     expect((await stack.outputs()).adoptedRepoId).toBe("alice/legacy");
     const [adopted] = resourcesOf(await expectStateClean(), "hf:Space").filter((r) => r.urn.endsWith("::adopted"));
     expect(adopted.id).toBe("alice/legacy");

@@ -30,12 +30,19 @@ async function must(p: Promise<RunResult>): Promise<RunResult> {
 const configFile = (stack: string) => path.join(dir, `Pulumi.${stack}.yaml`);
 const readConfig = (stack: string) => (parse(fs.readFileSync(configFile(stack), "utf8")) as { config: Record<string, unknown> }).config;
 
-/** `pulumi stack init`, then the kit's config written into Pulumi.<stack>.yaml as a person would. */
+/**
+ * `pulumi stack init`, then the kit's config written into Pulumi.<stack>.yaml as a person would;
+ * plain strings with `pulumi config set`, which quotes them (an unquoted RFC 3339 time in the
+ * file reaches the program as Go's "2026-12-04 16:01:24 +0000 UTC": seen under the engine).
+ */
 async function initStack(stack: string, config: Record<string, unknown>): Promise<void> {
   await must(pulumi(["stack", "init", stack]));
   const doc = (parse(fs.readFileSync(configFile(stack), "utf8")) ?? {}) as Record<string, unknown>;
-  doc.config = Object.fromEntries(Object.entries(config).map(([k, v]) => [`${PROJECT_NAME}:${k}`, v]));
+  doc.config = Object.fromEntries(Object.entries(config).filter(([, v]) => typeof v !== "string").map(([k, v]) => [`${PROJECT_NAME}:${k}`, v]));
   fs.writeFileSync(configFile(stack), stringify(doc));
+  for (const [k, v] of Object.entries(config).filter(([, v]) => typeof v === "string")) {
+    await must(pulumi(["config", "set", "--stack", stack, `${PROJECT_NAME}:${k}`, String(v)]));
+  }
 }
 
 async function outputs(stack: string): Promise<Record<string, any>> {
@@ -178,33 +185,33 @@ describe("npm run teardown", () => {
 });
 
 describe("npm run review", () => {
-  beforeAll(async () => {
-    // dev: Neon without a project id (dev makes it and exports neonProjectId), on Render.
-    await initStack("dev", { lifecycle: "ephemeral", database: { kind: "neon", region: "aws-us-east-2" }, target: { kind: "render", region: "ohio", plan: "free" }, artifacts: { prefix: "mlflow", activeKey: "blue", keyRotations: { blue: 0, green: 0 } } });
-    await must(pulumi(["config", "set", "--secret", "--stack", "dev", "mlflow-kit:renderApiKey", `render-${Date.now()}-not-a-key`]));
-    await must(pulumi(["up", "--yes", "--skip-preview", "--stack", "dev"]));
-  }, 300_000);
+  // The review stacks' template is the project's Pulumi.dev.yaml (here the kit's own, copied):
+  // no dev stack is read; the secrets are the review environment's (MLFLOW_KIT_<KEY>).
+  const renderKey = `render-${Date.now()}-not-a-key`;
+  const reviewEnv = () => ({ ...engine.env, MLFLOW_KIT_RENDER_API_KEY: renderKey });
+  beforeAll(() => {
+    fs.copyFileSync(path.join(ROOT, "Pulumi.dev.yaml"), configFile("dev"));
+  });
 
-  it("up --dry-run prints pr-7's config from dev's (secrets masked) and creates nothing", async () => {
-    const r = await must(command("review", ["up", "--pr", "7", "--dry-run"]));
+  it("up --dry-run prints pr-7's config from Pulumi.dev.yaml (secrets masked) and creates nothing", async () => {
+    const r = await must(command("review", ["up", "--pr", "7", "--dry-run"], reviewEnv()));
     expect(r.stdout).toContain("pr-7 mlflow-kit:lifecycle: ephemeral");
     expect(r.stdout).toContain("pr-7 mlflow-kit:renderApiKey: [secret]");
-    expect(r.stdout).not.toContain("not-a-key");
+    expect(r.stdout).not.toContain(renderKey);
     expect(await stacks()).not.toContain("pr-7");
   });
 
-  it("up creates pr-7 from dev's config: a branch of dev's Neon project, its own service, a lease, deployed", async () => {
-    const dev = await outputs("dev");
-    const r = await must(command("review", ["up", "--pr", "7", "--ttl-hours", "6"]));
+  it("up creates pr-7 from Pulumi.dev.yaml: a Neon branch pr-7, its own service, the environment's secret, a lease, deployed", async () => {
+    const r = await must(command("review", ["up", "--pr", "7", "--ttl-hours", "6"], reviewEnv()));
     expect(r.stdout).toMatch(/pr-7 is up; it expires \d{4}-/);
-    expect(r.stdout + r.stderr).not.toContain("not-a-key");
+    expect(r.stdout + r.stderr).not.toContain(renderKey);
     const cfg = readConfig("pr-7");
-    expect(JSON.parse(String(cfg["mlflow-kit:database"]))).toEqual({ kind: "neon", region: "aws-us-east-2", projectId: dev.neonProjectId, branch: "pr-7" });
+    expect(JSON.parse(String(cfg["mlflow-kit:database"]))).toMatchObject({ kind: "neon", branch: "pr-7" });
     expect(JSON.parse(String(cfg["mlflow-kit:target"]))).toMatchObject({ kind: "render", serviceName: "mlflow-kit-pr-7" });
     expect(cfg["mlflow-kit:renderApiKey"]).toEqual({ secure: expect.any(String) });
+    expect(fs.readFileSync(configFile("pr-7"), "utf8")).not.toContain(renderKey);
     const out = await outputs("pr-7");
     expect(out.lifecycle).toBe("ephemeral");
-    expect(out.neonProjectId).toBe(dev.neonProjectId);
     const lease = Date.parse(out.expiresAt) - Date.now();
     expect(lease).toBeGreaterThan(4 * HOUR);
     expect(lease).toBeLessThanOrEqual(6 * HOUR);

@@ -32,7 +32,7 @@ const ok = (r: RunResult) => expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
 /** The engine's environment without the backend and passphrase (npm start chooses them). */
 function userEnv(over: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env = { ...baseEnv, ...over };
-  delete env.PULUMI_BACKEND_URL;
+  if (!("PULUMI_BACKEND_URL" in over)) delete env.PULUMI_BACKEND_URL;
   if (!("PULUMI_CONFIG_PASSPHRASE" in over)) delete env.PULUMI_CONFIG_PASSPHRASE;
   return env;
 }
@@ -64,7 +64,8 @@ afterAll(() => {
 
 describe("npm start / npm stop refusals", () => {
   it("without Docker and the Pulumi CLI: one sentence naming both, and nothing made", async () => {
-    const r = await quickstart("start", userEnv({ PATH: [npmBin, "/usr/bin", "/bin"].join(path.delimiter), PULUMI_CONFIG_PASSPHRASE: "x".repeat(12) }));
+    // Only the project's own tools (tsx, Node.js): no docker, no pulumi.
+    const r = await quickstart("start", userEnv({ PATH: npmBin, PULUMI_CONFIG_PASSPHRASE: "x".repeat(12) }));
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/^npm start needs Docker \(https:\/\/docs\.docker\.com\/get-docker\/\) and the Pulumi CLI \(.*\): install them, then run npm start again\.$/m);

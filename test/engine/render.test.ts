@@ -2,7 +2,8 @@
  * The kit's Render providers (RegistryCredential, Service) under the real Pulumi engine against
  * the Render fake (Render's OpenAPI document checks every call): up, preview
  * --expect-no-changes, refresh, an update (a new digest: a deploy), a replace (a new region),
- * an import of a service that exists at Render, destroy; each with a fault injected. The API
+ * taking over a service that exists at Render (its create adopts it: the engine cannot `import`
+ * a dynamic resource, see neon.test.ts), destroy; each with a fault injected. The API
  * key, the GHCR token and the service's secret env are never in plain text in the state.
  */
 import { randomBytes } from "node:crypto";
@@ -95,7 +96,8 @@ describe("Render under the real engine", () => {
     const after = await stack.outputs();
     expect(after.serviceId).toBe(before.serviceId);
     expect(after.deployId).not.toBe(before.deployId);
-    expect(live()[0].imagePath).toContain(`sha256:${"2".repeat(64)}`);
+    // Render keeps the path a service was created with; a deploy names the digest it runs.
+    expect(live()[0].deploys.at(-1)).toMatchObject({ status: "live", imageUrl: `ghcr.io/example-org/mlflow-kit-server@sha256:${"2".repeat(64)}` });
     expect(fake.sequence()).not.toContain("create-service");
     ok(await stack.preview(["--expect-no-changes"]));
     await expectStateClean();
@@ -117,14 +119,19 @@ describe("Render under the real engine", () => {
     await expectStateClean();
   });
 
-  it("import: adopts a service that exists at Render (through a dropped connection) without creating one", async () => {
-    const existing = fake.seedService({ name: "legacy-web", plan: "starter", imagePath: `docker.io/library/nginx@sha256:${"a".repeat(64)}`, healthCheckPath: "/" });
-    await stack.setConfig({ "engine:importId": existing.id, "engine:importName": "legacy-web" });
+  it("import: a service that exists at Render is adopted by its create (through a dropped connection), not created again", async () => {
+    const existing = fake.seedService({ name: "legacy-web", plan: "starter", imagePath: `docker.io/library/nginx@sha256:${"b".repeat(64)}`, healthCheckPath: "/" });
+    await stack.setConfig({ "engine:adoptName": "legacy-web" });
     fake.api.reset();
-    fake.api.inject("retrieve-service", { kind: "drop" });
+    fake.api.inject("list-services", { kind: "drop" });
     ok(await stack.up());
+    expect(fake.sequence()).toContain("list-services!drop");
     expect(fake.sequence()).not.toContain("create-service");
     expect((await stack.outputs()).adoptedId).toBe(existing.id);
+    // Adopted means brought to what the program says: its image and env.
+    const svc = fake.services.get(existing.id)!;
+    expect(svc.deploys.at(-1)).toMatchObject({ status: "live", imageUrl: `docker.io/library/nginx@sha256:${"a".repeat(64)}` });
+    expect(svc.env).toEqual([{ key: "GREETING", value: "hello" }]);
     const [adopted] = resourcesOf(await expectStateClean(), "render:Service").filter((r) => r.urn.endsWith("::adopted"));
     expect(adopted.id).toBe(existing.id);
     ok(await stack.preview(["--expect-no-changes"]));

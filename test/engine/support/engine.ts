@@ -166,9 +166,9 @@ export class EngineStack {
     return this.pulumi(["destroy", "--yes", "--skip-preview", "--color=never"]);
   }
 
-  /** `pulumi stack export`: the state as stored (secrets encrypted). */
-  async exportState(): Promise<StateFile> {
-    return JSON.parse((await this.must(["stack", "export"])).stdout) as StateFile;
+  /** `pulumi stack export`: the state as stored (secrets encrypted), or with them shown. */
+  async exportState(showSecrets = false): Promise<StateFile> {
+    return JSON.parse((await this.must(["stack", "export", ...(showSecrets ? ["--show-secrets"] : [])])).stdout) as StateFile;
   }
 
   /** Stack outputs, secrets shown (for asserting values). */

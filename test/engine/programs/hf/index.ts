@@ -5,7 +5,9 @@
  * secret config, as the kit's do.
  *   engine:spaceName     the Space's name (a change is a replace of both resources)
  *   engine:adminPassword secret; a change updates the release in place (the Space restarts)
- *   engine:importName    when set, the Space of this name that exists at the Hub is adopted (import)
+ *   engine:adoptName     when set, a Space of this name that exists at the Hub is declared: its
+ *                        create adopts it (the engine cannot `import` a dynamic resource: its
+ *                        import Read carries no inputs, so no serialized provider)
  */
 import * as pulumi from "@pulumi/pulumi";
 import { hfSpaceFiles } from "../../../../infra/image/hf-space-files";
@@ -27,10 +29,8 @@ const release = new SpaceRelease("release", {
   waitTimeoutSeconds: 120,
 });
 
-const importName = cfg.get("importName");
-const adopted = importName
-  ? new Space("adopted", { apiUrl, owner: "alice", name: importName, visibility: "private", hardware: "cpu-basic" }, { import: `alice/${importName}` })
-  : undefined;
+const adoptName = cfg.get("adoptName");
+const adopted = adoptName ? new Space("adopted", { apiUrl, owner: "alice", name: adoptName, visibility: "private", hardware: "cpu-basic" }) : undefined;
 
 export const repoId = space.repoId;
 export const pageUrl = space.pageUrl;

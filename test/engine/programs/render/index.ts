@@ -4,8 +4,9 @@
  * the Render fake at `engine:apiUrl`. The API key is the stack's secret mlflow-kit:renderApiKey.
  *   engine:digest      the image digest's repeated hex digit (a change is an update: a deploy)
  *   engine:region      the service's region (a change is a replace: Render cannot move a service)
- *   engine:importId    when set, the service with this id that exists at Render is adopted (import)
- *   engine:importName  its name
+ *   engine:adoptName   when set, a service of this name that exists at Render is declared: its
+ *                      create adopts it (the engine cannot `import` a dynamic resource: its
+ *                      import Read carries no inputs, so no serialized provider)
  */
 import * as pulumi from "@pulumi/pulumi";
 import { RegistryCredential } from "../../../../infra/providers/render/registry-credential";
@@ -37,19 +38,19 @@ const service = new Service("service", {
   deployTimeoutSeconds: 60,
 });
 
-const importId = cfg.get("importId");
-const adopted = importId
+const adoptName = cfg.get("adoptName");
+const adopted = adoptName
   ? new Service("adopted", {
     apiUrl,
-    name: cfg.require("importName"),
+    name: adoptName,
     region: "oregon",
     plan: "starter",
     imagePath: `docker.io/library/nginx@sha256:${"a".repeat(64)}`,
     healthCheckPath: "/",
     numInstances: 1,
-    envVars: [],
+    envVars: [{ key: "GREETING", value: "hello" }],
     deployTimeoutSeconds: 60,
-  }, { import: importId })
+  })
   : undefined;
 
 export const serviceId = service.id;
