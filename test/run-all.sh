@@ -60,4 +60,5 @@ stage integration npm run test:integration
 stage engine npm run test:engine
 stage image npm run test:image
 stage edge npm run test:edge
+stage ops npm run test:ops
 summary
