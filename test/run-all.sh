@@ -57,6 +57,7 @@ TIMES+=("prepare (background): ${took}s, of which waited for: $((SECONDS - wait_
 [ "$rc" -eq 0 ] || fail_stage "prepare (test/prepare.sh)" "$rc" "$took" "$prep_log"
 cat "$prep_log"
 stage integration npm run test:integration
+stage engine npm run test:engine
 stage image npm run test:image
 stage edge npm run test:edge
 stage ops npm run test:ops

@@ -63,6 +63,9 @@ MLFLOW_AUTH_APP = "mlflow.server.auth:create_app"
 BOUNDED_AUTH_APP = "bounded_auth:create_app"
 # MLFLOW_METRICS=on: MLflow's exporter plus kit_metrics.py's figures, one /metrics per server.
 KIT_METRICS_APP = "kit_metrics:create_app"
+# Without MLflow's auth app (proxy mode): its app, with artifacts only through the server.
+MLFLOW_APP = "mlflow.server.fastapi_app:app"
+PROXIED_ARTIFACTS_APP = "proxied_artifacts:app"
 
 
 class StartupError(Exception):
@@ -786,13 +789,17 @@ def exec_in_place(lock):
 
 
 def with_bounded_auth(cmd, env):
-    """Serve bounded_auth.py's app (password checks one at a time) in place of MLflow's."""
+    """Serve bounded_auth.py's app (password checks one at a time) in place of MLflow's; without
+    the auth app, proxied_artifacts.py's. Both serve artifacts only through the server."""
+    # bounded_auth, edge_auth (the authorization function) and proxied_artifacts live beside this file.
+    here = os.path.dirname(os.path.abspath(__file__))
+    if MLFLOW_APP in cmd:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
+        return [PROXIED_ARTIFACTS_APP if part == MLFLOW_APP else part for part in cmd]
     if MLFLOW_AUTH_APP not in cmd:
         return cmd
     import mlflow.server.auth.sqlalchemy_store as store
 
-    # bounded_auth and edge_auth (the authorization function) live beside this file.
-    here = os.path.dirname(os.path.abspath(__file__))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
     if not hasattr(store, "check_password_hash"):
         log("warning: this MLflow verifies passwords elsewhere; serving its auth app unbounded")

@@ -133,4 +133,8 @@ def test_the_auth_app_is_swapped_for_the_bounded_one():
     cmd = ["uvicorn", "--factory", "mlflow.server.auth:create_app"]
     assert entrypoint.with_bounded_auth(cmd, env)[-1] == "bounded_auth:create_app"
     assert env["PYTHONPATH"].split(":")[0] == str(ENTRYPOINT.parent)
-    assert entrypoint.with_bounded_auth(["uvicorn", "mlflow.server.fastapi_app:app"], {}) == ["uvicorn", "mlflow.server.fastapi_app:app"]
+    # Without the auth app (proxy mode): MLflow's app wrapped so that artifacts go through it.
+    env = {}
+    assert entrypoint.with_bounded_auth(["uvicorn", "mlflow.server.fastapi_app:app"], env) == ["uvicorn", "proxied_artifacts:app"]
+    assert env["PYTHONPATH"].split(":")[0] == str(ENTRYPOINT.parent)
+    assert entrypoint.with_bounded_auth(["uvicorn", "other:app"], {}) == ["uvicorn", "other:app"]

@@ -112,7 +112,12 @@ export class NeonBranchProvider implements pulumi.dynamic.ResourceProvider {
       }
     });
     if (!branch) return { id: "", props };
-    return { id, props: { ...props, branchId: id, name: branch.name, parentBranchId: branch.parent_id ?? props.parentBranchId, ...(branch.expires_at ? { expiresAt: sameTime(branch.expires_at, props.expiresAt) ? props.expiresAt : branch.expires_at } : { expiresAt: undefined }) } };
+    const read: BranchOutputs = { ...props, branchId: id, name: branch.name, parentBranchId: branch.parent_id ?? props.parentBranchId };
+    // No expiry at Neon: the key goes (an undefined value fails the engine's protobuf Struct
+    // with "Unexpected struct type", failing every refresh: seen under the real engine).
+    if (branch.expires_at) read.expiresAt = sameTime(branch.expires_at, props.expiresAt) ? props.expiresAt : branch.expires_at;
+    else delete read.expiresAt;
+    return { id, props: read };
   }
 
   async update(id: string, olds: BranchOutputs, news: BranchInputs): Promise<pulumi.dynamic.UpdateResult<BranchOutputs>> {
