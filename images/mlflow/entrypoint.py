@@ -38,6 +38,8 @@ STARTUP_LOCK_KEY = 0x6D6C666C6F776B74
 MIN_REDACTED_LENGTH = 4
 # MLflow's own overrides of basic_auth.ini; the contract's variables are the only source.
 MLFLOW_AUTH_OVERRIDES = ("MLFLOW_AUTH_ADMIN_USERNAME", "MLFLOW_AUTH_ADMIN_PASSWORD")
+# Would switch off the host and origin checks the image configures (server_args).
+SECURITY_OVERRIDES = ("MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE",)
 # Read from the rendered basic_auth.ini instead, so they need not stay in the server's env.
 MOVED_TO_AUTH_CONFIG = ("MLFLOW_ADMIN_PASSWORD", "MLFLOW_AUTH_DATABASE_URI")
 # Seconds a verified credential stays cached in the server (MLflow's auth_cache_ttl_seconds).
@@ -332,6 +334,9 @@ def prepare_environment(contract, settings):
     for name in MLFLOW_AUTH_OVERRIDES:
         if os.environ.pop(name, None) is not None:
             log(f"note: ignoring {name}; the image takes the admin from MLFLOW_ADMIN_* only.")
+    for name in SECURITY_OVERRIDES:
+        if os.environ.pop(name, None) is not None:
+            log(f"note: ignoring {name}; the image keeps MLflow's host and origin checks on.")
     os.environ.update(settings)
     # The job runner spawns several ~250 MB consumer processes (an OOM on a 512 MB instance),
     # and exec-ing uvicorn (serve()) would skip launching it anyway.
@@ -531,6 +536,27 @@ def allowed_hosts(settings):
     return ",".join(h for host in hosts for h in (host, f"{host}:{port}"))
 
 
+def public_origins(settings):
+    """The origins a browser on the public host sends (MLFLOW_PUBLIC_SCHEME's description).
+
+    MLflow refuses a POST/PUT/PATCH/DELETE to /api/ or /ajax-api/ whose Origin is neither
+    loopback nor listed in --cors-allowed-origins ("Cross-origin request blocked", 403), and
+    the UI sends its reads (runs/search, ...) as POST: without this origin the UI is broken on
+    every public host. Browsers send the host in lower case and no default port.
+    """
+    host = settings["MLFLOW_PUBLIC_HOSTNAME"].lower()
+    if settings["MLFLOW_PUBLIC_SCHEME"] == "https":
+        return [f"https://{host}"]
+    port = settings["PORT"]
+    return list(dict.fromkeys([f"http://{host}:{port}", f"http://127.0.0.1:{port}"]))
+
+
+def allowed_origins(settings):
+    """--cors-allowed-origins: the public origin(s), then MLFLOW_CORS_ALLOWED_ORIGINS."""
+    extra = [o for o in settings.get("MLFLOW_CORS_ALLOWED_ORIGINS", "").split(",") if o]
+    return ",".join(dict.fromkeys(public_origins(settings) + extra))
+
+
 def server_args(settings):
     """`mlflow server` flags. None is secret: the backend store URI comes from the env."""
     args = [
@@ -541,9 +567,8 @@ def server_args(settings):
         "--serve-artifacts",
         "--artifacts-destination", settings["MLFLOW_ARTIFACTS_DESTINATION"],
         "--allowed-hosts", allowed_hosts(settings),
+        "--cors-allowed-origins", allowed_origins(settings),
     ]  # fmt: skip
-    if settings.get("MLFLOW_CORS_ALLOWED_ORIGINS"):
-        args += ["--cors-allowed-origins", settings["MLFLOW_CORS_ALLOWED_ORIGINS"]]
     if settings["MLFLOW_AUTH_MODE"] == "basic":
         args += ["--app-name", "basic-auth"]
     return args
