@@ -8,6 +8,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/test/image/setup.sh"
 bash "$ROOT/test/integration/setup.sh"
+bash "$ROOT/test/browser/setup.sh" # chromium from apt, for test/browser
 # shellcheck source=test/image/docker.sh
 source "$ROOT/test/image/docker.sh"
 trap docker_down EXIT

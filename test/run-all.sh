@@ -24,4 +24,6 @@ fi
 cat "$log"
 npm run test:integration
 npm run test:image
+# The UI in a real browser (chromium) on the image, through the dev stack's public host name.
+npm run test:browser
 npm run test:edge
