@@ -2,7 +2,8 @@
  * Writes the edge configuration the ECS target renders for a stack, with local endpoints in
  * place of the task addresses, for the edge test: Traefik's static and dynamic files, and
  * Authelia's configuration and users database (the API user's password given here, hashed
- * exactly as the program hashes it). Prints {domain, authDomain, apiUsername} as JSON.
+ * exactly as the program hashes it), and the clientip plugin under plugins-local (start Traefik in
+ * --out). Prints {domain, authDomain, apiUsername} as JSON.
  *
  *   tsx stacks/edge-config.ts --stack prod --out DIR --web-port N --ping-port N \
  *     --mlflow-url URL --authelia-url URL --api-password P
@@ -14,7 +15,7 @@ import { parseArgs } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { API_GROUP, defaultAuthDomain, hashPassword, renderAutheliaConfig, renderUsersDatabase, USER_GROUP } from "../infra/edge/authelia";
-import { renderTraefikDynamic, renderTraefikStatic } from "../infra/edge/traefik";
+import { clientIpPluginDir, clientIpPluginFiles, renderTraefikDynamic, renderTraefikStatic } from "../infra/edge/traefik";
 import { parseSettings } from "../infra/settings";
 import { OfflineMocks } from "./offline-mocks";
 import { readStackConfig } from "./stack-config";
@@ -42,6 +43,10 @@ async function main() {
   const dynamicFile = path.join(out, "dynamic.yml");
   // The test client plays the load balancer: it is the one address trusted with X-Forwarded-*.
   write("traefik.yml", renderTraefikStatic({ webPort: Number(values["web-port"]), pingPort: Number(values["ping-port"]), trustedIPs: ["127.0.0.1/32"], dynamicFile, host: "127.0.0.1" }));
+  // The local plugin, where Traefik looks for it when started in `out` (as the task does in /etc/traefik).
+  const pluginDir = clientIpPluginDir(out);
+  fs.mkdirSync(pluginDir, { recursive: true });
+  for (const [file, text] of Object.entries(clientIpPluginFiles())) fs.writeFileSync(path.join(pluginDir, file), text);
   write("dynamic.yml", renderTraefikDynamic({ domain: t.domain, authDomain, mlflowUrl: values["mlflow-url"]!, autheliaUrl: values["authelia-url"]! }));
   write("configuration.yml", renderAutheliaConfig({
     domain: t.domain, authDomain, port: new URL(values["authelia-url"]!).port ? Number(new URL(values["authelia-url"]!).port) : 9091,

@@ -7,6 +7,7 @@ import { dockerLabels } from "../docker/private-network";
 import { runSetupJob } from "../docker/setup-job";
 import { artifactUserPolicy } from "./s3";
 import type { ArtifactStorage } from "./types";
+import { dockerDuration } from "../docker/duration";
 
 export interface MinioArtifactStoreArgs {
   /** `<project>-<stack>`: prefixes the container and volume names. */
@@ -69,8 +70,10 @@ export class MinioArtifactStore extends pulumi.ComponentResource implements Arti
     }, { parent: this, ...keepData });
 
     const rootPassword = new random.RandomPassword(`${name}-root-password`, { length: 40, special: false }, { parent: this });
-    // Upper-case letters and digits: the shape of the contract's AWS_ACCESS_KEY_ID.
-    const accessKey = new random.RandomString(`${name}-access-key`, {
+    // Upper-case letters and digits: the shape of the contract's AWS_ACCESS_KEY_ID. A
+    // RandomPassword, not a RandomString: its result is a secret from birth, and its id is
+    // "none" (a RandomString keeps the key in plain text as its result and its id).
+    const accessKey = new random.RandomPassword(`${name}-access-key`, {
       length: 20, special: false, lower: false, upper: true, numeric: true,
       keepers: { rotation: String(args.keyRotation) },
     }, { parent: this });
@@ -93,7 +96,7 @@ export class MinioArtifactStore extends pulumi.ComponentResource implements Arti
       volumes: [{ volumeName: data.name, containerPath: "/data" }],
       restart: "unless-stopped",
       // The image has no curl; `mc ready local` asks the server's health endpoint.
-      healthcheck: { tests: ["CMD", "mc", "ready", "local"], interval: "5s", timeout: "5s", retries: 12, startPeriod: "10s" },
+      healthcheck: { tests: ["CMD", "mc", "ready", "local"], interval: dockerDuration(5), timeout: dockerDuration(5), retries: 12, startPeriod: dockerDuration(10) },
       wait: true,
       waitTimeout: 120,
       destroyGraceSeconds: 30,

@@ -7,6 +7,7 @@ import { dockerLabels } from "../docker/private-network";
 import { runSetupJob } from "../docker/setup-job";
 import { scramVerifier } from "./bootstrap/handler";
 import { APP_ROLE, AUTH_DATABASE, MetadataDatabase, TRACKING_DATABASE } from "./types";
+import { dockerDuration } from "../docker/duration";
 
 export interface LocalDatabaseArgs {
   /** `<project>-<stack>`: prefixes the container and volume names. */
@@ -106,7 +107,7 @@ export class LocalDatabase extends pulumi.ComponentResource implements MetadataD
       // not count as ready.
       healthcheck: {
         tests: ["CMD", "pg_isready", "--host", "127.0.0.1", "--port", String(PORT), "--username", "postgres", "--dbname", "postgres"],
-        interval: "5s", timeout: "5s", retries: 12, startPeriod: "30s",
+        interval: dockerDuration(5), timeout: dockerDuration(5), retries: 12, startPeriod: dockerDuration(30),
       },
       wait: true,
       waitTimeout: 180,

@@ -26,7 +26,7 @@ export interface SetupJobArgs {
  * anything reaching it from the machine running `pulumi up`.
  *
  * The provider waits for the container to exit (attach, mustRun false) and reports its exit
- * code without failing on it; the returned Output throws on a non-zero code, so whatever
+ * code without failing on it (its logs are not fetched, so they never reach the state); the returned Output throws on a non-zero code, so whatever
  * consumes it (the server's connection settings) never sees a half-set-up service.
  */
 export function runSetupJob(name: string, a: SetupJobArgs): pulumi.Output<string> {
@@ -40,7 +40,9 @@ export function runSetupJob(name: string, a: SetupJobArgs): pulumi.Output<string
     networkMode: a.networkName ? undefined : "none",
     volumes: a.volumes,
     attach: true,
-    logs: true,
+    // Never kept: the provider stores a one-shot container's logs in the state (containerLogs),
+    // in plain text, whatever the script printed. `docker logs <name>` shows them.
+    logs: false,
     mustRun: false,
     restart: "no",
     labels: a.labels,

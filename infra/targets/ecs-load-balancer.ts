@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { LOAD_BALANCER_IDLE_TIMEOUT_SECONDS } from "../edge/traefik";
 
 export interface EcsLoadBalancerArgs {
   namePrefix: string;
@@ -62,8 +63,12 @@ export class EcsLoadBalancer extends pulumi.ComponentResource {
       subnets: args.publicSubnetIds,
       // Requests with malformed headers never reach Traefik.
       dropInvalidHeaderFields: true,
-      // Large artifact uploads and downloads go through the server.
-      idleTimeout: 300,
+      // Shorter than Traefik's keep-alive timeout, as AWS requires of targets (else 502s when a
+      // target closes a connection the load balancer is about to reuse); see edge/traefik.ts.
+      idleTimeout: LOAD_BALANCER_IDLE_TIMEOUT_SECONDS,
+      // Append the client's address to X-Forwarded-For (the default, said out loud): Traefik's
+      // clientip plugin keeps that right-most entry only.
+      xffHeaderProcessingMode: "append",
       tags,
     }, { parent: this });
 

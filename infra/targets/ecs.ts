@@ -8,7 +8,7 @@ import {
   API_GROUP, AUTHELIA_CERTIFICATES_DIR, AUTHELIA_CONTAINER_ENV, autheliaStartScript,
   hashPassword, renderAutheliaConfig, renderUsersDatabase, USER_GROUP, type AutheliaUser,
 } from "../edge/authelia";
-import { renderTraefikDynamic, renderTraefikStatic, TRAEFIK_CONTAINER_ENV, traefikStartScript } from "../edge/traefik";
+import { renderTraefikDynamic, renderTraefikStatic, TRAEFIK_CONTAINER_ENV, traefikPluginEnvironment, traefikStartScript } from "../edge/traefik";
 import { CONTRACT_VARIABLES, type RuntimeEnvironment } from "../runtime-contract";
 import { EcsAlarms } from "./ecs-alarms";
 import { EcsLoadBalancer, type DnsRecord } from "./ecs-load-balancer";
@@ -168,6 +168,7 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
         environment: {
           [TRAEFIK_CONTAINER_ENV.static]: network.publicCidrs.apply((cidrs) => stringify(renderTraefikStatic({ webPort: PORTS.traefik, pingPort: PORTS.traefikPing, trustedIPs: cidrs, dynamicFile: "/etc/traefik/dynamic.yml" }))),
           [TRAEFIK_CONTAINER_ENV.dynamic]: stringify(renderTraefikDynamic({ domain: args.domain, authDomain: args.authDomain, mlflowUrl: internal("mlflow", PORTS.mlflow), autheliaUrl: internal("authelia", PORTS.authelia) })),
+          ...traefikPluginEnvironment(),
         },
         secrets: [],
         ports: [PORTS.traefik, PORTS.traefikPing],

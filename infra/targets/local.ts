@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { dockerLabels } from "../docker/private-network";
 import type { RuntimeEnvironment } from "../runtime-contract";
 import type { DeployedTarget } from "./types";
+import { dockerDuration } from "../docker/duration";
 
 export interface LocalTargetArgs {
   /** `<project>-<stack>`: prefixes the container and network names. */
@@ -65,7 +66,7 @@ export class LocalTarget extends pulumi.ComponentResource implements DeployedTar
       // The image's own check, stated here so that it is what `pulumi up` waits for.
       healthcheck: {
         tests: ["CMD", "python", "-c", `import urllib.request; urllib.request.urlopen('http://127.0.0.1:${args.port}/health', timeout=4)`],
-        interval: "15s", timeout: "5s", retries: 4, startPeriod: "120s",
+        interval: dockerDuration(15), timeout: dockerDuration(5), retries: 4, startPeriod: dockerDuration(120),
       },
       // The first start migrates both databases before it serves.
       wait: true,

@@ -26,7 +26,7 @@ postgres = image_conftest.postgres  # session fixture: a throwaway cluster
 s3 = image_conftest.s3  # session fixture: moto's S3 server
 start_server = image_conftest.start_server  # the entrypoint as a server
 
-from standins import AutheliaForwardAuthStandIn, UpstreamRecorder  # noqa: E402
+from standins import AlbStandIn, AutheliaForwardAuthStandIn, UpstreamRecorder  # noqa: E402
 
 STACK = "prod"
 TRAEFIK = Path(sys.executable).parent / "traefik"
@@ -49,15 +49,15 @@ def mlflow_server(postgres, s3, start_server):
 
 
 class Edge:
-    def __init__(self, root, domain, auth_domain, api_username, api_password, web_port, stand_in, recorder, traefik):
+    def __init__(self, root, domain, auth_domain, api_username, api_password, web_port, stand_in, recorder, traefik, alb):
         self.root, self.domain, self.auth_domain = root, domain, auth_domain
         self.api_username, self.api_password = api_username, api_password
-        self.web_port, self.stand_in, self.recorder, self.traefik = web_port, stand_in, recorder, traefik
+        self.web_port, self.stand_in, self.recorder, self.traefik, self.alb = web_port, stand_in, recorder, traefik, alb
 
-    def get(self, host, path="/", **kwargs):
-        """A request to Traefik as the load balancer forwards it: Host header, no port."""
+    def get(self, host, path="/", method="GET", **kwargs):
+        """A request through the load balancer stand-in (its HTTPS listener) to Traefik."""
         headers = {"Host": host, **kwargs.pop("headers", {})}
-        return requests.get(f"http://127.0.0.1:{self.web_port}{path}", headers=headers, allow_redirects=False, timeout=30, **kwargs)
+        return requests.request(method, f"http://127.0.0.1:{self.alb.https.port}{path}", headers=headers, allow_redirects=False, timeout=30, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +77,7 @@ def edge(mlflow_server, tmp_path_factory):
 
     log = open(root / "traefik.log", "w")
     traefik = subprocess.Popen([str(TRAEFIK), f"--configFile={root / 'traefik.yml'}"], stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True)
+                               stdin=subprocess.DEVNULL, start_new_session=True, cwd=root)
 
     def ready():
         if traefik.poll() is not None:
@@ -85,14 +85,17 @@ def edge(mlflow_server, tmp_path_factory):
         try:
             # Ping up, and the file provider's routers loaded (the portal host answers).
             return (requests.get(f"http://127.0.0.1:{ping_port}/ping", timeout=2).status_code == 200
-                    and requests.get(f"http://127.0.0.1:{web_port}/", headers={"Host": info["authDomain"]}, timeout=2).status_code == 200)
+                    and requests.get(f"http://127.0.0.1:{web_port}/", headers={"Host": info["authDomain"], "X-Forwarded-Proto": "https"},
+                                     timeout=2).status_code == 200)
         except requests.RequestException:
             return False
 
-    wait_until(ready, 30, "traefik")
+    wait_until(ready, 60, "traefik")
+    alb = AlbStandIn(web_port).start()
     try:
-        yield Edge(root, info["domain"], info["authDomain"], info["apiUsername"], api_password, web_port, stand_in, recorder, traefik)
+        yield Edge(root, info["domain"], info["authDomain"], info["apiUsername"], api_password, web_port, stand_in, recorder, traefik, alb)
     finally:
+        alb.stop()
         traefik.terminate()
         try:
             traefik.wait(10)
@@ -106,13 +109,13 @@ def edge(mlflow_server, tmp_path_factory):
 
 @pytest.fixture
 def resolve_to_edge(edge, monkeypatch):
-    """Client-side DNS: the stack's host names on port 80 resolve to Traefik on 127.0.0.1,
-    so clients send `Host: mlflow.example.com` (no port), as behind the load balancer."""
+    """Client-side DNS: the stack's host names on port 80 resolve to the load balancer stand-in
+    on 127.0.0.1, so clients send `Host: mlflow.example.com` (no port)."""
     real = socket.getaddrinfo
 
     def fake(host, port, *args, **kwargs):
         if host in (edge.domain, edge.auth_domain) and int(port or 80) == 80:
-            return real("127.0.0.1", edge.web_port, *args, **kwargs)
+            return real("127.0.0.1", edge.alb.https.port, *args, **kwargs)
         return real(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", fake)
@@ -120,3 +123,28 @@ def resolve_to_edge(edge, monkeypatch):
         if var.startswith("MLFLOW_TRACKING_") or var.startswith("AWS_"):
             monkeypatch.delenv(var)
     return edge
+
+
+# --- the attack tally -------------------------------------------------------------------
+
+ATTACKS = []  # (name, status, reached_mlflow)
+
+
+def attack(edge, name, send):
+    """Runs one attack; records whether anything of it reached MLflow (the recorder in front)."""
+    before = len(edge.recorder.requests)
+    status = send()
+    status = getattr(status, "status_code", status)
+    reached = len(edge.recorder.requests) > before
+    ATTACKS.append((name, status, reached))
+    return status, reached
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not ATTACKS:
+        return
+    through = [(n, s) for n, s, reached in ATTACKS if reached]
+    terminalreporter.write_sep("-", "edge attack suite")
+    terminalreporter.write_line(f"{len(ATTACKS)} attacks sent; {len(through)} reached MLflow")
+    for name, status in through:
+        terminalreporter.write_line(f"  GOT THROUGH: {name} (answer {status})")

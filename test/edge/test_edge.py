@@ -46,7 +46,8 @@ def test_no_or_wrong_credentials_never_reach_mlflow(edge):
     assert browser.status_code == 302
     location = urlsplit(browser.headers["Location"])
     assert f"{location.scheme}://{location.netloc}" == f"https://{edge.auth_domain}"
-    assert parse_qs(location.query)["rd"] == [f"http://{edge.domain}{path}"]
+    assert parse_qs(location.query)["rd"] == [f"https://{edge.domain}{path}"]
+    assert parse_qs(location.query)["rm"] == ["GET"]
     wrong = edge.get(edge.domain, path, auth=(edge.api_username, edge.api_password + "x"))
     assert wrong.status_code == 401 and "Basic" in wrong.headers.get("WWW-Authenticate", "")
     unknown = edge.get(edge.domain, path, auth=("mallory", edge.api_password))

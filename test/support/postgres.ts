@@ -9,7 +9,7 @@
  * Needs the server package: apt-get update && apt-get install -y postgresql
  */
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -58,9 +58,19 @@ export function findPostgresBin(): string {
   return path.join(root, versions[0], "bin");
 }
 
-/** bin/ of one major's server, installed by test/integration/setup.sh. */
+/**
+ * bin/ of one major's server, installed by test/integration/setup.sh: as root in a world-readable
+ * folder outside the checkout (the `postgres` user runs it and may not enter the checkout), keyed
+ * by the hash of postgres-majors/package-lock.json; as any other user inside the checkout.
+ */
 export function majorPostgresBin(major: string): string {
-  const bin = path.resolve(__dirname, "..", "integration", "postgres-majors", "node_modules", `pg${major}`, "native", "bin");
+  const majors = path.resolve(__dirname, "..", "integration", "postgres-majors");
+  let prefix = majors;
+  if (process.getuid?.() === 0) {
+    const hash = createHash("sha256").update(fs.readFileSync(path.join(majors, "package-lock.json"))).digest("hex");
+    prefix = path.join(process.env.MLFLOW_KIT_PG_MAJORS_CACHE || "/var/cache/mlflow-kit/postgres-majors", hash.slice(0, 16));
+  }
+  const bin = path.join(prefix, "node_modules", `pg${major}`, "native", "bin");
   if (!fs.existsSync(path.join(bin, "initdb"))) {
     throw new Error(`PostgreSQL ${major} binaries not found at ${bin}: run bash test/integration/setup.sh (npm run test:integration does)`);
   }

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { AUTHELIA_CONTAINER_ENV, AUTHELIA_SECRET_FILES, autheliaStartScript } from "../../infra/edge/authelia";
-import { TRAEFIK_CONTAINER_ENV, traefikStartScript } from "../../infra/edge/traefik";
+import { clientIpPluginDir, clientIpPluginFiles, TRAEFIK_CONTAINER_ENV, traefikPluginEnvironment, traefikStartScript } from "../../infra/edge/traefik";
 
 /** A stand-in binary: records its arguments and environment, then exits 0. */
 function fakeBinary(dir: string, name: string): string {
@@ -58,13 +58,18 @@ describe("container start scripts", () => {
     expect(fs.existsSync(path.join(tmp, "authelia.args"))).toBe(false);
   });
 
-  it("Traefik: both files from the environment, then traefik with the static file", () => {
+  it("Traefik: both files and the clientip plugin from the environment, then traefik with the static file, in its directory", () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "traefik-start-"));
-    fakeBinary(tmp, "traefik");
+    fs.writeFileSync(path.join(tmp, "traefik"), `#!/bin/sh\npwd > '${tmp}/traefik.cwd'\nprintf '%s\\n' "$@" > '${tmp}/traefik.args'\n`, { mode: 0o755 });
     const dir = path.join(tmp, "etc");
     execFileSync("/bin/sh", ["-c", traefikStartScript(dir)], {
-      env: { PATH: `${tmp}:${process.env.PATH}`, [TRAEFIK_CONTAINER_ENV.static]: "entryPoints: {}\n", [TRAEFIK_CONTAINER_ENV.dynamic]: "http: {}\n" },
+      env: { PATH: `${tmp}:${process.env.PATH}`, [TRAEFIK_CONTAINER_ENV.static]: "entryPoints: {}\n", [TRAEFIK_CONTAINER_ENV.dynamic]: "http: {}\n", ...traefikPluginEnvironment() },
     });
+    // Traefik finds a local plugin under ./plugins-local of its working directory.
+    expect(fs.readFileSync(path.join(tmp, "traefik.cwd"), "utf8").trim()).toBe(dir);
+    for (const [file, text] of Object.entries(clientIpPluginFiles())) {
+      expect(fs.readFileSync(path.join(clientIpPluginDir(dir), file), "utf8").trim(), file).toBe(text.trim());
+    }
     expect(fs.readFileSync(path.join(dir, "traefik.yml"), "utf8")).toBe("entryPoints: {}\n");
     expect(fs.readFileSync(path.join(dir, "dynamic.yml"), "utf8")).toBe("http: {}\n");
     expect(fs.readFileSync(path.join(tmp, "traefik.args"), "utf8").trim()).toBe(`--configFile=${path.join(dir, "traefik.yml")}`);

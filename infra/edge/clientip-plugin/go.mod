@@ -1,0 +1,3 @@
+module github.com/mlflow-kit/clientip
+
+go 1.22
