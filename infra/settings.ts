@@ -202,6 +202,22 @@ const credentialRotation = z
   })
   .default({ adminPassword: 0, databasePassword: 0, flaskSecretKey: 0, apiUserPassword: 0, autheliaSecrets: 0 });
 
+/**
+ * What review stacks (pr-N, `npm run review`) made from this stack's file differ in; read from
+ * Pulumi.dev.yaml only. The target's other settings come from this stack's target when the kind
+ * is the same, and are validated by the review stack's own settings.
+ */
+const reviewTemplate = z.strictObject({
+  target: z.looseObject({
+    kind: z.enum(["render", "hf-space", "none"], { message: "must be render (a paid plan: Render's API cannot create free services), hf-space, or none (no server)" }),
+    plan: z.string().refine((p) => ["starter", "standard", "pro"].includes(p), { message: "must be a paid Render plan (starter, standard, pro): Render's API cannot create free services, so no review stack could be made" }).optional(),
+  }).optional().describe("Review stacks' target: {kind: render, plan: starter}, {kind: hf-space, owner: ...}, or {kind: none} (no server)"),
+  database: z.strictObject({
+    projectId: z.string().regex(/^[a-z0-9-]{1,60}$/, { message: "must be a Neon project id such as shiny-wind-028834" }).optional().describe("Neon project whose default branch each review stack branches (its data: empty, or fixtures loaded there); never dev's. Unset: each review stack creates its own project"),
+  }).optional().describe("Review stacks' data"),
+  ttlHours: z.number().int().min(1).max(720, { message: "must be at most 720 (30 days): Neon refuses a branch expiry further ahead" }).optional().describe("Review stacks' lease in hours (default 72), renewed by each push"),
+}).optional().describe("Pulumi.dev.yaml: what review stacks made from it differ in");
+
 /** Config keys (without the "mlflow-kit:" namespace) and their schemas. */
 const plainKeys = {
   lifecycle,
@@ -219,6 +235,7 @@ const plainKeys = {
   skipTarget: z.boolean().default(false).describe("Deploy storage, database and image only"),
   /** Step 1 of "Decommissioning a long-lived stack" (README): protection off, data kept. */
   decommission: z.boolean().default(false).describe("Before `pulumi destroy` of a long-lived stack: turns off protect and RDS deletion protection; the bucket is kept and RDS leaves a final snapshot"),
+  review: reviewTemplate,
 } as const;
 
 /** Secret config keys: set with `pulumi config set --secret`, never in plain text. */
@@ -310,7 +327,10 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
       input.aws = { region: value };
       continue;
     }
-    if (!fullKey.startsWith(ns)) continue; // other providers' config (aws:profile, ...) is theirs
+    if (!fullKey.startsWith(ns)) {
+      problems.push(...providerKeyProblems(fullKey, value, raw));
+      continue; // other providers' config (aws:profile, ...) is theirs
+    }
     const key = fullKey.slice(ns.length);
     if (key in SECRET_KEYS) {
       if (!raw.secretKeys.has(fullKey)) {
@@ -438,6 +458,11 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   }
   if (problems.length) throw new SettingsError(problems);
 
+  // Names are lower-cased (S3, Render, Neon): "Dev" would plan dev's names and adopt, then
+  // delete, dev's service. Refused before anything exists.
+  if (/[A-Z]/.test(raw.stack)) {
+    throw new SettingsError([`stack name: "${raw.stack}" has upper-case letters, and every resource name is lower-case, so it would collide with stack "${raw.stack.toLowerCase()}" (the same bucket, database and service). Use a lower-case stack name: \`pulumi stack rename ${raw.stack.toLowerCase()}\` (or \`pulumi stack init ${raw.stack.toLowerCase()}\`)`]);
+  }
   const namePrefix = `${raw.project}-${raw.stack}`.toLowerCase();
   if (!/^[a-z0-9][a-z0-9-]{1,40}[a-z0-9]$/.test(namePrefix)) {
     throw new SettingsError([`stack name: "${raw.stack}" gives the name prefix "${namePrefix}", which must be 3-42 lower-case letters, digits and hyphens (it names the bucket and the database). Use a shorter stack name of that form`]);
@@ -578,6 +603,38 @@ function parseValue(value: string): unknown {
     }
   }
   return value;
+}
+
+/** Config namespaces the kit's program and providers read; any other is a typo or left over. */
+export const PROVIDER_NAMESPACES = ["aws", "docker", "random", "postgresql", "pulumi"] as const;
+/** A provider config key that holds a credential (aws:secretKey, aws:accessKey, aws:token, gcp:credentials, ...). */
+const CREDENTIAL_KEY = /(secret|secretkey|password|passwd|token|api[-_]?key|access[-_]?key|private[-_]?key|credentials?)$/i;
+
+/** Config outside the kit's namespace: only providers' namespaces, and their credentials only as secrets. */
+function providerKeyProblems(fullKey: string, value: string, raw: RawConfig): string[] {
+  const at = fullKey.indexOf(":");
+  const namespace = at > 0 ? fullKey.slice(0, at) : "";
+  const key = at > 0 ? fullKey.slice(at + 1) : fullKey;
+  if (!(PROVIDER_NAMESPACES as readonly string[]).includes(namespace)) {
+    const meant = closest(namespace, [raw.project, ...PROVIDER_NAMESPACES]);
+    const fix = meant ? `Did you mean ${meant}:${key}? Move it: \`pulumi config rm ${fullKey} && pulumi config set ${meant}:${key} <value>\`` : `Remove it (\`pulumi config rm ${fullKey}\`)`;
+    return [`${fullKey}: the namespace "${namespace || "(none)"}" is neither ${raw.project} nor a provider the kit uses (${PROVIDER_NAMESPACES.join(", ")}), so nothing would read it. ${fix}`];
+  }
+  if (raw.secretKeys.has(fullKey)) return [];
+  const out: string[] = [];
+  if (CREDENTIAL_KEY.test(key)) {
+    out.push(`${fullKey}: is a credential set in plain text, so it is stored unencrypted in Pulumi.${raw.stack}.yaml. Remove it and set it as a secret: \`pulumi config rm ${fullKey} && pulumi config set --secret ${fullKey} <value>\` (for AWS, prefer the role the deploy assumes by OIDC to stored keys)`);
+  }
+  let parsedValue: unknown;
+  try {
+    parsedValue = /^[[{]/.test(value.trim()) ? JSON.parse(value) : undefined;
+  } catch {
+    parsedValue = undefined;
+  }
+  for (const p of credentialLikePaths(parsedValue, fullKey)) {
+    out.push(`${p}: looks like a credential in plain config. Set ${fullKey} as a secret: \`pulumi config set --secret ${fullKey} ...\``);
+  }
+  return out;
 }
 
 /** Paths inside a structured value whose key names a credential. */

@@ -15,10 +15,18 @@ import { evaluateStack, type EvaluatedStack, type PlannedResource } from "./offl
 import { checkPolicies, readPolicyConfig, type PolicyConfig, type Violation } from "./policy-check";
 import { readStackConfig } from "./stack-config";
 
-export type Plan = EvaluatedStack & { skipped: string[]; violations: Violation[] };
+/** placeholders: the secret keys filled with a stand-in value (offline only), as the plan says. */
+export type Plan = EvaluatedStack & { skipped: string[]; violations: Violation[]; placeholders: string[] };
 
 export interface PlanOptions {
+  /** Kinds this version cannot deploy fail, as in `pulumi up` (otherwise: left out with a note). */
   strict?: boolean;
+  /**
+   * A secret neither the environment (MLFLOW_KIT_<KEY>) nor the file holds is missing, as in
+   * `pulumi up`: settings name it with the `pulumi config set --secret` command. The CLI's
+   * --strict sets this too; otherwise a placeholder stands in and the plan lists it.
+   */
+  requireSecrets?: boolean;
   dir?: string;
   revealSecrets?: boolean;
   /** Config values over Pulumi.<stack>.yaml's (full keys, strings as the engine has them). */
@@ -29,12 +37,14 @@ export interface PlanOptions {
 
 export async function plan(stack: string, opts: PlanOptions = {}): Promise<Plan> {
   const cfg = readStackConfig(stack, process.env, opts.dir);
+  const dropped = new Set(opts.requireSecrets ? cfg.missing.filter((k) => !(k in (opts.overrides ?? {}))) : []);
+  const config = Object.fromEntries(Object.entries({ ...cfg.config, ...opts.overrides }).filter(([k]) => !dropped.has(k)));
   let skipped: string[] = [];
   const evaluated = await evaluateStack({
     project: cfg.project,
     stack,
-    config: { ...cfg.config, ...opts.overrides },
-    secretKeys: cfg.secretKeys,
+    config,
+    secretKeys: cfg.secretKeys.filter((k) => !dropped.has(k)),
     revealSecrets: opts.revealSecrets,
     program: () => {
       const settings = loadSettings({ allowUnsupported: !opts.strict });
@@ -45,7 +55,8 @@ export async function plan(stack: string, opts: PlanOptions = {}): Promise<Plan>
   const violations = await checkPolicies(evaluated.resources.map((r) => ({
     urn: r.urn, type: r.type, name: r.name, parent: r.parent, options: r.options, ...r.analyzer,
   })), opts.policyConfig);
-  return { ...evaluated, skipped, violations };
+  const placeholders = cfg.placeholders.filter((k) => !dropped.has(k) && !(k in (opts.overrides ?? {})));
+  return { ...evaluated, skipped, violations, placeholders };
 }
 
 export const hasMandatory = (p: Plan) => p.violations.some((v) => v.level === "mandatory");
@@ -56,6 +67,7 @@ export function planJson(p: Plan): string {
     resources: p.resources.map(({ urn, type, name, parent, inputs }) => ({ urn, type, name, parent, inputs: shown(inputs) })),
     outputs: p.outputs,
     skipped: p.skipped,
+    placeholders: p.placeholders,
     violations: p.violations,
   }, null, 2);
 }
@@ -84,6 +96,7 @@ export function planText(p: Plan): string {
   lines.push("outputs:");
   for (const [k, v] of Object.entries(p.outputs)) lines.push(`  ${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
   for (const s of p.skipped) lines.push(`not planned: ${s}`);
+  if (p.placeholders.length) lines.push(placeholderNote(p.placeholders));
   const counts = (["mandatory", "advisory", "remediate"] as const).map((l) => `${p.violations.filter((v) => v.level === l).length} ${l}`);
   lines.push(`policy violations (policies/): ${counts.join(", ")}`);
   for (const v of p.violations) {
@@ -91,6 +104,11 @@ export function planText(p: Plan): string {
     for (const l of v.message.split("\n")) lines.push(`      ${l}`);
   }
   return lines.join("\n");
+}
+
+/** Which secrets the plan filled with stand-ins: its resources are right, those values are not real. */
+export function placeholderNote(keys: string[]): string {
+  return `placeholders used for ${keys.length} secret${keys.length === 1 ? "" : "s"} not in the environment (offline only; MLFLOW_KIT_<KEY> gives a real one; --strict fails instead): ${keys.join(", ")}`;
 }
 
 /** Inputs as a reviewer reads them: without a dynamic resource's serialized provider code. */
@@ -112,8 +130,9 @@ async function main() {
   });
   try {
     const policyConfig = values["policy-config"] ? readPolicyConfig(values["policy-config"]) : undefined;
-    const p = await plan(values.stack!, { strict: values.strict, dir: values.dir, policyConfig });
+    const p = await plan(values.stack!, { strict: values.strict, requireSecrets: values.strict, dir: values.dir, policyConfig });
     for (const s of p.skipped) process.stderr.write(`note: not planned: ${s}\n`);
+    if (p.placeholders.length) process.stderr.write(`note: ${placeholderNote(p.placeholders)}\n`);
     process.stdout.write(`${values.json ? planJson(p) : planText(p)}\n`);
     if (hasMandatory(p)) {
       process.stderr.write(`policy: ${p.violations.filter((v) => v.level === "mandatory").length} mandatory violation(s); pulumi preview with --policy-pack policies would fail the same way\n`);

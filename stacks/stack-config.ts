@@ -11,8 +11,13 @@ export interface StackConfig {
   /** Full keys to string values, structured values as JSON text: what the engine hands a program. */
   config: Record<string, string>;
   secretKeys: string[];
-  /** Secret keys filled with a placeholder because neither the environment nor the file had them. */
+  /** Secret keys filled with a placeholder because the environment did not give them. */
   placeholders: string[];
+  /**
+   * Of those, the ones the file does not hold either (no `secure:` value): `pulumi up` would
+   * find them missing. `npm run plan -- --strict` leaves them out, so settings name each one.
+   */
+  missing: string[];
 }
 
 /** MLFLOW_KIT_GHCR_TOKEN for ghcrToken. */
@@ -59,15 +64,17 @@ export function readStackConfig(stack: string, env: NodeJS.ProcessEnv = process.
   const config: Record<string, string> = {};
   const secretKeys: string[] = [];
   const placeholders: string[] = [];
-  const fill = (fullKey: string, key: string) => {
+  const missing: string[] = [];
+  const fill = (fullKey: string, key: string, inFile: boolean) => {
     const fromEnv = env[secretEnvName(key)];
     config[fullKey] = fromEnv ?? placeholder(key, doc.config ?? {});
     secretKeys.push(fullKey);
     if (fromEnv === undefined) placeholders.push(fullKey);
+    if (fromEnv === undefined && !inFile) missing.push(fullKey);
   };
   for (const [fullKey, value] of Object.entries(doc.config ?? {})) {
     if (value && typeof value === "object" && "secure" in value) {
-      fill(fullKey, fullKey.split(":").pop()!);
+      fill(fullKey, fullKey.split(":").pop()!, true);
       continue;
     }
     config[fullKey] = typeof value === "string" ? value : JSON.stringify(value);
@@ -75,7 +82,7 @@ export function readStackConfig(stack: string, env: NodeJS.ProcessEnv = process.
   for (const key of Object.keys(SECRET_KEYS)) {
     const fullKey = `${PROJECT}:${key}`;
     if (key === "adminPassword" || fullKey in config) continue; // optional: generated when unset
-    fill(fullKey, key);
+    fill(fullKey, key, false);
   }
-  return { project: PROJECT, stack, config, secretKeys, placeholders };
+  return { project: PROJECT, stack, config, secretKeys, placeholders, missing };
 }

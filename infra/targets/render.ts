@@ -68,7 +68,9 @@ export class RenderTarget extends pulumi.ComponentResource implements DeployedTa
       hostnameEnvKey: args.domain ? undefined : "MLFLOW_PUBLIC_HOSTNAME",
       customDomain: args.domain,
       deployTimeoutSeconds: args.deployTimeoutMinutes * 60,
-    }, { parent: this });
+      // A free service was made by a person in the dashboard (the API cannot create one) and only
+      // adopted here: destroying the stack, or the teardown, forgets it and never deletes it.
+    }, { parent: this, retainOnDelete: args.plan === "free" });
 
     this.url = this.service.url;
     this.registerOutputs({ url: this.url, serviceId: this.service.id, dashboardUrl: this.service.dashboardUrl });

@@ -3,11 +3,13 @@
  * facts through the workspace, asks a decision function, and carries out only what it decided.
  * Secrets pass from one config to another as secrets and are never written to the log.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { ConfigMap } from "@pulumi/pulumi/automation";
 import { PROJECT, SECRET_KEYS } from "../../infra/settings";
-import { secretEnvName } from "../stack-config";
+import { readStackConfig, REPO_ROOT, secretEnvName } from "../stack-config";
 import { planRotation, describeChanges, type Credential, type RotationPlan } from "./rotation-decision";
-import { decideTeardown, stackFacts, type StackFacts, type TeardownDecision, type TeardownRequest } from "./teardown-decision";
+import { decideTeardown, stackFacts, withDependents, type StackFacts, type TeardownDecision, type TeardownRequest } from "./teardown-decision";
 import { reviewStackConfig, reviewStackName, type ConfigEntry } from "./review-config";
 import type { LifecycleWorkspace } from "./workspace";
 
@@ -68,8 +70,18 @@ export async function teardown(ws: LifecycleWorkspace, opts: { request: Teardown
     if ("error" in f) unreadable.push({ stack: s.name, action: "refuse", reason: `stack ${s.name}: its state could not be read (${f.error}); nothing was decided. Check \`pulumi stack export --stack ${s.name}\`` });
     else facts.push(f);
   }
+  // What every other stack builds on (its config), so that a shared stack outlives its users.
+  const users: Array<{ name: string; uses: string[] }> = facts.map((f) => ({ name: f.name, uses: f.uses ?? [] }));
+  for (const s of summaries.filter((x) => !wanted.includes(x))) {
+    try {
+      users.push({ name: s.name, uses: stackFacts({ name: s.name, config: plainValues(await ws.getAllConfig(s.name)) }).uses ?? [] });
+    } catch {
+      // Unreadable: it cannot be shown to depend on anything; its own decision says so.
+    }
+  }
+  const linked = withDependents(facts, users);
   // An explicit --stack that is unreadable is refused as such; one that does not exist is an error.
-  const decisions = "stack" in opts.request && unreadable.length ? unreadable : [...decideTeardown(facts, opts.request, opts.now), ...unreadable];
+  const decisions = "stack" in opts.request && unreadable.length ? unreadable : [...decideTeardown(linked, opts.request, opts.now), ...unreadable];
   const result: TeardownResult = { decisions, destroyed: [], failed: [] };
   for (const d of decisions) io.log(`${d.action.padEnd(7)} ${d.stack}: ${d.reason}`);
   if (opts.dryRun) {
@@ -95,29 +107,35 @@ export async function teardown(ws: LifecycleWorkspace, opts: { request: Teardown
 // ---------------------------------------------------------------------------------------------
 // review stacks
 
+/** Pulumi.dev.yaml's plain values as the workspace would give them: the review stacks' template. */
+export function devTemplate(root = REPO_ROOT): Record<string, ConfigEntry> {
+  const dev = readStackConfig("dev", {}, root);
+  return Object.fromEntries(Object.entries(dev.config).filter(([k]) => !dev.secretKeys.includes(k)).map(([k, v]) => [k, { value: v, secret: false }]));
+}
+
+/** MLFLOW_KIT_<KEY> of the environment (the review environment's own keys), as full config keys. */
+export function secretsFromEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(SECRET_KEYS)) {
+    const value = env[secretEnvName(key)];
+    if (value) out[`${PROJECT}:${key}`] = value;
+  }
+  return out;
+}
+
+/**
+ * Creates or updates pr-N. Reads nothing of dev's stack: the template is the repository's
+ * Pulumi.dev.yaml, the secrets the review environment's, so the review credential needs no
+ * access to dev (and has none).
+ */
 export async function reviewUp(
   ws: LifecycleWorkspace,
-  opts: { pr: number | string; now: Date; ttlHours?: number; env: NodeJS.ProcessEnv; dryRun?: boolean; policyPacks?: string[] },
+  opts: { pr: number | string; now: Date; ttlHours?: number; env: NodeJS.ProcessEnv; dryRun?: boolean; policyPacks?: string[]; root?: string },
   io: Io,
 ): Promise<{ stack: string; expiresAt: string }> {
-  const stack = reviewStackName(opts.pr);
-  const dev = await ws.getAllConfig("dev");
-  const devText = plainValues(dev);
-  const devValues: Record<string, ConfigEntry> = Object.fromEntries(Object.entries(dev).map(([k, v]) => [k, { value: devText[k], secret: v.secret ?? false }]));
-  // Secrets may come from the environment (CI), as for the offline plan: MLFLOW_KIT_<KEY>.
-  for (const key of Object.keys(SECRET_KEYS)) {
-    const fromEnv = opts.env[secretEnvName(key)];
-    if (fromEnv) devValues[`${PROJECT}:${key}`] = { value: fromEnv, secret: true };
-  }
-  let neonProjectId: string | undefined;
-  try {
-    const out = (await ws.stackOutputs("dev")).neonProjectId;
-    if (out && typeof out.value === "string") neonProjectId = out.value;
-  } catch {
-    neonProjectId = undefined; // dev not deployed: reviewStackConfig says what to do
-  }
-  const { config, expiresAt } = reviewStackConfig({ pr: opts.pr, dev: devValues, neonProjectId, now: opts.now, ttlHours: opts.ttlHours });
+  const { stack, config, expiresAt, notes } = reviewStackConfig({ pr: opts.pr, dev: devTemplate(opts.root), secrets: secretsFromEnv(opts.env), now: opts.now, ttlHours: opts.ttlHours });
   for (const [k, v] of Object.entries(config).sort(([a], [b]) => a.localeCompare(b))) io.log(`${stack} ${k}: ${v.secret ? "[secret]" : v.value}`);
+  for (const note of notes) io.log(`note: ${note}`);
   if (opts.dryRun) {
     io.log("dry run: no stack created");
     return { stack, expiresAt };
@@ -132,6 +150,38 @@ export async function reviewUp(
   await ws.up(stack, { policyPacks: opts.policyPacks, onOutput: (t) => io.log(t.trimEnd()) });
   io.log(`${stack} is up; it expires ${expiresAt}`);
   return { stack, expiresAt };
+}
+
+/**
+ * `npm run deploy -- --stack S [--create]` (the deploy workflow, default branch only): with
+ * --create, makes the stack when it is missing (dev removed by hand, or never made; without it
+ * a missing stack is refused), sets the secrets the environment
+ * gives (MLFLOW_KIT_<KEY>, as secrets), and runs `pulumi up` with the policy pack, which previews
+ * before it changes anything.
+ */
+export async function deploy(
+  ws: LifecycleWorkspace,
+  opts: { stack: string; env: NodeJS.ProcessEnv; create?: boolean; policyPacks?: string[]; root?: string },
+  io: Io,
+): Promise<void> {
+  const root = opts.root ?? REPO_ROOT;
+  if (!/^[a-z0-9][a-z0-9_.-]*$/.test(opts.stack) || !fs.existsSync(path.join(root, `Pulumi.${opts.stack}.yaml`))) {
+    throw new Error(`--stack: "${opts.stack}" has no Pulumi.${opts.stack}.yaml in the repository; deploy only makes stacks the repository describes`);
+  }
+  const existed = (await ws.listStacks()).some((s) => s.name === opts.stack);
+  // Only where asked (dev): a missing prod more likely means the wrong backend or organization,
+  // and creating it would start a second prod beside the real one.
+  if (!existed && !opts.create) {
+    throw new Error(`--stack: there is no stack "${opts.stack}" in this backend; nothing was created. Check the environment's PULUMI_BACKEND_URL or PULUMI_ORGANIZATION; if the stack really is to be made anew, run with --create`);
+  }
+  await ws.createOrSelectStack(opts.stack);
+  io.log(existed ? `${opts.stack}: selected` : `${opts.stack}: did not exist; created from Pulumi.${opts.stack}.yaml`);
+  const secrets = secretsFromEnv(opts.env);
+  if (Object.keys(secrets).length) {
+    await ws.setAllConfig(opts.stack, Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, { value: v, secret: true }])), false);
+    io.log(`${opts.stack}: secrets from the environment: ${Object.keys(secrets).join(", ")}`);
+  }
+  await ws.up(opts.stack, { policyPacks: opts.policyPacks, onOutput: (t) => io.log(t.trimEnd()) });
 }
 
 export async function reviewDown(ws: LifecycleWorkspace, opts: { pr: number | string; now: Date; dryRun?: boolean }, io: Io): Promise<TeardownResult> {

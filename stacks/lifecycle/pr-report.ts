@@ -12,8 +12,11 @@ import { z } from "zod";
 /** Hidden marker that finds the comment to update. */
 export const COMMENT_MARKER = "<!-- mlflow-kit:pr-report -->";
 const MAX_LOG_CHARS = 12_000;
-const MAX_SECTIONS = 20;
+/** Every stack a pull request can affect; the comment stays under GitHub's limit whatever the count. */
+const MAX_SECTIONS = 500;
 const MAX_VIOLATIONS = 50;
+/** GitHub refuses a comment body over 65,536 characters; a margin for what GitHub adds. */
+export const MAX_COMMENT_CHARS = 65_000;
 
 const stackName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/);
 const violation = z.object({
@@ -54,7 +57,8 @@ export class ReportError extends Error {
 
 /** Untrusted JSON text in, a valid report out, or a ReportError saying what is wrong. */
 export function parseReport(text: string): PrReport {
-  if (text.length > 400_000) throw new ReportError(`report: ${text.length} characters is more than a report can be (400000)`);
+  const most = 20_000 * MAX_SECTIONS;
+  if (text.length > most) throw new ReportError(`report: ${text.length} characters is more than a report can be (${most})`);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -80,9 +84,11 @@ export function logTail(text: string, max = MAX_LOG_CHARS): string {
   // eslint-disable-next-line no-control-regex
   const plain = text.replace(/\u001b\[[0-9;]*m/g, "");
   if (plain.length <= max) return plain;
-  const cut = plain.slice(plain.length - max);
+  // The marker counts against max too: the result is never longer than max.
+  const room = Math.max(0, max - `[... ${plain.length} characters before this ...]\n`.length);
+  const cut = plain.slice(plain.length - room);
   const nl = cut.indexOf("\n");
-  return `[... ${plain.length - max + (nl + 1)} characters before this ...]\n${nl >= 0 ? cut.slice(nl + 1) : cut}`;
+  return `[... ${plain.length - room + (nl + 1)} characters before this ...]\n${nl >= 0 ? cut.slice(nl + 1) : cut}`;
 }
 
 /** The section for a fork: the offline plan's JSON (with the policy pack's violations) and exit code. */
@@ -140,30 +146,78 @@ function inline(text: string, max = 300): string {
   return flat.replace(/[\\`*_{}[\]()#+!|<>~]/g, (c) => `\\${c}`).replace(/@/g, "@\u200b");
 }
 
-/** The comment body: a marker, a table of stacks, and per stack its violations and log. */
-export function renderComment(r: PrReport, runUrl?: string): string {
-  const lines = [COMMENT_MARKER, `### mlflow-kit: stacks affected by this pull request`, "", `Commit \`${r.headSha.slice(0, 12)}\`${runUrl ? ` ([run](${runUrl}))` : ""}.`, ""];
+/**
+ * The comment body: a marker, a table of stacks (every summary, first), then per stack its
+ * violations and log. Always under MAX_COMMENT_CHARS: the logs share what the table and the
+ * violations leave, each cut to its tail with a pointer to the run; past that, the table itself
+ * is cut with a count of the stacks left out.
+ */
+export function renderComment(r: PrReport, runUrl?: string, limit = MAX_COMMENT_CHARS): string {
+  const run = runUrl ? `[the run](${runUrl})` : "the workflow run";
+  const head = [COMMENT_MARKER, `### mlflow-kit: stacks affected by this pull request`, "", `Commit \`${r.headSha.slice(0, 12)}\`${runUrl ? ` ([run](${runUrl}))` : ""}.`, ""];
   if (r.sections.length === 0) {
-    lines.push("No stack is affected: nothing under `infra/`, `images/`, `policies/`, `index.ts`, `Pulumi*.yaml` or the package files changed.");
+    head.push("No stack is affected: nothing under `infra/`, `images/`, `policies/`, `index.ts`, `Pulumi*.yaml` or the package files changed.");
+    return head.join("\n");
+  }
+  const length = (lines: string[]) => lines.reduce((n, l) => n + l.length + 1, 0);
+  const reserve = 400; // the closing notes below
+  // 1. Summaries first: the table, cut (with a count) only if it alone would not fit.
+  const table = ["| stack | check | result |", "| --- | --- | --- |"];
+  let shownRows = 0;
+  for (const s of r.sections) {
+    const check = s.kind === "preview" ? "`pulumi preview --policy-pack policies`" : "offline plan + policy pack (no credentials)";
+    const row = `| ${inline(s.stack)} | ${check} | ${s.ok ? "✅" : "❌"} ${inline(s.summary)} |`;
+    if (length(head) + length(table) + row.length + 1 + reserve > limit) break;
+    table.push(row);
+    shownRows++;
+  }
+  const lines = [...head, ...table];
+  if (shownRows < r.sections.length) {
+    const failed = r.sections.slice(shownRows).filter((s) => !s.ok).length;
+    lines.push("", `${r.sections.length - shownRows} more stacks (${failed} failed) are not shown: GitHub limits a comment to 65,536 characters. See ${run}.`);
     return lines.join("\n");
   }
-  lines.push("| stack | check | result |", "| --- | --- | --- |");
-  for (const s of r.sections) {
-    const check = s.kind === "preview" ? "`pulumi preview --policy-pack policies`" : "offline plan + policy pack (fork: no credentials)";
-    lines.push(`| ${inline(s.stack)} | ${check} | ${s.ok ? "✅" : "❌"} ${inline(s.summary)} |`);
-  }
-  for (const s of r.sections) {
-    lines.push("", `<details><summary>${inline(s.stack)}: ${s.ok ? "passed" : "failed"}</summary>`, "");
+  // 2. Per stack: why, violations (bounded), and a log placeholder to fill with what is left.
+  const blocks = r.sections.map((s) => {
+    const block = ["", `<details><summary>${inline(s.stack)}: ${s.ok ? "passed" : "failed"}</summary>`, ""];
     const why = r.affected[s.stack];
-    if (why?.length) lines.push(`Affected by: ${why.map((p) => inline(p, 120)).join(", ")}`, "");
-    for (const v of s.violations) lines.push(`- **${v.level}** ${inline(v.policy, 100)}: ${inline(v.message)}${v.urn ? ` (${inline(v.urn, 200)})` : ""}`);
-    if (s.log) {
-      const f = fence(s.log);
-      lines.push("", f, s.log, f);
+    if (why?.length) block.push(`Affected by: ${why.map((p) => inline(p, 120)).join(", ")}`, "");
+    for (const v of s.violations) block.push(`- **${v.level}** ${inline(v.policy, 100)}: ${inline(v.message)}${v.urn ? ` (${inline(v.urn, 200)})` : ""}`);
+    return block;
+  });
+  const tail = ["", "</details>"];
+  let fixed = length(lines) + blocks.reduce((n, b) => n + length(b) + length(tail), 0) + reserve;
+  let dropViolations = false;
+  if (fixed > limit) {
+    // Many violations on many stacks: keep the first line of each block, count the rest.
+    dropViolations = true;
+    for (const [i, s] of r.sections.entries()) {
+      const keep = blocks[i].slice(0, 3);
+      if (s.violations.length) keep.push(`${s.violations.length} policy violation${s.violations.length === 1 ? "" : "s"}: see ${run}`);
+      blocks[i] = keep;
     }
-    lines.push("", "</details>");
+    fixed = length(lines) + blocks.reduce((n, b) => n + length(b) + length(tail), 0) + reserve;
   }
-  return lines.join("\n");
+  // 3. Logs share the rest evenly; each keeps its tail (where errors are) and says where the rest is.
+  const withLog = r.sections.filter((s) => s.log).length;
+  const perLog = withLog ? Math.floor((limit - fixed) / withLog) - 120 : 0;
+  let cut = 0;
+  for (const [i, s] of r.sections.entries()) {
+    if (s.log && perLog >= 200) {
+      const text = s.log.length > perLog ? logTail(s.log, perLog) : s.log;
+      if (text !== s.log) cut++;
+      const f = fence(text);
+      blocks[i].push("", f, text, f);
+    } else if (s.log) {
+      cut++;
+      blocks[i].push("", `(log left out to stay under GitHub's comment limit: see ${run})`);
+    }
+    lines.push(...blocks[i], ...tail);
+  }
+  if (cut || dropViolations) lines.push("", `${cut ? `${cut} log${cut === 1 ? "" : "s"} cut to ${cut === 1 ? "its" : "their"} last lines` : "Violations counted, not listed"}: GitHub limits a comment to 65,536 characters. The full output is in ${run}.`);
+  const body = lines.join("\n");
+  // The budget above keeps every body inside the limit; this never cuts in practice.
+  return body.length <= limit ? body : `${body.slice(0, limit - 200)}\n\n(cut at GitHub's comment limit: see ${run})`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -115,8 +115,26 @@ const NOTES: Record<Exclude<Credential, "s3-key">, string> = {
   "api-password": "pulumi up generates a new password for the Authelia API user and rolls Authelia out with its digest. Once it has finished, give clients the new one: `pulumi stack output apiPassword --show-secrets`.",
 };
 
+/**
+ * The artifact store's key, per store: S3 has two slots (an IAM user holds two keys); MinIO (the
+ * local stack) has one user whose single key a counter regenerates (artifacts.keyRotation).
+ */
 function planKeyRotation(config: Record<string, string>, revokeInactive: boolean): RotationPlan {
   const artifacts = objectAt(config, "artifacts");
+  if (artifacts.kind === "minio") {
+    if (revokeInactive) {
+      throw new RotationError(`--revoke-inactive: ${ns}artifacts.kind is minio, whose user has one key and no inactive slot. Rotate it without --revoke-inactive`);
+    }
+    const current = counter(artifacts.keyRotation, "artifacts.keyRotation");
+    return {
+      credential: "s3-key",
+      changes: [{ path: `${ns}artifacts.keyRotation`, from: artifacts.keyRotation === undefined ? undefined : current, to: current + 1 }],
+      notes: ["pulumi up gives the server's MinIO user a new access and secret key and restarts the server with them. MinIO has no second key slot: requests in flight during the restart fail and are retried by the client."],
+    };
+  }
+  if (artifacts.kind !== undefined && artifacts.kind !== "s3") {
+    throw new RotationError(`${ns}artifacts.kind: ${JSON.stringify(artifacts.kind)} is not a store the kit rotates keys of (s3, minio). Fix it in Pulumi.<stack>.yaml`);
+  }
   const activeRaw = artifacts.activeKey;
   if (activeRaw !== undefined && activeRaw !== "blue" && activeRaw !== "green") {
     throw new RotationError(`${ns}artifacts.activeKey: ${JSON.stringify(activeRaw)} is not a key slot. Set it to the slot the server uses now, blue or green`);

@@ -26,6 +26,12 @@ export interface StackFacts {
   updateInProgress: boolean;
   /** Resources in the state other than the stack itself and providers; undefined: not known. */
   managedResources?: number;
+  /** Shared things this stack made that others can build on: the Neon project it created. */
+  provides?: string[];
+  /** Shared things of other stacks this stack builds on: the Neon project it branches in. */
+  uses?: string[];
+  /** Stacks that use what this one provides (withDependents): it must outlive them. */
+  dependents?: string[];
 }
 
 /** One stack (ifExpired: only once its expiry has passed, as --expired would), or every expired stack. */
@@ -82,7 +88,27 @@ export function stackFacts(input: {
       if (e !== undefined && !expiresAt.some((s) => s.value === e && s.source.startsWith("tag"))) expiresAt.push({ source: `tag ${TAG_EXPIRES_AT} of ${urn}`, value: e });
     }
   }
-  return { name: input.name, lifecycle, expiresAt, protectedResources, updateInProgress: input.updateInProgress ?? false, managedResources };
+  // A stack that created its Neon project (no database.projectId) provides it; one that names a
+  // project branches in it: tearing the first down deletes the project with the other's branch.
+  let configuredProject: string | undefined;
+  try {
+    const db = JSON.parse(input.config?.["mlflow-kit:database"] ?? "null") as { kind?: unknown; projectId?: unknown } | null;
+    if (db && db.kind === "neon" && typeof db.projectId === "string") configuredProject = db.projectId;
+  } catch {
+    configuredProject = undefined;
+  }
+  const created = str(input.outputs?.neonProjectId);
+  const provides = created && !configuredProject ? [`neon project ${created}`] : [];
+  const uses = configuredProject ? [`neon project ${configuredProject}`] : [];
+  return { name: input.name, lifecycle, expiresAt, protectedResources, updateInProgress: input.updateInProgress ?? false, managedResources, provides, uses, dependents: [] };
+}
+
+/** Each stack's dependents: the other stacks that use what it provides. */
+export function withDependents(facts: StackFacts[], users: Array<{ name: string; uses: string[] }>): StackFacts[] {
+  return facts.map((f) => ({
+    ...f,
+    dependents: users.filter((u) => u.name !== f.name && u.uses.some((x) => (f.provides ?? []).includes(x))).map((u) => u.name).sort(),
+  }));
 }
 
 /** long-lived if any source says so; ephemeral if every source says so; otherwise unknown. */
@@ -147,6 +173,14 @@ function decideOne(facts: StackFacts, now: Date, onlyExpired: boolean): Teardown
     if (now.getTime() < expiry.at!.getTime()) {
       return { stack, action: "keep", reason: `expires ${expiry.text} (in ${describeDuration(expiry.at!.getTime() - now.getTime())})` };
     }
+  }
+  const dependents = facts.dependents ?? [];
+  if (dependents.length > 0) {
+    // A shared environment: tearing it down would take the others' data with it (a Neon project
+    // deletes every branch in it). Kept by the schedule; refused when asked by name.
+    const what = (facts.provides ?? []).join(", ");
+    const reason = `stack ${stack} is shared: ${dependents.join(", ")} build${dependents.length === 1 ? "s" : ""} on its ${what}. Tear ${dependents.length === 1 ? "that stack" : "those stacks"} down first`;
+    return onlyExpired ? { stack, action: "keep", reason } : { stack, action: "refuse", reason };
   }
   if (lifecycle.value === "long-lived") {
     return { stack, action: "refuse", reason: `stack ${stack} is long-lived (${lifecycle.because}): the teardown only destroys ephemeral stacks. A long-lived stack is retired by hand, never by this tool` };

@@ -25,7 +25,9 @@ export interface LifecycleWorkspace {
 
 /** The real thing: Pulumi's LocalWorkspace on the project directory (needs the Pulumi CLI). */
 export async function automationWorkspace(workDir: string): Promise<LifecycleWorkspace> {
-  const ws = await LocalWorkspace.create({ workDir });
+  // A self-managed backend's stacks are created with its KMS secrets provider (README: CI credentials).
+  const secretsProvider = process.env.MLFLOW_KIT_SECRETS_PROVIDER || undefined;
+  const ws = await LocalWorkspace.create({ workDir, ...(secretsProvider ? { secretsProvider } : {}) });
   return {
     listStacks: () => ws.listStacks(),
     createOrSelectStack: async (stack) => {

@@ -28,7 +28,7 @@ describe("pr-report CLI", () => {
     expect(report.sections).toHaveLength(1);
     expect(report.sections[0]).toMatchObject({ stack: "dev", kind: "offline", ok: true });
     expect(report.sections[0].summary).toMatch(/^\d+ resources planned offline; 0 mandatory, \d+ other policy violations$/);
-    expect(renderComment(report)).toContain("| dev | offline plan + policy pack (fork: no credentials) | ✅");
+    expect(renderComment(report)).toContain("| dev | offline plan + policy pack (no credentials) | ✅");
     fs.rmSync(dir, { recursive: true, force: true });
   }, 240_000); // a whole offline plan in a child process: slow on a loaded machine
 

@@ -69,7 +69,7 @@ describe("renderComment", () => {
   it("starts with the marker and has a row per stack and the violations", () => {
     const body = renderComment(report(), "https://example.invalid/run/1");
     expect(body.startsWith(COMMENT_MARKER)).toBe(true);
-    expect(body).toContain("| dev | offline plan + policy pack (fork: no credentials) | ❌ 3 resources planned offline; 1 mandatory, 0 other policy violations |");
+    expect(body).toContain("| dev | offline plan + policy pack (no credentials) | ❌ 3 resources planned offline; 1 mandatory, 0 other policy violations |");
     expect(body).toContain("- **mandatory** s3-tls-only: bucket allows plain HTTP (urn:x)");
     expect(body).toContain("Affected by: infra/settings.ts");
   });

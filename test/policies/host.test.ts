@@ -171,7 +171,7 @@ describe("the policy pack in @pulumi/pulumi's policy host, over gRPC", () => {
   });
 
   it("an unsafe dev (TTL of 2000 hours): the same violations", async () => {
-    const resources = await planned("dev", { overrides: { "mlflow-kit:ttlHours": "2000" } });
+    const resources = await planned("dev", { overrides: { "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:ttlHours": "2000" } });
     const [fromHost, offline] = [await hostVerdict(resources), await checkPolicies(resources)];
     expect(fromHost.violations.map(key).sort()).toEqual(offline.map(key).sort());
     expect(new Set(fromHost.violations.map((v) => `${v.level} ${v.policy}`))).toEqual(new Set(["mandatory ephemeral-stack-expires"]));

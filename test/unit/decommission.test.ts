@@ -29,6 +29,10 @@ function brokenRetainChains(s: EvaluatedStack): string[] {
   for (const r of s.resources.filter((x) => x.options.retainOnDelete)) {
     // Objects inside the database (bootstrap: direct) live and die with the instance itself.
     if (r.type.startsWith("postgresql:")) continue;
+    // AWS refuses to delete what a retained AWS resource still uses; outside AWS nothing refuses
+    // (dev's retained Neon databases and the adopted free Render service lose their endpoint,
+    // credential and keys, which is what their retention means: data kept, service not ours).
+    if (!r.type.startsWith("aws:")) continue;
     for (const dep of r.dependencies) {
       const d = byUrn.get(dep);
       // Providers and components are no cloud objects: nothing to refuse.

@@ -46,7 +46,7 @@ describe("npm run plan", () => {
   it("a mandatory violation fails the plan; --json and the tree both show it", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-"));
     const dev = fs.readFileSync(path.join(root, "Pulumi.dev.yaml"), "utf8");
-    fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), dev.replace("config:\n", "config:\n  mlflow-kit:ttlHours: 2000\n"));
+    fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), dev.replace("mlflow-kit:lifecycle: long-lived", "mlflow-kit:lifecycle: ephemeral\n  mlflow-kit:ttlHours: 2000"));
     const json = run(["--stack", "dev", "--dir", dir, "--json"]);
     expect(json.status).toBe(1);
     const [v] = JSON.parse(json.stdout).violations.filter((x: { policy: string }) => x.policy === "ephemeral-stack-expires");
@@ -78,8 +78,9 @@ describe("npm run plan", () => {
     expect(r.stdout).toMatch(/\+ aws:rds\/instance:Instance mlflow-database-instance\s+\[protected\]/);
   });
 
-  it("--strict plans prod whole and exits 0", () => {
-    const r = run(["--stack", "prod", "--strict"]);
+  it("--strict plans prod whole and exits 0 once its secrets are given", () => {
+    const hashes = JSON.stringify({ alice: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$" + "a".repeat(43) });
+    const r = run(["--stack", "prod", "--strict"], { MLFLOW_KIT_GHCR_TOKEN: "t-from-env", MLFLOW_KIT_AUTHELIA_PASSWORD_HASHES: hashes });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\+ mlflow-kit:targets:EcsTarget mlflow-target/);
     expect(r.stdout).not.toMatch(/not planned/);

@@ -70,26 +70,27 @@ describe("prod (rds, long-lived)", () => {
   });
 });
 
-describe("dev (neon + render, ephemeral)", () => {
+describe("dev (neon + render, long-lived: the shared environment every merge deploys)", () => {
   let dev: Awaited<ReturnType<typeof plan>>;
   beforeAll(async () => {
     dev = await plan("dev");
   });
 
-  it("creates a force-destroyable, unprotected artifact store", () => {
+  it("keeps its artifact store: protected, retained, never force-destroyed", () => {
     const [bucket] = byType(dev, "aws:s3/bucket:Bucket");
-    expect(bucket.inputs).toMatchObject({ bucket: "mlflow-kit-dev-art-123456789012", forceDestroy: true });
-    expect(bucket.options.protect).toBeFalsy();
+    expect(bucket.inputs).toMatchObject({ bucket: "mlflow-kit-dev-art-123456789012", forceDestroy: false });
+    expect(bucket.options).toMatchObject({ protect: true, retainOnDelete: true });
     expect(byType(dev, "aws:iam/accessKey:AccessKey")).toHaveLength(2);
   });
 
-  it("puts the metadata on a Neon branch of its own project that expires with the stack", () => {
+  it("puts the metadata on a protected Neon branch of its own project, without expiry", () => {
     expect(byType(dev, "aws:rds/instance:Instance")).toHaveLength(0);
     const [project] = byType(dev, "pulumi-nodejs:dynamic/neon:Project");
     expect(project.inputs).toMatchObject({ name: "mlflow-kit-dev", regionId: "aws-us-east-2" });
     const [branch] = byType(dev, "pulumi-nodejs:dynamic/neon:Branch");
-    expect(branch.inputs).toMatchObject({ name: "mlflow-kit-dev", expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:00:00Z$/) });
-    expect(branch.options.protect).toBeFalsy();
+    expect(branch.inputs).toMatchObject({ name: "mlflow-kit-dev" });
+    expect(branch.inputs.expiresAt).toBeUndefined();
+    expect(branch.options.protect).toBe(true);
     expect(byType(dev, "pulumi-nodejs:dynamic/neon:Database").map((d) => d.inputs.name).sort()).toEqual(["mlflow_auth", "mlflow_tracking"]);
     expect(dev.skipped.join("\n")).not.toMatch(/database\.kind/);
   });
