@@ -1,9 +1,11 @@
+import * as pulumi from "@pulumi/pulumi";
 import { NeonDatabase } from "./database/neon";
 import { envFile, MlflowDeployment } from "./deployment";
 import type { Settings } from "./settings";
 
 /** The stack: one MlflowDeployment and its outputs. Credentials are outputs only as secrets. */
 export function mlflowStack(settings: Settings): Record<string, unknown> {
+  for (const warning of settings.warnings ?? []) pulumi.log.warn(warning);
   const d = new MlflowDeployment("mlflow", { settings });
   const outputs: Record<string, unknown> = {
     // Known once the target serves: the URL clients use.

@@ -100,6 +100,33 @@ export function runtimeEnvironment(i: RuntimeInputs): RuntimeEnvironment {
   return out;
 }
 
+/** What the ECS edge adds to basic mode: Remote-User from Traefik + Authelia, API users. */
+export interface EdgeIdentities {
+  /** The secret Traefik sends with Remote-User (MLFLOW_EDGE_SECRET). */
+  secret: pulumi.Input<string>;
+  /** People who sign in at the portal (target.users): created in MLflow's auth database. */
+  people: string[];
+  /** API username -> generated password (MLflow Basic, no lockout). */
+  apiUsers: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+/** The contract variables of EdgeIdentities; the ECS target merges them into the stack's env. */
+export function edgeRuntimeEnvironment(e: EdgeIdentities): RuntimeEnvironment {
+  const env: Record<string, pulumi.Input<string> | undefined> = {
+    MLFLOW_EDGE_SECRET: e.secret,
+    MLFLOW_EDGE_USERS: e.people.length ? e.people.join(",") : undefined,
+    MLFLOW_API_USER_PASSWORDS: pulumi.output(e.apiUsers).apply((users) => JSON.stringify(users)),
+  };
+  const out: RuntimeEnvironment = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    const variable = byName.get(name);
+    if (!variable) throw new Error(`runtime-contract: ${name} is not declared in images/mlflow/contract.json`);
+    out[name] = variable.secret ? pulumi.secret(value) : pulumi.output(value);
+  }
+  return out;
+}
+
 /** What a deployment has made by the time the server can run. */
 export interface DeployedParts {
   trackingDatabaseUri: pulumi.Input<string>;

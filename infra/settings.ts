@@ -129,7 +129,7 @@ const ecsTarget = z.strictObject({
   cpu: z.number().int().refine((n) => [256, 512, 1024, 2048, 4096].includes(n), { message: "must be one of 256, 512, 1024, 2048, 4096 (Fargate CPU units)" }).default(512).describe("Fargate CPU units per MLflow task"),
   memoryMb: z.number().int().min(512).max(30720).default(1024).describe("Fargate memory per MLflow task in MB"),
   desiredCount: z.number().int().min(1).max(10).default(1).describe("MLflow tasks behind Traefik"),
-  apiUsername: z.string().regex(/^[a-z][a-z0-9_.-]{1,63}$/, { message: "must be 2-64 lower-case letters, digits, _ . - starting with a letter" }).default("mlflow-api").describe("Authelia user of MLflow clients (HTTP Basic); its password is generated and rotated by rotation.apiUserPassword"),
+  apiUsername: z.string().regex(/^[a-z][a-z0-9_.-]{1,63}$/, { message: "must be 2-64 lower-case letters, digits, _ . - starting with a letter" }).default("mlflow-api").describe("MLflow user of API clients (HTTP Basic, checked by MLflow itself behind Traefik); its password is generated and rotated by rotation.apiUserPassword"),
   users: z.array(authUser).default([]).describe("People who sign in through Authelia's portal; their argon2id digests go in the secret autheliaPasswordHashes"),
   alarmEmails: z.array(z.string().email({ message: "must be e-mail addresses" })).default([]).describe("E-mail subscribers of the alarm topic (each confirms once by e-mail)"),
 });
@@ -195,10 +195,10 @@ const credentialRotation = z
     adminPassword: rotation.default(0).describe("Bump to generate a new admin password (when adminPassword is not set)"),
     databasePassword: rotation.default(0).describe("Bump to generate a new database role password"),
     flaskSecretKey: rotation.default(0).describe("Bump to generate a new Flask secret key"),
-    apiUserPassword: rotation.default(0).describe("Bump to generate a new password for the Authelia API user (target.kind ecs)"),
+    apiUserPassword: rotation.default(0).describe("Bump to generate a new password for the API user (target.kind ecs only)"),
     // The path `npm run rotate -- authelia` bumps; the ecs target (Authelia) derives its
     // session and JWT secrets from it.
-    autheliaSecrets: rotation.default(0).describe("Bump to generate new Authelia session and JWT secrets (target.kind ecs; signs browsers out)"),
+    autheliaSecrets: rotation.default(0).describe("Bump to generate new Authelia session and JWT secrets and the edge secret (target.kind ecs only; signs browsers out)"),
   })
   .default({ adminPassword: 0, databasePassword: 0, flaskSecretKey: 0, apiUserPassword: 0, autheliaSecrets: 0 });
 
@@ -285,6 +285,8 @@ export interface Settings {
   tags: Record<string, string>;
   /** What settings left out, and why (shown by the plan). */
   skipped: string[];
+  /** Accepted, but worth a second look (the program logs each as a warning). */
+  warnings: string[];
 }
 
 export class SettingsError extends Error {
@@ -414,6 +416,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     problems.push(`${ns}image.owner: is missing; a ${s.target.kind} server pulls the image from ghcr.io/<owner>/${s.image.name}. Set it, e.g. \`mlflow-kit:image: {owner: <github user or org>}\``);
   }
   if (s.target.kind === "ecs") problems.push(...ecsProblems(s, raw, ns));
+  problems.push(...noEffectProblems(s, raw, ns));
   if (s.lifecycle === "long-lived" && s.database.kind === "rds" && s.database.backupRetentionDays < 7) {
     problems.push(`${ns}database.backupRetentionDays: a long-lived stack keeps at least 7 days of automated backups (got ${s.database.backupRetentionDays}). Raise it to 7 or more`);
   }
@@ -490,7 +493,38 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
       ...(expiresAt ? { [TAG_KEYS.expiresAt]: expiresAt } : {}),
     },
     skipped,
+    warnings: ecsWarnings(s, ns),
   };
+}
+
+/** The host names Authelia's session cookie is scoped to (edge/authelia.ts cookieDomain). */
+function sharedParent(a: string, b: string): string {
+  const x = a.split(".").reverse(), y = b.split(".").reverse();
+  const common: string[] = [];
+  for (let n = 0; n < Math.min(x.length, y.length) && x[n] === y[n]; n++) common.push(x[n]);
+  return common.reverse().join(".");
+}
+
+function ecsWarnings(s: Parsed, ns: string): string[] {
+  if (s.target.kind !== "ecs") return [];
+  const t = s.target;
+  const authDomain = t.authDomain ?? `auth.${t.domain.split(".").slice(1).join(".")}`;
+  const cookie = sharedParent(t.domain, authDomain);
+  if (cookie === t.domain || cookie === authDomain) return [];
+  return [`${ns}target.authDomain: Authelia's session cookie is scoped to ${cookie}, so every host under ${cookie} receives it, not only ${t.domain} and ${authDomain}. To keep it to MLflow's own name, put the portal under it: authDomain: auth.${t.domain} (the cookie is then scoped to ${t.domain})`];
+}
+
+/**
+ * Settings a target cannot act on yet are refused there, saying why, rather than accepted and
+ * silently ignored. Each is checked only when it differs from its default.
+ */
+function noEffectProblems(s: Parsed, _raw: RawConfig, ns: string): string[] {
+  const out: string[] = [];
+  if (s.target.kind !== "ecs") {
+    if (s.rotation.apiUserPassword !== 0) out.push(`${ns}rotation.apiUserPassword: only target.kind ecs has an API user with a generated password (MLflow's basic-auth users behind Traefik); ${s.target.kind} clients use the admin or the users you create in MLflow. Remove it or set it to 0`);
+    if (s.rotation.autheliaSecrets !== 0) out.push(`${ns}rotation.autheliaSecrets: only target.kind ecs runs Authelia; ${s.target.kind} has no Authelia secrets to rotate. Remove it or set it to 0`);
+  }
+  return out;
 }
 
 /**
@@ -562,6 +596,9 @@ function ecsProblems(s: Parsed, raw: RawConfig, ns: string): string[] {
   const names = t.users.map((u) => u.username);
   for (const dup of names.filter((n, i) => names.indexOf(n) !== i)) out.push(`${ns}target.users: ${dup} is listed twice. Keep one entry`);
   if (names.includes(t.apiUsername)) out.push(`${ns}target.users: ${t.apiUsername} is the API user (target.apiUsername), whose password is generated. Use another username`);
+  // A person signed in at the portal reaches MLflow as Remote-User: never as its admin.
+  if (names.includes(s.server.adminUsername)) out.push(`${ns}target.users: ${s.server.adminUsername} is MLflow's admin (server.adminUsername); a portal user of that name would be MLflow's admin. Use another username`);
+  if (t.apiUsername === s.server.adminUsername) out.push(`${ns}target.apiUsername: ${t.apiUsername} is MLflow's admin (server.adminUsername). Give the API client its own name`);
   const hashesKey = `${ns}autheliaPasswordHashes`;
   const text = raw.values[hashesKey];
   if (text !== undefined && raw.secretKeys.has(hashesKey)) {

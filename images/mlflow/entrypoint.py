@@ -16,6 +16,7 @@ import io
 import json
 import os
 import re
+import secrets
 import shutil
 import sys
 import tempfile
@@ -31,6 +32,8 @@ EXIT_MIGRATION = 4
 # MLflow's historical basic_auth.ini default (GHSA-gq3w-7jj3-x7gr); publicly known.
 SHIPPED_DEFAULT_ADMIN_PASSWORD = "password1234"
 AUTHORIZATION_FUNCTION = "mlflow.server.auth:authenticate_request_basic_auth"
+# Behind the ECS edge (MLFLOW_EDGE_SECRET set): Remote-User from the edge, else Basic.
+EDGE_AUTHORIZATION_FUNCTION = "edge_auth:authenticate_request"
 # Advisory lock key ("mlflowkt"), taken in every database this instance migrates or bootstraps.
 STARTUP_LOCK_KEY = 0x6D6C666C6F776B74
 # Secrets shorter than this are not masked in free text: masking one or two characters would
@@ -41,7 +44,9 @@ MLFLOW_AUTH_OVERRIDES = ("MLFLOW_AUTH_ADMIN_USERNAME", "MLFLOW_AUTH_ADMIN_PASSWO
 # Would switch off the host and origin checks the image configures (server_args).
 SECURITY_OVERRIDES = ("MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE",)
 # Read from the rendered basic_auth.ini instead, so they need not stay in the server's env.
-MOVED_TO_AUTH_CONFIG = ("MLFLOW_ADMIN_PASSWORD", "MLFLOW_AUTH_DATABASE_URI")
+MOVED_TO_AUTH_CONFIG = ("MLFLOW_ADMIN_PASSWORD", "MLFLOW_AUTH_DATABASE_URI", "MLFLOW_EDGE_SECRET")
+# Used at start-up only (sync_edge_identities), never by the server: kept out of its env.
+START_UP_ONLY = ("MLFLOW_API_USER_PASSWORDS", "MLFLOW_EDGE_USERS")
 # Seconds a verified credential stays cached in the server (MLflow's auth_cache_ttl_seconds).
 AUTH_CACHE_SECONDS = "60"
 MLFLOW_AUTH_APP = "mlflow.server.auth:create_app"
@@ -276,10 +281,33 @@ def check_admin_password(values):
     return problems
 
 
+def check_edge_identities(values):
+    """MLFLOW_API_USER_PASSWORDS / MLFLOW_EDGE_USERS: well formed, no name twice, never the admin."""
+    problems = []
+    try:
+        api = json.loads(values.get("MLFLOW_API_USER_PASSWORDS") or "{}")
+    except ValueError:
+        api = None
+    if not isinstance(api, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in api.items()):
+        return ["MLFLOW_API_USER_PASSWORDS must be a JSON object of username to password: set it as the program renders it."]
+    short = sorted(k for k, v in api.items() if len(v) < 12)
+    if short:
+        problems.append(f"MLFLOW_API_USER_PASSWORDS: the password of {', '.join(short)} is shorter than 12 characters: generate longer ones.")
+    people = [u for u in values.get("MLFLOW_EDGE_USERS", "").split(",") if u]
+    admin = values.get("MLFLOW_ADMIN_USERNAME")
+    for name in sorted(set(people) & set(api)):
+        problems.append(f"{name} is in both MLFLOW_EDGE_USERS and MLFLOW_API_USER_PASSWORDS: give the API client another name.")
+    if admin and admin in set(people) | set(api):
+        problems.append(f"MLFLOW_ADMIN_USERNAME {admin} is also an edge or API user: the admin must be its own user.")
+    if people and not values.get("MLFLOW_EDGE_SECRET"):
+        problems.append("MLFLOW_EDGE_USERS is set without MLFLOW_EDGE_SECRET: set both (behind the ECS edge) or neither.")
+    return problems
+
+
 def check_cross_variable_rules(values, auth_mode):
     problems = check_port_range(values) + check_aws_key_pair(values)
     if auth_mode == "basic":
-        problems += check_distinct_databases(values) + check_admin_password(values)
+        problems += check_distinct_databases(values) + check_admin_password(values) + check_edge_identities(values)
     else:
         tracking_only = {k: v for k, v in values.items() if k == "MLFLOW_BACKEND_STORE_URI"}
         problems += database_identities(tracking_only)[1]
@@ -370,18 +398,21 @@ def write_auth_config(settings):
         "database_uri": settings["MLFLOW_AUTH_DATABASE_URI"],
         "admin_username": settings["MLFLOW_ADMIN_USERNAME"],
         "admin_password": settings["MLFLOW_ADMIN_PASSWORD"],
-        "authorization_function": AUTHORIZATION_FUNCTION,
+        "authorization_function": EDGE_AUTHORIZATION_FUNCTION if settings.get("MLFLOW_EDGE_SECRET") else AUTHORIZATION_FUNCTION,
         # MLflow's own cache of verified credentials (HMAC-keyed, dropped on a password change):
         # without it every request pays a scrypt check (see bounded_auth.py).
         "auth_cache_ttl_seconds": AUTH_CACHE_SECONDS,
     }
+    if settings.get("MLFLOW_EDGE_SECRET"):
+        # Read by edge_auth.py; MLflow ignores keys it does not know.
+        entries["edge_secret"] = settings["MLFLOW_EDGE_SECRET"]
     body = "[mlflow]\n" + "".join(f"{key} = {ini_value(v)}\n" for key, v in entries.items())
     path = private_directory() / "basic_auth.ini"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as file:
         file.write(body)
     os.environ["MLFLOW_AUTH_CONFIG_PATH"] = str(path)
-    for name in MOVED_TO_AUTH_CONFIG:
+    for name in MOVED_TO_AUTH_CONFIG + START_UP_ONLY:
         os.environ.pop(name, None)
     return path
 
@@ -580,6 +611,38 @@ def sync_admin(settings):
         store.engine.dispose()
 
 
+def sync_edge_identities(settings):
+    """The people of the ECS edge's portal and the API users, in MLflow's auth database.
+
+    People (MLFLOW_EDGE_USERS) sign in at Authelia and reach MLflow as Remote-User; they exist
+    here so MLflow's permissions can name them, with a random password nobody knows. API users
+    (MLFLOW_API_USER_PASSWORDS) authenticate with Basic; a changed password (rotation) is set again.
+    Runs under the startup lock, after the auth migration, like sync_admin.
+    """
+    people = [u for u in settings.get("MLFLOW_EDGE_USERS", "").split(",") if u]
+    api = json.loads(settings.get("MLFLOW_API_USER_PASSWORDS") or "{}")
+    if not people and not api:
+        return
+    from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
+
+    store = SqlAlchemyStore()
+    store.init_db(settings["MLFLOW_AUTH_DATABASE_URI"])
+    try:
+        for name in people:
+            if not store.has_user(name, use_primary=True):
+                store.create_user(name, secrets.token_urlsafe(32), is_admin=False)
+                log(f"created edge user {name} (signs in at the portal)")
+        for name, password in sorted(api.items()):
+            if not store.has_user(name, use_primary=True):
+                store.create_user(name, password, is_admin=False)
+                log(f"created API user {name}")
+            elif not store.authenticate_user(name, password, use_primary=True):
+                store.update_user(name, password=password)
+                log(f"API user {name}: password set from MLFLOW_API_USER_PASSWORDS (rotated)")
+    finally:
+        store.engine.dispose()
+
+
 # --- server -----------------------------------------------------------------------------
 
 
@@ -655,11 +718,12 @@ def with_bounded_auth(cmd, env):
         return cmd
     import mlflow.server.auth.sqlalchemy_store as store
 
+    # bounded_auth and edge_auth (the authorization function) live beside this file.
+    here = os.path.dirname(os.path.abspath(__file__))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
     if not hasattr(store, "check_password_hash"):
         log("warning: this MLflow verifies passwords elsewhere; serving its auth app unbounded")
         return cmd
-    here = os.path.dirname(os.path.abspath(__file__))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
     return [BOUNDED_AUTH_APP if part == MLFLOW_AUTH_APP else part for part in cmd]
 
 
@@ -691,6 +755,12 @@ def start(redactor):
     for var in contract:
         if var["secret"]:
             redactor.add(os.environ.get(var["name"], ""))
+    try:
+        # Each API password alone too, not only the JSON that holds them.
+        for password in json.loads(os.environ.get("MLFLOW_API_USER_PASSWORDS") or "{}").values():
+            redactor.add(str(password))
+    except (ValueError, AttributeError):
+        pass  # reported by validation
     settings, problems = validate(contract, os.environ)
     if problems:
         report_problems(problems)
@@ -707,6 +777,7 @@ def start(redactor):
             migrate(settings)
             if settings["MLFLOW_AUTH_MODE"] == "basic":
                 sync_admin(settings)
+                sync_edge_identities(settings)
         if settings["MLFLOW_MIGRATE"] == "only":
             log("MLFLOW_MIGRATE=only: migrations done, not serving")
             return 0

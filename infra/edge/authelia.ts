@@ -30,9 +30,8 @@ export function autheliaSecretFiles(dir: string = AUTHELIA_PATHS.secretsDir): Re
   return Object.fromEntries(Object.entries(AUTHELIA_SECRET_FILES).map(([name, variable]) => [variable, `${dir}/${name}`]));
 }
 
-/** The group of the API service user: HTTP Basic from MLflow's client, one_factor. */
-export const API_GROUP = "mlflow-api";
-/** The group of people who sign in through the portal. */
+/** The group of people who sign in through the portal. API clients are not Authelia users:
+ * Traefik sends their Basic credentials to MLflow's own auth app (infra/edge/traefik.ts). */
 export const USER_GROUP = "mlflow-users";
 
 export interface AutheliaInputs {
@@ -44,15 +43,18 @@ export interface AutheliaInputs {
   port: number;
   /** PostgreSQL storage: its own database and role on the metadata instance. */
   storage: { host: string; port: number; database: string; username: string; tls: boolean };
-  /** How long a verified Basic credential is cached (each check is an argon2id hash, ~64 MiB). */
-  basicCacheSeconds?: number;
   usersPath?: string;
   notificationsPath?: string;
   /** Extra CAs Authelia trusts (RDS's bundle when storage uses TLS). */
   certificatesDirectory?: string;
 }
 
-/** The cookie domain: the longest parent both host names share (example.com). */
+/**
+ * The cookie domain: the longest parent both host names share (example.com). Authelia's session
+ * cookie then goes to every host under it, not only the two: settings.ts warns when it covers
+ * more (cookieCoversMoreThan), and the README says how to keep both hosts under a parent of
+ * their own (mlflow.ml.example.com, auth.ml.example.com -> ml.example.com).
+ */
 export function cookieDomain(domain: string, authDomain: string): string {
   const a = domain.split(".").reverse();
   const b = authDomain.split(".").reverse();
@@ -62,6 +64,16 @@ export function cookieDomain(domain: string, authDomain: string): string {
   if (common.length < 2) throw new Error(`${domain} and ${authDomain} share no registrable parent domain for Authelia's session cookie`);
   // The cookie must not be scoped to one of the two hosts only when the other is not under it.
   return common.reverse().join(".");
+}
+
+/**
+ * True when the session cookie goes to hosts beyond MLflow's own name: the cookie domain is a
+ * shared parent (example.com) rather than one of the two hosts (mlflow.example.com with the
+ * portal at auth.mlflow.example.com keeps it to MLflow's host and the names under it).
+ */
+export function cookieCoversMoreThan(domain: string, authDomain: string): boolean {
+  const cookie = cookieDomain(domain, authDomain);
+  return cookie !== domain && cookie !== authDomain;
 }
 
 /** The portal host when none is set: auth.<parent of domain>. */
@@ -82,11 +94,9 @@ export function renderAutheliaConfig(i: AutheliaInputs): Record<string, unknown>
         authz: {
           "forward-auth": {
             implementation: "ForwardAuth",
-            // API clients send Basic on every request; browsers carry the session cookie.
-            authn_strategies: [
-              { name: "HeaderAuthorization", schemes: ["basic"], scheme_basic_cache_lifespan: `${i.basicCacheSeconds ?? 300}s` },
-              { name: "CookieSession" },
-            ],
+            // Browsers carry the session cookie. No Basic here: API clients never reach this
+            // endpoint (Traefik sends them to MLflow), so regulation can never ban them.
+            authn_strategies: [{ name: "CookieSession" }],
           },
         },
       },
@@ -119,6 +129,7 @@ export function renderAutheliaConfig(i: AutheliaInputs): Record<string, unknown>
       remember_me: -1, // no "remember me": a session ends with its expiration
       cookies: [{ domain: cookie, authelia_url: `https://${i.authDomain}`, default_redirection_url: `https://${i.domain}` }],
     },
+    // People keep their lockout protection at the portal's sign-in form.
     regulation: { modes: ["user"], max_retries: 5, find_time: "2m", ban_time: "10m" },
     storage: {
       postgres: {
@@ -134,9 +145,10 @@ export function renderAutheliaConfig(i: AutheliaInputs): Record<string, unknown>
     notifier: { filesystem: { filename: i.notificationsPath ?? AUTHELIA_PATHS.notifications } },
     access_control: {
       default_policy: "deny",
+      // The portal's bypass matches the portal's host only; the MLflow host has its own rule.
       rules: [
         { domain: [i.authDomain], policy: "bypass" },
-        { domain: [i.domain], subject: [[`group:${API_GROUP}`], [`group:${USER_GROUP}`]], policy: "one_factor" },
+        { domain: [i.domain], subject: [[`group:${USER_GROUP}`]], policy: "one_factor" },
       ],
     },
   };
@@ -151,9 +163,16 @@ export interface AutheliaUser {
   password: string;
 }
 
+/** A disabled user in place of none: Authelia's file backend is given at least one entry. */
+export const PLACEHOLDER_USER = "mlflow-kit-nobody";
+
 /** users_database.yml as an object. */
-export function renderUsersDatabase(users: AutheliaUser[]): { users: Record<string, Record<string, unknown>> } {
+export function renderUsersDatabase(users: AutheliaUser[], placeholderDigest?: string): { users: Record<string, Record<string, unknown>> } {
   const out: Record<string, Record<string, unknown>> = {};
+  if (!users.length) {
+    if (!placeholderDigest) throw new Error("renderUsersDatabase: no users and no placeholder digest");
+    out[PLACEHOLDER_USER] = { displayname: "nobody (no portal users configured)", password: placeholderDigest, disabled: true, groups: [] };
+  }
   for (const u of users) {
     if (out[u.username]) throw new Error(`Authelia user ${u.username} is listed twice`);
     out[u.username] = { displayname: u.displayname, password: u.password, ...(u.email ? { email: u.email } : {}), groups: [...u.groups] };
@@ -220,18 +239,35 @@ export const AUTHELIA_CONTAINER_ENV = {
   resetPasswordJwtSecret: "MLFLOW_KIT_AUTHELIA_RESET_PASSWORD_JWT_SECRET",
 } as const;
 
-/** RDS's CA bundle (Amazon's trust store): Authelia verifies the storage server against it. */
-export const RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem";
+/** Authelia verifies the storage server against RDS's CAs for the stack's region, which the
+ * task receives as a secret (from the repository's bundle, never downloaded at start). */
 export const AUTHELIA_CERTIFICATES_DIR = "/config/certs";
+export const AUTHELIA_RDS_CA_ENV = "MLFLOW_KIT_AUTHELIA_RDS_CA";
+
+/**
+ * The CAs of RDS in one region, from the global bundle (images/mlflow/rds-ca-bundle.pem): the
+ * certificates whose subject names the region, and the region-less RDS roots. The whole bundle
+ * (~170 KB) would not fit a task definition or a Secrets Manager secret (64 KB each).
+ */
+export function regionalRdsCa(bundle: string, region: string): string {
+  const { X509Certificate } = require("node:crypto") as typeof import("node:crypto");
+  const pems = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const keep = pems.filter((pem) => {
+    const cn = /CN=([^\n]+)/.exec(new X509Certificate(pem).subject)?.[1] ?? "";
+    return cn.includes(` ${region} `) || /^Amazon RDS Root 20\d\d CA$/.test(cn);
+  });
+  if (!keep.some((pem) => new X509Certificate(pem).subject.includes(` ${region} `))) throw new Error(`regionalRdsCa: the RDS CA bundle has no certificate for ${region}; run npm run certs:rds`);
+  return keep.join("\n") + "\n";
+}
 
 /**
  * The Authelia container's command (/bin/sh -c): writes the configuration, the users database
  * and each secret to a file readable by its owner only, removes the secrets from the
- * environment, points Authelia's AUTHELIA_*_FILE variables at the files, fetches RDS's CA
- * bundle when asked, and execs Authelia. Fargate has no config
- * volumes from Secrets Manager; this is the shortest path from `secrets` to files.
+ * environment, points Authelia's AUTHELIA_*_FILE variables at the files, writes RDS's CAs
+ * (AUTHELIA_RDS_CA_ENV) when asked, and execs Authelia. Fargate has no config volumes from
+ * Secrets Manager; this is the shortest path from `secrets` to files.
  */
-export function autheliaStartScript(opts: { fetchRdsCa: boolean; dir?: string; binary?: string }): string {
+export function autheliaStartScript(opts: { rdsCa: boolean; dir?: string; binary?: string; certificatesDir?: string }): string {
   const dir = opts.dir ?? "/config";
   const secretsDir = `${dir}/secrets`;
   const write = (env: string, file: string) => `printf '%s' "$${env}" > '${file}'`;
@@ -246,7 +282,11 @@ export function autheliaStartScript(opts: { fetchRdsCa: boolean; dir?: string; b
     `unset ${[AUTHELIA_CONTAINER_ENV.users, ...secretNames.map((k) => AUTHELIA_CONTAINER_ENV[k])].join(" ")}`,
     // Authelia reads each secret from the file its *_FILE variable names.
     ...Object.entries(autheliaSecretFiles(secretsDir)).map(([variable, file]) => `export ${variable}='${file}'`),
-    ...(opts.fetchRdsCa ? [`mkdir -p '${AUTHELIA_CERTIFICATES_DIR}'`, `wget -q -T 20 -O '${AUTHELIA_CERTIFICATES_DIR}/rds-global-bundle.pem' '${RDS_CA_BUNDLE_URL}'`] : []),
+    ...(opts.rdsCa
+      ? [`mkdir -p '${opts.certificatesDir ?? AUTHELIA_CERTIFICATES_DIR}'`,
+         `printf '%s\\n' "$${AUTHELIA_RDS_CA_ENV}" > '${opts.certificatesDir ?? AUTHELIA_CERTIFICATES_DIR}/rds-ca.pem'`,
+         `unset ${AUTHELIA_RDS_CA_ENV}`]
+      : []),
     `exec ${opts.binary ?? "authelia"} --config '${dir}/configuration.yml'`,
   ].join("\n");
 }

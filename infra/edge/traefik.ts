@@ -24,6 +24,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 
+/** The header that tells MLflow a request passed Authelia (its value: the edge secret). */
+export const EDGE_SECRET_HEADER = "X-Mlflow-Kit-Edge";
+
 /** The headers Authelia answers with; MLflow sees only Authelia's values, never a client's. */
 export const AUTH_RESPONSE_HEADERS = ["Remote-User", "Remote-Groups", "Remote-Email", "Remote-Name"] as const;
 
@@ -52,7 +55,8 @@ export function headerSpellings(name: string): string[] {
 /** What the strip middleware deletes from every request before anything reads it. */
 export function strippedRequestHeaders(extra: readonly string[] = []): string[] {
   const lbUnderscored = LOAD_BALANCER_HEADERS.flatMap((h) => headerSpellings(h).filter((s) => s !== h));
-  return [...new Set([...CLIENT_FORWARDING_HEADERS.flatMap(headerSpellings), ...lbUnderscored, ...[...AUTH_RESPONSE_HEADERS, ...extra].flatMap(headerSpellings)])];
+  const identity = [...AUTH_RESPONSE_HEADERS, EDGE_SECRET_HEADER, ...extra].flatMap(headerSpellings);
+  return [...new Set([...CLIENT_FORWARDING_HEADERS.flatMap(headerSpellings), ...lbUnderscored, ...identity])];
 }
 
 /** The clientip plugin (Go, interpreted by Traefik): its module and files. */
@@ -126,37 +130,64 @@ export interface TraefikDynamicInputs {
   mlflowUrl: string;
   /** Authelia's task (http://authelia.<namespace>:9091). */
   autheliaUrl: string;
+  /** Sent to MLflow with Authelia's Remote-User (images/mlflow/edge_auth.py); a secret. */
+  edgeSecret: string;
+  /** Basic-auth requests to MLflow per client address: average per second and burst. */
+  apiRateLimit?: { average: number; burst: number };
 }
 
-/** The headers forwardAuth hands Authelia besides the X-Forwarded-* it builds itself. */
-export const AUTH_REQUEST_HEADERS = ["Accept", "Authorization", "Cookie", "Proxy-Authorization", "User-Agent", "X-Requested-With"] as const;
+/** API clients log in bursts (batched metrics, artifacts); a guesser gets no more than this. */
+export const API_RATE_LIMIT = { average: 20, burst: 200 } as const;
+
+/** The headers forwardAuth hands Authelia besides the X-Forwarded-* it builds itself (its session cookie, and what decides 302 or 401). */
+export const AUTH_REQUEST_HEADERS = ["Accept", "Cookie", "User-Agent", "X-Requested-With"] as const;
 
 export function renderTraefikDynamic(i: TraefikDynamicInputs): Record<string, unknown> {
   const strip = Object.fromEntries(strippedRequestHeaders().map((h) => [h, ""]));
   // Only requests the load balancer received over HTTPS; anything else matches no router (404).
   const https = "Header(`X-Forwarded-Proto`, `https`)";
   const first = ["strip-forwarded", "client-ip"];
+  if (i.edgeSecret.length < 32) throw new Error("renderTraefikDynamic: the edge secret must have 32+ characters");
+  const rate = i.apiRateLimit ?? API_RATE_LIMIT;
   return {
     http: {
       routers: {
-        mlflow: {
-          rule: `Host(\`${i.domain}\`) && ${https}`,
+        // API clients (Basic): MLflow's own auth app checks the password; it never locks a
+        // user out, so no stranger can. Rate-limited per client address.
+        "mlflow-api": {
+          rule: `Host(\`${i.domain}\`) && ${https} && HeaderRegexp(\`Authorization\`, \`(?i)^\\s*basic\\s\`)`,
+          priority: 300,
           entryPoints: ["web"],
           service: "mlflow",
-          // Order matters: drop forged headers, then ask Authelia.
-          middlewares: [...first, "authelia"],
+          middlewares: [...first, "api-rate-limit"],
         },
+        // People (browsers): Authelia's session, then MLflow believes Remote-User with the secret.
+        mlflow: {
+          rule: `Host(\`${i.domain}\`) && ${https}`,
+          priority: 200,
+          entryPoints: ["web"],
+          service: "mlflow",
+          // Order matters: drop forged headers, ask Authelia, then mark the request as the edge's.
+          middlewares: [...first, "authelia", "edge-identity"],
+        },
+        // The portal: its own host only; no rule sends the MLflow host here.
         authelia: {
           rule: `Host(\`${i.authDomain}\`) && ${https}`,
+          priority: 100,
           entryPoints: ["web"],
           service: "authelia",
-          middlewares: first,
+          // The portal builds its own URLs from X-Forwarded-Host: the router's host, never a client's.
+          middlewares: [...first, "portal-host"],
         },
       },
       middlewares: {
         // An empty value removes the header from the request (Traefik headers middleware).
         "strip-forwarded": { headers: { customRequestHeaders: strip } },
         "client-ip": { plugin: { [CLIENT_IP_PLUGIN.name]: { depth: 1 } } },
+        // Per client: the one X-Forwarded-For hop client-ip kept (depth 1, the right-most).
+        "api-rate-limit": { rateLimit: { average: rate.average, period: "1s", burst: rate.burst, sourceCriterion: { ipStrategy: { depth: 1 } } } },
+        "edge-identity": { headers: { customRequestHeaders: { [EDGE_SECRET_HEADER]: i.edgeSecret } } },
+        "portal-host": { headers: { customRequestHeaders: { "X-Forwarded-Host": i.authDomain } } },
         authelia: {
           forwardAuth: {
             address: `${i.autheliaUrl}/api/authz/forward-auth`,

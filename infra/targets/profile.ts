@@ -27,8 +27,10 @@ export function targetProfile(s: Pick<Settings, "target" | "namePrefix">): Targe
       // The Hub lower-cases the subdomain and turns . and _ into -; the domain keeps its dots.
       return { publicHostname: `${`${t.owner}-${t.spaceName ?? s.namePrefix}`.toLowerCase().replace(/[._]/g, "-")}.hf.space`, publicScheme: "https", authMode: "basic", port: 7860, migrate: "auto" };
     case "ecs":
-      // Authelia authenticates at Traefik; replicas never migrate, a one-off task does.
-      return { publicHostname: t.domain, publicScheme: "https", authMode: "proxy", port: 5000, migrate: "off" };
+      // MLflow's own auth app decides (permissions, admin); people reach it as Remote-User
+      // from Authelia at Traefik, API clients with Basic (images/mlflow/edge_auth.py).
+      // Replicas never migrate, a one-off task does.
+      return { publicHostname: t.domain, publicScheme: "https", authMode: "basic", port: 5000, migrate: "off" };
     case "local":
       return { publicHostname: "localhost", publicScheme: "http", authMode: "basic", port: t.port, migrate: "auto" };
   }

@@ -18,27 +18,7 @@ import {
   startEdge, startS3, tempDir, token,
 } from "./fixtures";
 
-/**
- * A server someone else runs, instead of the image started here: test/edge/test_browser_ecs.py
- * gives the prod stack's path (load balancer stand-in -> the real Traefik -> Authelia's
- * forward-auth stand-in -> MLflow in proxy mode) and a portal session for one of its users.
- */
-interface GivenTarget {
-  stack: string;
-  host: string;
-  /** The portal's host: where the edge sends a browser without a session. */
-  portalHost: string;
-  /** Plain HTTP port behind which the public host is served (TLS is added here). */
-  upstreamPort: number;
-  /** MLflow itself, for the REST calls that prepare a run. */
-  mlflowUrl: string;
-  /** The session cookie the portal's first factor would set. */
-  session: { name: string; value: string; domain: string; username: string };
-}
-const GIVEN: GivenTarget | undefined = process.env.MLFLOW_KIT_BROWSER_TARGET
-  ? (JSON.parse(fs.readFileSync(process.env.MLFLOW_KIT_BROWSER_TARGET, "utf8")) as GivenTarget)
-  : undefined;
-const STACK = GIVEN?.stack ?? process.env.MLFLOW_KIT_BROWSER_STACK ?? "dev";
+const STACK = process.env.MLFLOW_KIT_BROWSER_STACK ?? "dev";
 const IMAGE = process.env.MLFLOW_KIT_TEST_IMAGE;
 const CHROMIUM = process.env.MLFLOW_KIT_CHROMIUM ?? "/usr/bin/chromium";
 const SHOTS = path.join(ROOT, ".cache", "browser", STACK);
@@ -108,19 +88,8 @@ async function signIn(who: { username: string; password: string }): Promise<Pers
   const page = await context.newPage();
   page.setDefaultTimeout(UI_WAIT_MS);
   await page.setViewport({ width: 1400, height: 900 });
-  if (GIVEN) {
-    // Behind Authelia: no session sends the browser to the portal; the portal's sign-in then
-    // sets the session cookie for the parent domain, which is what the browser carries back.
-    await page.goto(`https://${host}/`, { waitUntil: "domcontentloaded" });
-    expect(new URL(page.url()).host).toBe(GIVEN.portalHost);
-    expect(new URL(page.url()).searchParams.get("rd")).toBe(`https://${host}/`);
-    await screenshot(page, "portal-without-a-session");
-    const { name, value, domain } = GIVEN.session;
-    await context.setCookie({ name, value, domain: `.${domain}`, path: "/", secure: true, httpOnly: true });
-  } else {
-    // Answers MLflow's Basic challenge, as a person types into the browser's sign-in prompt.
-    await page.authenticate(who);
-  }
+  // Answers MLflow's Basic challenge, as a person types into the browser's sign-in prompt.
+  await page.authenticate(who);
   const answers: Answer[] = [];
   page.on("response", (r: HTTPResponse) => {
     const url = new URL(r.url());
@@ -206,47 +175,12 @@ async function openRunsPage(page: Page, experimentId: string) {
   await page.waitForFunction("/matching runs?|No runs logged/.test(document.body.innerText)", { timeout: UI_WAIT_MS });
 }
 
-/** The browser, its names mapped to this machine's edge and nothing else resolving. */
-async function launchBrowser(names: string[], edgePort: number) {
-  return puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // The edge's certificate is a throwaway self-signed one.
-    acceptInsecureCerts: true,
-    args: [
-      "--no-sandbox",
-      // The public host is this machine's edge; every other name resolves to nothing, so the
-      // browser reaches nothing outside 127.0.0.1.
-      `--host-resolver-rules=${names.map((n) => `MAP ${n}:443 127.0.0.1:${edgePort}`).join(", ")}, MAP * ~NOTFOUND`,
-      "--disable-background-networking",
-      "--no-first-run",
-    ],
-  });
-}
-
-function prepareShots() {
+beforeAll(async () => {
+  if (!IMAGE) throw new Error("MLFLOW_KIT_TEST_IMAGE is not set: run bash test/browser/run.sh, which builds the image");
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: run bash test/browser/setup.sh (apt-get install chromium)`);
   fs.rmSync(SHOTS, { recursive: true, force: true });
   fs.mkdirSync(SHOTS, { recursive: true });
   dir = tempDir("mlflow-kit-browser-");
-}
-
-async function startGiven(given: GivenTarget) {
-  prepareShots();
-  host = given.host;
-  // Proxy mode: MLflow has no accounts; the REST calls go to it directly, the browser through the edge.
-  server = { id: "given", url: given.mlflowUrl, logs: async () => "", stop: async () => undefined };
-  admin = { username: given.session.username, password: "" };
-  edge = await startEdge(host, given.upstreamPort, dir);
-  browser = await launchBrowser([host, given.portalHost], edge.port);
-  const experimentId = (await api<{ experiment_id: string }>("POST", "/api/2.0/mlflow/experiments/create", { name: `logged-by-rest-${token(4)}` })).experiment_id;
-  run = { experimentId, ...(await logRun(experimentId)) };
-}
-
-beforeAll(async () => {
-  if (GIVEN) return startGiven(GIVEN);
-  if (!IMAGE) throw new Error("MLFLOW_KIT_TEST_IMAGE is not set: run bash test/browser/run.sh, which builds the image");
-  prepareShots();
   db = await startDatabases();
   s3 = await startS3(dir);
   const port = await freePort();
@@ -258,7 +192,20 @@ beforeAll(async () => {
   await s3.createBucket(bucket, env.AWS_DEFAULT_REGION);
   server = await startContainer(IMAGE, env, dir);
   edge = await startEdge(host, port, dir);
-  browser = await launchBrowser([host], edge.port);
+  browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // The edge's certificate is a throwaway self-signed one.
+    acceptInsecureCerts: true,
+    args: [
+      "--no-sandbox",
+      // The public host is this machine's edge; every other name resolves to nothing, so the
+      // browser reaches nothing outside 127.0.0.1.
+      `--host-resolver-rules=MAP ${host}:443 127.0.0.1:${edge.port}, MAP * ~NOTFOUND`,
+      "--disable-background-networking",
+      "--no-first-run",
+    ],
+  });
   await api("POST", "/api/2.0/mlflow/users/create", reader);
   const experimentId = (await api<{ experiment_id: string }>("POST", "/api/2.0/mlflow/experiments/create", { name: `logged-by-rest-${token(4)}` })).experiment_id;
   run = { experimentId, ...(await logRun(experimentId)) };
@@ -293,12 +240,11 @@ describe(`the MLflow UI in Chromium on the ${STACK} stack's public host`, () => 
   it("signs in and lists the experiments", async () => {
     person = await signIn(admin);
     const { page } = person;
-    // MLflow's own account (basic auth); in proxy mode MLflow has no users API (404).
     const me = answerTo(page, "GET", "/users/current");
     await page.goto(`https://${host}/#/experiments?workflowType=machine_learning`, { waitUntil: "domcontentloaded" });
-    expect((await me).status()).toBe(GIVEN ? 404 : 200);
+    expect((await me).status()).toBe(200);
     await textShown(page, "logged-by-rest-");
-    if (!GIVEN) await textShown(page, admin.username);
+    await textShown(page, admin.username);
     expect(new URL(page.url()).host).toBe(host);
     await screenshot(page, "signed-in-experiments");
     expectNoRefusal(person);
@@ -392,9 +338,7 @@ describe(`the MLflow UI in Chromium on the ${STACK} stack's public host`, () => 
     expectNoRefusal(person);
   });
 
-  // Proxy mode (ECS) runs MLflow without its auth app: every signed-in person may change
-  // everything until per-user permissions reach ECS (issue 14, "Authorization on ECS").
-  it.skipIf(GIVEN !== undefined)("a READ user sees the experiment but cannot rename it", async () => {
+  it("a READ user sees the experiment but cannot rename it", async () => {
     const readerPerson = await signIn(reader);
     const { page } = readerPerson;
     await openRunsPage(page, experimentId);

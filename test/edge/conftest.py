@@ -32,27 +32,66 @@ STACK = "prod"
 TRAEFIK = Path(sys.executable).parent / "traefik"
 
 
+class EdgeCredentials:
+    """What the ECS target generates: the edge secret, the API user's and the admin's passwords."""
+
+    def __init__(self):
+        self.edge_secret, self.api_password, self.admin_password = token(48), token(32), token(24)
+        self.alice_password = token(20)  # a portal password for alice (edge-config.ts --user-password)
+
+
 @pytest.fixture(scope="session")
-def mlflow_server(postgres, s3, start_server):
-    """The prod stack's container env (proxy mode, MLFLOW_MIGRATE=off) on a fresh database:
-    first the ECS task's migrate container (MLFLOW_MIGRATE=only), then the server."""
+def edge_credentials():
+    return EdgeCredentials()
+
+
+def edge_mlflow_env(credentials, api_password=None):
+    """The variables the ECS target adds to MLflow's env (stacks/edge-config.ts --mlflow-env)."""
+    out = subprocess.run([str(helpers.TSX), str(ROOT / "stacks" / "edge-config.ts"), "--stack", STACK, "--mlflow-env",
+                          "--edge-secret", credentials.edge_secret, "--api-password", api_password or credentials.api_password],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="session")
+def mlflow_env(postgres, s3, edge_credentials):
+    """The prod stack's container env (basic mode behind the edge, MLFLOW_MIGRATE=off) on a
+    fresh database, with the edge's variables as the ECS target adds them."""
     pair = postgres.database_pair("edge")
-    env = helpers.runtime_env(STACK, pair.tracking_uri, pair.auth_uri, s3, free_port(), token(24), token(48))
-    assert env["MLFLOW_AUTH_MODE"] == "proxy" and env["MLFLOW_MIGRATE"] == "off"
+    env = helpers.runtime_env(STACK, pair.tracking_uri, pair.auth_uri, s3, free_port(), edge_credentials.admin_password, token(48))
+    assert env["MLFLOW_AUTH_MODE"] == "basic" and env["MLFLOW_MIGRATE"] == "off"
     assert "AWS_ACCESS_KEY_ID" not in env  # the task role gives credentials on ECS
+    env.update(edge_mlflow_env(edge_credentials))
     # What the task role's credentials endpoint would give the container, for the emulator.
     env.update(AWS_ACCESS_KEY_ID=s3.access_key_id, AWS_SECRET_ACCESS_KEY=s3.secret_access_key, MLFLOW_DB_WAIT_SECONDS="30")
     s3.ensure_bucket(urlsplit(env["MLFLOW_ARTIFACTS_DESTINATION"]).netloc, env["AWS_DEFAULT_REGION"])
-    rc, output = image_conftest.run_entrypoint(dict(env, MLFLOW_MIGRATE="only"))
+    return env
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(mlflow_env, start_server):
+    """First the ECS task's migrate container (MLFLOW_MIGRATE=only: migrations, the admin, the
+    edge's people and API user), then the server."""
+    rc, output = image_conftest.run_entrypoint(dict(mlflow_env, MLFLOW_MIGRATE="only"))
     assert rc == 0, output
-    return start_server(env)
+    return start_server(mlflow_env)
 
 
 class Edge:
-    def __init__(self, root, domain, auth_domain, api_username, api_password, web_port, stand_in, recorder, traefik, alb):
-        self.root, self.domain, self.auth_domain = root, domain, auth_domain
-        self.api_username, self.api_password = api_username, api_password
+    def __init__(self, root, info, credentials, web_port, stand_in, recorder, traefik, alb, mlflow_port):
+        self.root, self.domain, self.auth_domain = root, info["domain"], info["authDomain"]
+        self.api_username, self.api_password = info["apiUsername"], credentials.api_password
+        self.admin_username, self.admin_password = info["adminUsername"], credentials.admin_password
+        self.users, self.edge_secret = info["users"], credentials.edge_secret
+        self.alice_password = credentials.alice_password
         self.web_port, self.stand_in, self.recorder, self.traefik, self.alb = web_port, stand_in, recorder, traefik, alb
+        self.mlflow_port = mlflow_port
+
+    def session(self, username):
+        """A browser's cookie after signing in at the portal (the stand-in's session store)."""
+        name, value = self.stand_in.sign_in(username)
+        return {"Cookie": f"{name}={value}"}
 
     def get(self, host, path="/", method="GET", **kwargs):
         """A request through the load balancer stand-in (its HTTPS listener) to Traefik."""
@@ -61,15 +100,15 @@ class Edge:
 
 
 @pytest.fixture(scope="session")
-def edge(mlflow_server, tmp_path_factory):
+def edge(mlflow_server, edge_credentials, tmp_path_factory):
     root = tmp_path_factory.mktemp("edge")
     recorder = UpstreamRecorder(mlflow_server.port).start()
     web_port, ping_port = free_port(), free_port()
-    api_password = token(32)
     stand_in = AutheliaForwardAuthStandIn().start()
     out = subprocess.run([str(helpers.TSX), str(ROOT / "stacks" / "edge-config.ts"), "--stack", STACK, "--out", str(root),
                           "--web-port", str(web_port), "--ping-port", str(ping_port), "--mlflow-url", recorder.url,
-                          "--authelia-url", stand_in.url, "--api-password", api_password],
+                          "--authelia-url", stand_in.url, "--edge-secret", edge_credentials.edge_secret,
+                          "--user-password", f"alice={edge_credentials.alice_password}"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)
@@ -93,7 +132,7 @@ def edge(mlflow_server, tmp_path_factory):
     wait_until(ready, 60, "traefik")
     alb = AlbStandIn(web_port).start()
     try:
-        yield Edge(root, info["domain"], info["authDomain"], info["apiUsername"], api_password, web_port, stand_in, recorder, traefik, alb)
+        yield Edge(root, info, edge_credentials, web_port, stand_in, recorder, traefik, alb, mlflow_server.port)
     finally:
         alb.stop()
         traefik.terminate()
@@ -127,24 +166,30 @@ def resolve_to_edge(edge, monkeypatch):
 
 # --- the attack tally -------------------------------------------------------------------
 
-ATTACKS = []  # (name, status, reached_mlflow)
+ATTACKS = []  # (name, status, reached_mlflow, got_through)
 
 
-def attack(edge, name, send):
-    """Runs one attack; records whether anything of it reached MLflow (the recorder in front)."""
+def attack(edge, name, send, checked_by_mlflow=False):
+    """Runs one attack and records it. Header, host and path attacks must not reach MLflow at
+    all (the recorder in front of it sees nothing). Wrong Basic credentials are MLflow's own to
+    refuse (checked_by_mlflow): those must be answered 401, with nothing else reached."""
     before = len(edge.recorder.requests)
     status = send()
     status = getattr(status, "status_code", status)
-    reached = len(edge.recorder.requests) > before
-    ATTACKS.append((name, status, reached))
+    seen = edge.recorder.requests[before:]
+    reached = bool(seen)
+    got_through = (reached and not checked_by_mlflow) or (checked_by_mlflow and (status != 401 or len(seen) > 1))
+    ATTACKS.append((name, status, reached, got_through))
     return status, reached
 
 
 def pytest_terminal_summary(terminalreporter):
     if not ATTACKS:
         return
-    through = [(n, s) for n, s, reached in ATTACKS if reached]
+    through = [(n, s) for n, s, _, bad in ATTACKS if bad]
+    by_mlflow = sum(1 for _, _, reached, bad in ATTACKS if reached and not bad)
     terminalreporter.write_sep("-", "edge attack suite")
-    terminalreporter.write_line(f"{len(ATTACKS)} attacks sent; {len(through)} reached MLflow")
+    terminalreporter.write_line(f"{len(ATTACKS)} attacks sent; {len(ATTACKS) - by_mlflow - len(through)} refused before MLflow, "
+                                f"{by_mlflow} wrong Basic credentials refused by MLflow's auth (401), {len(through)} got through")
     for name, status in through:
         terminalreporter.write_line(f"  GOT THROUGH: {name} (answer {status})")

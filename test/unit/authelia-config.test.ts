@@ -11,8 +11,8 @@ import addFormats from "ajv-formats";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import {
-  API_GROUP, AUTHELIA_CONTAINER_ENV, autheliaStartScript, autheliaStartupProblems, cookieDomain, hashPassword, renderAutheliaConfig,
-  renderUsersDatabase, type AutheliaInputs,
+  AUTHELIA_CONTAINER_ENV, autheliaStartScript, autheliaStartupProblems, cookieCoversMoreThan, cookieDomain, hashPassword, PLACEHOLDER_USER,
+  regionalRdsCa, renderAutheliaConfig, renderUsersDatabase, type AutheliaInputs,
 } from "../../infra/edge/authelia";
 import { plan, type Plan } from "../../stacks/plan";
 import { REPO_ROOT } from "../../stacks/stack-config";
@@ -29,7 +29,7 @@ const validateUsers = ajv.compile(load("authelia-4.39-user-database.schema.json"
 /** The *_FILE variables the container's start script exports, as Authelia will see them. */
 function scriptEnv(): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const m of autheliaStartScript({ fetchRdsCa: true }).matchAll(/^export (\w+)='([^']+)'$/gm)) env[m[1]] = m[2];
+  for (const m of autheliaStartScript({ rdsCa: true }).matchAll(/^export (\w+)='([^']+)'$/gm)) env[m[1]] = m[2];
   return env;
 }
 
@@ -62,8 +62,13 @@ describe("Authelia 4.39: what the program renders passes Authelia's schemas and 
     const users = parse(String(usersVersion.inputs.secretString));
     expect(check(config, users)).toEqual([]);
     expect(config.access_control.default_policy).toBe("deny");
-    expect(config.server.endpoints.authz["forward-auth"].authn_strategies[0]).toMatchObject({ name: "HeaderAuthorization", schemes: ["basic"] });
-    expect(users.users["mlflow-api"].groups).toEqual([API_GROUP]);
+    // Browsers only: Basic never reaches Authelia, so its regulation can never ban an API client.
+    expect(config.server.endpoints.authz["forward-auth"].authn_strategies).toEqual([{ name: "CookieSession" }]);
+    expect(users.users["mlflow-api"]).toBeUndefined();
+    // The portal's bypass matches the portal's host only; the MLflow host has its own rule.
+    const rules = config.access_control.rules as { domain: string[]; policy: string }[];
+    expect(rules.filter((r) => r.policy === "bypass").flatMap((r) => r.domain)).toEqual(["auth.example.com"]);
+    expect(rules.find((r) => r.domain.includes("mlflow.example.com"))!.policy).toBe("one_factor");
   });
 
   // Generated variations: domain shapes, users, storage with and without TLS, cache lifespans.
@@ -74,17 +79,17 @@ describe("Authelia 4.39: what the program renders passes Authelia's schemas and 
       variations.push([`${domain} / ${authDomain} / tls ${tls}`, {
         domain, authDomain, port: 9091 + i,
         storage: { host: `db-${i}.abcdef.eu-west-1.rds.amazonaws.com`, port: 5432, database: "authelia", username: "authelia", tls },
-        basicCacheSeconds: [60, 300, 3600][i % 3],
         ...(tls ? { certificatesDirectory: "/config/certs" } : {}),
       }, (i % 2) + 1]);
     }
   });
 
   it.each(variations)("%s", async (_name, inputs, userCount) => {
-    const users = renderUsersDatabase(await Promise.all(Array.from({ length: userCount }, async (_, n) => ({
-      username: n === 0 ? "mlflow-api" : `user${n}`, displayname: `User ${n}`, email: n ? `user${n}@example.com` : undefined,
-      groups: [n === 0 ? API_GROUP : "mlflow-users"], password: await hashPassword(`pw-${n}-${inputs.domain}`, Buffer.from(`salt-${n}-salt-${n}`)),
-    }))));
+    const users = renderUsersDatabase(await Promise.all(Array.from({ length: userCount - 1 }, async (_, n) => ({
+      username: `user${n}`, displayname: `User ${n}`, email: `user${n}@example.com`,
+      groups: ["mlflow-users"], password: await hashPassword(`pw-${n}-${inputs.domain}`, Buffer.from(`salt-${n}-salt-${n}`)),
+    }))), await hashPassword("nobody", Buffer.alloc(16, 7)));
+    if (userCount === 1) expect(users.users[PLACEHOLDER_USER]).toMatchObject({ disabled: true, groups: [] });
     // Through YAML, as the container writes the files.
     expect(check(parse(stringify(renderAutheliaConfig(inputs))), parse(stringify(users)))).toEqual([]);
   });
@@ -107,5 +112,18 @@ describe("Authelia 4.39: what the program renders passes Authelia's schemas and 
     expect(cookieDomain("mlflow.example.com", "auth.example.com")).toBe("example.com");
     expect(cookieDomain("mlflow.example.com", "auth.mlflow.example.com")).toBe("mlflow.example.com");
     expect(() => cookieDomain("mlflow.example.com", "auth.example.org")).toThrow(/no registrable parent/);
+    // Siblings share a parent that other hosts live under; the portal under MLflow's name does not.
+    expect(cookieCoversMoreThan("mlflow.example.com", "auth.example.com")).toBe(true);
+    expect(cookieCoversMoreThan("mlflow.example.com", "auth.mlflow.example.com")).toBe(false);
+  });
+
+  it("RDS's CAs for the region come from the repository's bundle, small enough for a secret", () => {
+    const bundle = fs.readFileSync(path.join(REPO_ROOT, "images", "mlflow", "rds-ca-bundle.pem"), "utf8");
+    for (const region of ["eu-west-1", "us-east-1", "ap-southeast-2"]) {
+      const pem = regionalRdsCa(bundle, region);
+      expect(pem).toContain("BEGIN CERTIFICATE");
+      expect(pem.length, region).toBeLessThan(60_000);
+    }
+    expect(() => regionalRdsCa(bundle, "xx-nowhere-1")).toThrow(/no certificate for xx-nowhere-1/);
   });
 });

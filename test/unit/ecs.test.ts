@@ -4,7 +4,6 @@
  * migrations and alarms. Plus the variations: an existing VPC, a Route 53 zone.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { argon2Verify } from "hash-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { CONTRACT_VARIABLES } from "../../infra/runtime-contract";
@@ -121,13 +120,19 @@ describe("ecs: secrets, logs, migrations", () => {
       }
     }
     const mlflow = containers(one(prod, T.taskDef, "mlflow-target-mlflow-task"));
-    for (const c of mlflow) expect(c.secrets.map((s: any) => s.name)).toEqual(["MLFLOW_BACKEND_STORE_URI"]);
+    // Basic mode behind the edge: the auth app's database and admin, the Flask key, the edge's secret, the API user.
+    for (const c of mlflow) expect(c.secrets.map((s: any) => s.name)).toEqual([
+      "MLFLOW_ADMIN_PASSWORD", "MLFLOW_API_USER_PASSWORDS", "MLFLOW_AUTH_DATABASE_URI", "MLFLOW_BACKEND_STORE_URI", "MLFLOW_EDGE_SECRET", "MLFLOW_FLASK_SERVER_SECRET_KEY"]);
     // The task role replaces static keys: no AWS key reaches MLflow at all.
     for (const c of mlflow) expect(c.environment.map((e: any) => e.name)).not.toContain("AWS_ACCESS_KEY_ID");
     const authelia = containers(one(prod, T.taskDef, "mlflow-target-authelia-task"))[0];
     expect(authelia.secrets.map((s: any) => s.name).sort()).toEqual([
-      "MLFLOW_KIT_AUTHELIA_RESET_PASSWORD_JWT_SECRET", "MLFLOW_KIT_AUTHELIA_SESSION_SECRET", "MLFLOW_KIT_AUTHELIA_STORAGE_ENCRYPTION_KEY",
+      "MLFLOW_KIT_AUTHELIA_RDS_CA", "MLFLOW_KIT_AUTHELIA_RESET_PASSWORD_JWT_SECRET", "MLFLOW_KIT_AUTHELIA_SESSION_SECRET", "MLFLOW_KIT_AUTHELIA_STORAGE_ENCRYPTION_KEY",
       "MLFLOW_KIT_AUTHELIA_STORAGE_PASSWORD", "MLFLOW_KIT_AUTHELIA_USERS"]);
+    // Traefik's dynamic configuration holds the edge secret: a secret, not plain environment.
+    const traefik = containers(one(prod, T.taskDef, "mlflow-target-traefik-task"))[0];
+    expect(traefik.secrets.map((s: any) => s.name)).toEqual(["MLFLOW_KIT_TRAEFIK_DYNAMIC"]);
+    expect(traefik.environment.map((e: any) => e.name)).not.toContain("MLFLOW_KIT_TRAEFIK_DYNAMIC");
   });
 
   it("each execution role reads only its own service's secrets; the MLflow task role only the artifact prefix", async () => {
@@ -135,7 +140,9 @@ describe("ecs: secrets, logs, migrations", () => {
     for (const service of ["mlflow", "authelia", "traefik"]) {
       const policy = JSON.parse(String(one(prod, T.rolePolicy, `mlflow-target-${service}-execution`).inputs.policy));
       const read = policy.Statement.filter((s: any) => s.Action.includes("secretsmanager:GetSecretValue")).flatMap((s: any) => s.Resource);
-      expect([...read].sort(), service).toEqual((await secretArns(service)).sort());
+      // Authelia's image is pulled with the GHCR credential too (the MLflow service's secret).
+      const registry = service === "authelia" ? [await idOf(of(prod, T.secret).find((s) => String(s.inputs.name) === "mlflow-kit-prod/mlflow/registry-credential")!)] : [];
+      expect([...read].sort(), service).toEqual([...(await secretArns(service)), ...registry].sort());
       expect(JSON.stringify(policy)).not.toMatch(/"Resource":"\*"/);
     }
     const task = JSON.parse(String(one(prod, T.rolePolicy, "mlflow-target-mlflow-task").inputs.policy));
@@ -163,7 +170,7 @@ describe("ecs: secrets, logs, migrations", () => {
     expect(migrate).toMatchObject({ name: "migrate", essential: false });
     expect(env(migrate).MLFLOW_MIGRATE).toBe("only");
     expect(server).toMatchObject({ name: "mlflow", essential: true, dependsOn: [{ containerName: "migrate", condition: "SUCCESS" }] });
-    expect(env(server)).toMatchObject({ MLFLOW_MIGRATE: "off", MLFLOW_AUTH_MODE: "proxy", MLFLOW_PUBLIC_HOSTNAME: "mlflow.example.com" });
+    expect(env(server)).toMatchObject({ MLFLOW_MIGRATE: "off", MLFLOW_AUTH_MODE: "basic", MLFLOW_PUBLIC_HOSTNAME: "mlflow.example.com", MLFLOW_EDGE_USERS: "alice" });
     expect(migrate.image).toBe(server.image);
     expect(server.image).toMatch(/^ghcr\.io\/example-org\/mlflow-kit-server@sha256:/);
     expect(server.repositoryCredentials.credentialsParameter).toMatch(/^arn:aws:secretsmanager:/);
@@ -179,26 +186,53 @@ describe("ecs: secrets, logs, migrations", () => {
   });
 });
 
-describe("ecs: the API user", () => {
-  it("the users database holds an argon2id digest of the apiPassword output", async () => {
+describe("ecs: the API user and the people of the portal", () => {
+  const secretValue = (p: Plan, env: string) => String(of(p, T.secretVersion).find((v) => v.name === `mlflow-target-mlflow-${env.toLowerCase().replace(/_/g, "-")}`)!.inputs.secretString);
+
+  it("the API user is MLflow's (its password in MLFLOW_API_USER_PASSWORDS), never Authelia's; Authelia holds people only", async () => {
     const users = of(revealed, T.secretVersion).find((v) => v.name.endsWith("mlflow-kit-authelia-users"))!;
     const db = parse(String(users.inputs.secretString)) as { users: Record<string, any> };
-    expect(Object.keys(db.users).sort()).toEqual(["alice", "mlflow-api"]);
-    expect(db.users["mlflow-api"].groups).toEqual(["mlflow-api"]);
+    expect(Object.keys(db.users)).toEqual(["alice"]);
     expect(db.users.alice.groups).toEqual(["mlflow-users"]);
-    const password = String(revealed.outputs.apiPassword);
-    expect(await argon2Verify({ password, hash: db.users["mlflow-api"].password })).toBe(true);
-    expect(await argon2Verify({ password: `${password}x`, hash: db.users["mlflow-api"].password })).toBe(false);
+    expect(JSON.parse(secretValue(revealed, "MLFLOW_API_USER_PASSWORDS"))).toEqual({ "mlflow-api": String(revealed.outputs.apiPassword) });
+    expect(String(revealed.outputs.apiPassword)).toMatch(/^[A-Za-z0-9]{32}$/);
     expect(prod.outputs.apiPassword).toBe("[secret]");
   });
 
-  it("rotation.apiUserPassword gives a new password and digest, and a new task definition", async () => {
+  it("rotation.apiUserPassword gives a new password to MLflow's API user, and a new MLflow task definition", async () => {
     const bumped = await plan("prod", { strict: true, revealSecrets: true, overrides: { "mlflow-kit:rotation": JSON.stringify({ apiUserPassword: 1 }) } });
     expect(bumped.outputs.apiPassword).not.toBe(revealed.outputs.apiPassword);
-    const users = (p: Plan) => of(p, T.secretVersion).find((v) => v.name.endsWith("mlflow-kit-authelia-users"))!;
-    expect(users(bumped).inputs.secretString).not.toBe(users(revealed).inputs.secretString);
-    const authelia = (p: Plan) => one(p, T.taskDef, "mlflow-target-authelia-task").inputs.containerDefinitions;
-    expect(authelia(bumped)).not.toBe(authelia(revealed));
+    expect(JSON.parse(secretValue(bumped, "MLFLOW_API_USER_PASSWORDS"))).toEqual({ "mlflow-api": String(bumped.outputs.apiPassword) });
+    const mlflow = (p: Plan) => one(p, T.taskDef, "mlflow-target-mlflow-task").inputs.containerDefinitions;
+    expect(mlflow(bumped)).not.toBe(mlflow(revealed));
+  });
+
+  it("server.defaultPermission, server.adminUsername and the admin-password and flask-secret rotations reach MLflow on ecs", async () => {
+    const changed = await plan("prod", { strict: true, revealSecrets: true, overrides: {
+      "mlflow-kit:server": JSON.stringify({ workers: 2, adminUsername: "root", defaultPermission: "NO_PERMISSIONS" }),
+      "mlflow-kit:rotation": JSON.stringify({ adminPassword: 1, flaskSecretKey: 1 }),
+    } });
+    const env = (p: Plan) => Object.fromEntries(containers(one(p, T.taskDef, "mlflow-target-mlflow-task"))[1].environment.map((e: any) => [e.name, e.value]));
+    expect(env(revealed)).toMatchObject({ MLFLOW_DEFAULT_PERMISSION: "READ", MLFLOW_ADMIN_USERNAME: "admin" });
+    expect(env(changed)).toMatchObject({ MLFLOW_DEFAULT_PERMISSION: "NO_PERMISSIONS", MLFLOW_ADMIN_USERNAME: "root" });
+    for (const secret of ["MLFLOW_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY"]) {
+      expect(secretValue(changed, secret), secret).not.toBe(secretValue(revealed, secret));
+    }
+    // The Remote-User path is vouched for by a secret only Traefik and MLflow hold.
+    const edge = secretValue(revealed, "MLFLOW_EDGE_SECRET");
+    expect(edge).toMatch(/^[A-Za-z0-9]{48}$/);
+    const dynamic = parse(String(of(revealed, T.secretVersion).find((v) => v.name === "mlflow-target-traefik-mlflow-kit-traefik-dynamic")!.inputs.secretString));
+    expect(dynamic.http.middlewares["edge-identity"].headers.customRequestHeaders["X-Mlflow-Kit-Edge"]).toBe(edge);
+  });
+
+  it("images are pinned by digest and pulled from ECR Public (Traefik) and GHCR with the kit's credential (Authelia)", () => {
+    const [traefik] = containers(one(prod, T.taskDef, "mlflow-target-traefik-task"));
+    const [authelia] = containers(one(prod, T.taskDef, "mlflow-target-authelia-task"));
+    expect(traefik.image).toMatch(/^public\.ecr\.aws\/docker\/library\/traefik:v[0-9.]+@sha256:[0-9a-f]{64}$/);
+    expect(authelia.image).toMatch(/^ghcr\.io\/authelia\/authelia:4\.39\.\d+@sha256:[0-9a-f]{64}$/);
+    expect(authelia.repositoryCredentials.credentialsParameter).toMatch(/^arn:aws:secretsmanager:/);
+    // RDS's CAs come with the task (a secret), never from the internet at start.
+    expect(authelia.command.join("\n")).not.toMatch(/wget|curl|https?:\/\//);
   });
 });
 

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { AUTHELIA_CONTAINER_ENV, AUTHELIA_SECRET_FILES, autheliaStartScript } from "../../infra/edge/authelia";
+import { AUTHELIA_CONTAINER_ENV, AUTHELIA_RDS_CA_ENV, AUTHELIA_SECRET_FILES, autheliaStartScript } from "../../infra/edge/authelia";
 import { clientIpPluginDir, clientIpPluginFiles, TRAEFIK_CONTAINER_ENV, traefikPluginEnvironment, traefikStartScript } from "../../infra/edge/traefik";
 
 /** A stand-in binary: records its arguments and environment, then exits 0. */
@@ -31,7 +31,12 @@ describe("container start scripts", () => {
       [AUTHELIA_CONTAINER_ENV.storagePassword]: "storage-password-value-0123456789",
       [AUTHELIA_CONTAINER_ENV.resetPasswordJwtSecret]: "jwt-secret-value-0123456789",
     };
-    execFileSync("/bin/sh", ["-c", autheliaStartScript({ fetchRdsCa: false, dir, binary: bin })], { env: { PATH: process.env.PATH, ...values } });
+    const certs = path.join(tmp, "certs");
+    const ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+    execFileSync("/bin/sh", ["-c", autheliaStartScript({ rdsCa: true, dir, binary: bin, certificatesDir: certs })], { env: { PATH: process.env.PATH, ...values, [AUTHELIA_RDS_CA_ENV]: ca } });
+    // RDS's CAs from the task's secret, not from the internet; gone from the environment.
+    expect(fs.readFileSync(path.join(certs, "rds-ca.pem"), "utf8")).toBe(`${ca}\n`);
+    expect(fs.readFileSync(path.join(tmp, "authelia.env"), "utf8")).not.toContain(AUTHELIA_RDS_CA_ENV);
 
     expect(fs.readFileSync(path.join(dir, "configuration.yml"), "utf8")).toBe(values[AUTHELIA_CONTAINER_ENV.config]);
     expect(fs.readFileSync(path.join(dir, "users_database.yml"), "utf8")).toBe(values[AUTHELIA_CONTAINER_ENV.users]);
@@ -54,7 +59,7 @@ describe("container start scripts", () => {
   it("Authelia: the script stops at the first failure (set -eu): a missing secret starts nothing", () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "authelia-start-"));
     const bin = fakeBinary(tmp, "authelia");
-    expect(() => execFileSync("/bin/sh", ["-c", autheliaStartScript({ fetchRdsCa: false, dir: path.join(tmp, "config"), binary: bin })], { env: { PATH: process.env.PATH }, stdio: "pipe" })).toThrow();
+    expect(() => execFileSync("/bin/sh", ["-c", autheliaStartScript({ rdsCa: false, dir: path.join(tmp, "config"), binary: bin })], { env: { PATH: process.env.PATH }, stdio: "pipe" })).toThrow();
     expect(fs.existsSync(path.join(tmp, "authelia.args"))).toBe(false);
   });
 

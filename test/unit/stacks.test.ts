@@ -65,7 +65,7 @@ describe("prod (rds, long-lived)", () => {
     const visible = JSON.stringify({ resources: prod.resources.map(({ urn, inputs }) => ({ urn, inputs })), outputs: prod.outputs });
     for (const s of [secrets[0], decodeURIComponent(password)]) expect(visible).not.toContain(s);
     // The env file carries the whole contract, secrets included, and is itself secret.
-    expect(secrets[2]).toMatch(/^MLFLOW_AUTH_MODE=proxy$/m);
+    expect(secrets[2]).toMatch(/^MLFLOW_AUTH_MODE=basic$/m);
     expect(secrets[2]).not.toMatch(/^AWS_ACCESS_KEY_ID=/m);
   });
 });
