@@ -221,6 +221,7 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           maxAllocatedStorageGb: db.maxAllocatedStorageGb,
           multiAz: db.multiAz,
           backupRetentionDays: db.backupRetentionDays,
+          restoreFrom: db.restoreFrom,
           vpc: db.vpcId
             ? { existing: { vpcId: db.vpcId, privateSubnetIds: db.privateSubnetIds ?? [] } }
             : { create: { cidrBlock: db.cidrBlock, availabilityZoneCount: db.availabilityZones } },
@@ -252,6 +253,7 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           branchName: db.branch ?? s.namePrefix,
           expiresAt: s.expiresAt,
           passwordRotation: s.rotation.databasePassword,
+          restoreFrom: db.restoreFrom,
         }, { parent: this });
       default:
         // settings.ts refuses kinds that are not deployable yet; reaching here is a bug.

@@ -65,6 +65,14 @@ const rdsDatabase = z.strictObject({
   bootstrap: z.enum(["lambda", "direct"]).default("lambda").describe("How the role and databases are created: lambda (a function inside the VPC, during pulumi up) or direct (the runner reaches the instance)"),
   applyImmediately: z.boolean().optional().describe("Apply instance changes now rather than in the maintenance window; default: true when ephemeral, false when long-lived (set it for a major version upgrade)"),
   clientSecurityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, { message: "must be security group ids such as sg-0abc1234" })).default([]).describe("Further security groups admitted on 5432: the runner's with bootstrap: direct, a bastion's"),
+  // Read when the instance is created only (README "Backup and restore"): a snapshot, or a
+  // point in time of another instance's automated backups.
+  restoreFrom: z.strictObject({
+    snapshotIdentifier: z.string().regex(/^(arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:snapshot:)?[a-zA-Z][a-zA-Z0-9:-]{0,254}$/, { message: "must be an RDS snapshot identifier or ARN, such as mlflow-kit-prod-db-backup-20261204t1200z (npm run backup prints it)" }).optional().describe("Create the instance from this DB snapshot"),
+    sourceInstance: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { message: "must be an RDS instance identifier such as mlflow-kit-prod-db" }).optional().describe("Create the instance from this instance's automated backups at `time` (or the latest restorable time)"),
+    time: z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time such as 2026-12-01T12:00:00Z" }).optional().describe("With sourceInstance: the point in time to restore (within its backupRetentionDays)"),
+    latest: z.boolean().optional().describe("With sourceInstance: restore to the latest restorable time"),
+  }).optional().describe("Create the instance from a backup: a snapshot (snapshotIdentifier) or a point in time of another instance (sourceInstance with time or latest). Read when the instance is created only"),
 });
 
 const neonDatabase = z.strictObject({
@@ -76,6 +84,13 @@ const neonDatabase = z.strictObject({
   branch: z.string().min(1).max(256).optional().describe("Name of this stack's copy-on-write branch of the project's default branch (default: <project>-<stack>)"),
   /** Needed with a personal API key whose account belongs to several Neon organizations. */
   orgId: z.string().regex(/^org-[a-z0-9-]+$/, { message: "must be a Neon organization id such as org-morning-bread-81040908" }).optional().describe("Neon organization of a created project (personal API keys of accounts in several organizations)"),
+  // Neon's point in time: a branch of another branch as it was then (parent_timestamp /
+  // parent_lsn of the branch create call). Read when the branch is created only.
+  restoreFrom: z.strictObject({
+    branchId: z.string().regex(/^br-[a-z0-9-]{1,57}$/, { message: "must be a Neon branch id such as br-wispy-meadow-12345678 (npm run backup prints it)" }).describe("The branch to restore from (the source stack's)"),
+    timestamp: z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time such as 2026-12-01T12:00:00Z" }).optional().describe("Its state at this time (within the project's history window)"),
+    lsn: z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, { message: "must be a PostgreSQL LSN such as 0/1F4A3B8" }).optional().describe("Its state at this LSN, instead of a timestamp"),
+  }).optional().describe("Create this stack's branch from another branch as it was at a timestamp or LSN (needs projectId: the source's project). Read when the branch is created only"),
 });
 
 const pinnedImage = (fallback: string, what: string) => z.string()
@@ -401,8 +416,29 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     if (s.database.bootstrap === "direct" && s.database.clientSecurityGroupIds.length === 0) {
       problems.push(`${ns}database.clientSecurityGroupIds: bootstrap: direct creates the role and databases from the machine running \`pulumi up\`, which must reach the private instance. Add that runner's security group (sg-...), or use bootstrap: lambda`);
     }
+    const restore = s.database.restoreFrom;
+    if (restore) {
+      if (Boolean(restore.snapshotIdentifier) === Boolean(restore.sourceInstance)) {
+        problems.push(`${ns}database.restoreFrom: name one source, snapshotIdentifier (a DB snapshot) or sourceInstance (a point in time of its automated backups), not ${restore.snapshotIdentifier ? "both" : "neither"}`);
+      } else if (restore.snapshotIdentifier && (restore.time || restore.latest !== undefined)) {
+        problems.push(`${ns}database.restoreFrom: time and latest go with sourceInstance; a snapshot is one point already. Remove them, or restore from sourceInstance`);
+      } else if (restore.sourceInstance && Boolean(restore.time) === Boolean(restore.latest)) {
+        problems.push(`${ns}database.restoreFrom: with sourceInstance give either time (ISO 8601, within its backupRetentionDays) or latest: true`);
+      }
+      if (restore.sourceInstance && restore.sourceInstance === `${raw.project}-${raw.stack}-db`) {
+        problems.push(`${ns}database.restoreFrom.sourceInstance: ${restore.sourceInstance} is this stack's own instance; restore into a new stack (npm run restore -- --from ${raw.stack} --to <new stack>)`);
+      }
+    }
     if (s.target && s.target.kind !== "ecs") {
       problems.push(`${ns}database.kind: rds is private to its VPC and only target.kind ecs runs inside it; ${s.target.kind} could never reach it. Use database.kind neon for ${s.target.kind}, or target.kind ecs`);
+    }
+  }
+  if (s.database.kind === "neon" && s.database.restoreFrom) {
+    if (!s.database.projectId) {
+      problems.push(`${ns}database.restoreFrom: a Neon branch is restored inside its own project. Set database.projectId to the source stack's neonProjectId output`);
+    }
+    if (s.database.restoreFrom.timestamp && s.database.restoreFrom.lsn) {
+      problems.push(`${ns}database.restoreFrom: give timestamp or lsn, not both`);
     }
   }
   // Containers on the machine running `pulumi up` are reachable from that machine's server only.

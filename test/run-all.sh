@@ -61,4 +61,5 @@ stage image npm run test:image
 # The UI in a real browser (chromium) on the image, through the dev stack's public host name.
 stage browser npm run test:browser
 stage edge npm run test:edge
+stage ops npm run test:ops
 summary

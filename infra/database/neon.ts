@@ -20,6 +20,8 @@ export interface NeonDatabaseArgs {
   expiresAt?: string;
   /** rotation.databasePassword: a bump resets the role's password in place. */
   passwordRotation: number;
+  /** A restore: the branch starts from this branch as it was at timestamp or lsn (create only). */
+  restoreFrom?: { branchId: string; timestamp?: string; lsn?: string };
 }
 
 /**
@@ -57,7 +59,19 @@ export class NeonDatabase extends pulumi.ComponentResource implements MetadataDa
       name: args.branchName,
       // Only ephemeral stacks expire; a long-lived branch never carries one.
       ...(!longLived && args.expiresAt ? { expiresAt: args.expiresAt } : {}),
-    }, { parent: this, ...keep });
+      // A restore (Neon's point in time): the source's role and databases come along, and the
+      // Role and Database resources below adopt them.
+      ...(args.restoreFrom ? {
+        parentId: args.restoreFrom.branchId,
+        ...(args.restoreFrom.timestamp ? { parentTimestamp: args.restoreFrom.timestamp } : {}),
+        ...(args.restoreFrom.lsn ? { parentLsn: args.restoreFrom.lsn } : {}),
+      } : {}),
+    }, {
+      parent: this,
+      ...keep,
+      // Read on creation only: dropping restoreFrom later must not replace the branch.
+      ignoreChanges: ["parentId", "parentTimestamp", "parentLsn"],
+    });
 
     const endpoint = new Endpoint(`${name}-endpoint`, { projectId: project.projectId, branchId: branch.branchId }, { parent: this });
 

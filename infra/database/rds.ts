@@ -38,6 +38,8 @@ export interface RdsDatabaseArgs {
   decommission?: boolean;
   /** Changing this number generates a new app-role password (random.RandomPassword keepers). */
   passwordRotation: number;
+  /** Create the instance from a backup (README "Backup and restore"); read on creation only. */
+  restoreFrom?: { snapshotIdentifier?: string; sourceInstance?: string; time?: string; latest?: boolean };
   tags: Record<string, string>;
 }
 
@@ -241,8 +243,17 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
       deleteAutomatedBackups: !longLived,
       // Review stacks apply changes now; prod waits for its maintenance window unless told.
       applyImmediately: args.applyImmediately ?? !longLived,
+      // A restore: the snapshot's or the source's databases, role and master user come along;
+      // the bootstrap then sets this stack's passwords on them (its SQL is idempotent).
+      ...restoreSource(args.restoreFrom),
       tags,
-    }, { parent: this, protect: guarded });
+    }, {
+      parent: this,
+      protect: guarded,
+      // Only creation reads them: a stack restored once must not be replaced when the
+      // setting is removed or the snapshot is gone.
+      ignoreChanges: ["snapshotIdentifier", "restoreToPointInTime"],
+    });
 
     this.tags = tags;
     this.instance = instance;
@@ -520,4 +531,16 @@ function validateArgs(a: RdsDatabaseArgs): void {
     if (!vpcId) fail("vpc.existing.vpcId is empty");
     if (privateSubnetIds.length < 2) fail("vpc.existing.privateSubnetIds needs subnets in at least two availability zones");
   }
+}
+
+/** The aws.rds.Instance arguments of a restore: a snapshot, or a point in time of an instance. */
+export function restoreSource(restore: RdsDatabaseArgs["restoreFrom"]): Pick<aws.rds.InstanceArgs, "snapshotIdentifier" | "restoreToPointInTime"> {
+  if (!restore) return {};
+  if (restore.snapshotIdentifier) return { snapshotIdentifier: restore.snapshotIdentifier };
+  return {
+    restoreToPointInTime: {
+      sourceDbInstanceIdentifier: restore.sourceInstance,
+      ...(restore.latest ? { useLatestRestorableTime: true } : { restoreTime: restore.time }),
+    },
+  };
 }

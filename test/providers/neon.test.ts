@@ -326,6 +326,20 @@ describe("Neon providers through the engine's dynamic-provider host", () => {
     await neon.branch.delete("opfail", b);
   });
 
+  // A restore (README "Backup and restore"): a branch of the source branch as it was then,
+  // the create call's parent_id + parent_timestamp, checked against Neon's OpenAPI document.
+  it("creates a branch from another branch at a point in time", async () => {
+    const at = "2026-11-30T12:00:00Z";
+    const restored = await neon.branch.create("restored", { projectId: project.id, name: "mlflow-kit-restored", parentId: branch.id, parentTimestamp: at });
+    expect(fake.api.calls.find((c) => c.operationId === "createProjectBranch" && c.status === 201)?.body).toEqual({ branch: { name: "mlflow-kit-restored", parent_id: branch.id, parent_timestamp: at } });
+    expect(restored.props).toMatchObject({ parentBranchId: branch.id, parentTimestamp: at });
+    const both = await neon.branch.check("both", { projectId: project.id, name: "x", parentId: branch.id, parentTimestamp: at, parentLsn: "0/1F4A3B8" });
+    expect(both.failures).toEqual([{ property: "parentLsn", reason: "give parentTimestamp or parentLsn, not both" }]);
+    const bad = await neon.branch.check("bad-time", { projectId: project.id, name: "x", parentId: branch.id, parentTimestamp: "yesterday" });
+    expect(bad.failures).toEqual([{ property: "parentTimestamp", reason: expect.stringContaining("RFC 3339") }]);
+    await neon.branch.delete("restored", restored);
+  });
+
   it("refuses bad inputs in check, before any call", async () => {
     const r = await neon.role.check("bad", { projectId: project.id, branchId: branch.id, name: "pg_admin", passwordRotation: -1 });
     expect(r.failures.map((f) => f.property).sort()).toEqual(["name", "passwordRotation"]);

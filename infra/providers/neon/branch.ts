@@ -14,6 +14,10 @@ export interface BranchInputs extends NeonCommonInputs {
   parentId?: string;
   /** RFC 3339; Neon deletes the branch at this time. Unset: the branch never expires. */
   expiresAt?: string;
+  /** The parent as it was at this time (a restore); read on create only. Unset: its head. */
+  parentTimestamp?: string;
+  /** The parent as it was at this LSN, instead of parentTimestamp; read on create only. */
+  parentLsn?: string;
 }
 
 export interface BranchOutputs extends BranchInputs {
@@ -34,6 +38,8 @@ export class NeonBranchProvider implements pulumi.dynamic.ResourceProvider {
     if (!(typeof news.name === "string" && news.name.length >= 1 && news.name.length <= 256)) failures.push({ property: "name", reason: "a Neon branch name has 1-256 characters" });
     if (!/^[a-z0-9-]{1,60}$/.test(news.projectId ?? "")) failures.push({ property: "projectId", reason: "must be a Neon project id" });
     if (news.expiresAt !== undefined && !Number.isFinite(Date.parse(news.expiresAt))) failures.push({ property: "expiresAt", reason: `"${news.expiresAt}" is not an RFC 3339 time such as 2026-12-01T00:00:00Z` });
+    if (news.parentTimestamp !== undefined && !Number.isFinite(Date.parse(news.parentTimestamp))) failures.push({ property: "parentTimestamp", reason: `"${news.parentTimestamp}" is not an RFC 3339 time such as 2026-12-01T00:00:00Z` });
+    if (news.parentTimestamp !== undefined && news.parentLsn !== undefined) failures.push({ property: "parentLsn", reason: "give parentTimestamp or parentLsn, not both" });
     return { inputs: news, failures };
   }
 
@@ -52,7 +58,7 @@ export class NeonBranchProvider implements pulumi.dynamic.ResourceProvider {
       const found = await findBranch(api, inputs.projectId, inputs.name);
       if (found) return { id: found.id, operations: [], adoptedExpiry: found.expires_at ?? null };
       try {
-        const r = await neon(() => api.createProjectBranch(inputs.projectId, { branch: { name: inputs.name, parent_id: parent, ...(inputs.expiresAt ? { expires_at: inputs.expiresAt } : {}) } }));
+        const r = await neon(() => api.createProjectBranch(inputs.projectId, { branch: { name: inputs.name, parent_id: parent, ...(inputs.expiresAt ? { expires_at: inputs.expiresAt } : {}), ...(inputs.parentTimestamp ? { parent_timestamp: inputs.parentTimestamp } : {}), ...(inputs.parentLsn ? { parent_lsn: inputs.parentLsn } : {}) } }));
         return { id: r.branch.id, operations: r.operations, adoptedExpiry: undefined };
       } catch (err) {
         // Another run created it between our look and our POST.
