@@ -50,6 +50,8 @@ export interface RuntimeInputs {
     port: number;
     workers: number;
     migrate: MigrateMode;
+    /** Lets migrate auto/only take a 2.x database to 3.x (one way): set for the adoption start only. */
+    allowMajorUpgrade?: boolean;
     /** Origins beside the public one (server.corsAllowedOrigins). */
     corsAllowedOrigins?: string[];
     dbWaitSeconds?: number;
@@ -76,6 +78,7 @@ export function runtimeEnvironment(i: RuntimeInputs): RuntimeEnvironment {
     PORT: String(i.server.port),
     MLFLOW_WORKERS: String(i.server.workers),
     MLFLOW_MIGRATE: i.server.migrate,
+    MLFLOW_ALLOW_MAJOR_UPGRADE: i.server.allowMajorUpgrade ? "true" : undefined,
     MLFLOW_DB_WAIT_SECONDS: i.server.dbWaitSeconds === undefined ? undefined : String(i.server.dbWaitSeconds),
     MLFLOW_CORS_ALLOWED_ORIGINS: i.server.corsAllowedOrigins?.length ? i.server.corsAllowedOrigins.join(",") : undefined,
   };
@@ -175,6 +178,7 @@ export function stackRuntimeEnvironment(s: Settings, parts: DeployedParts): Runt
       port: parts.port ?? profile.port,
       workers: s.server.workers,
       migrate: profile.migrate,
+      allowMajorUpgrade: s.server.allowMajorUpgrade,
       corsAllowedOrigins: s.server.corsAllowedOrigins,
     },
   });

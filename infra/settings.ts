@@ -194,8 +194,9 @@ const server = z
     adminUsername: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, { message: "must be 1-64 letters, digits, _ . @ -" }).default("admin").describe("MLflow basic-auth admin user"),
     defaultPermission: z.enum(["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]).default("READ").describe("What a signed-in user may do with others' experiments"),
     corsAllowedOrigins: z.array(browserOrigin).default([]).describe("Browser origins allowed to call the API beside the target's own public origin, which is always allowed (https://<host>; local: http://localhost:<port> and http://127.0.0.1:<port>)"),
+    allowMajorUpgrade: z.boolean().default(false).describe("Let the server upgrade an adopted MLflow 2.x database to 3.x (one way; back up both databases first, README: Adopting an MLflow 2.x server)"),
   })
-  .default({ workers: 1, adminUsername: "admin", defaultPermission: "READ", corsAllowedOrigins: [] });
+  .default({ workers: 1, adminUsername: "admin", defaultPermission: "READ", corsAllowedOrigins: [], allowMajorUpgrade: false });
 
 const image = z.strictObject({
   // Required where the image is pushed (every target but local): see requiredImageSettings.

@@ -62,4 +62,5 @@ stage image npm run test:image
 stage browser npm run test:browser
 stage edge npm run test:edge
 stage ops npm run test:ops
+stage adopt npm run test:adopt
 summary

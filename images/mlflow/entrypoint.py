@@ -5,7 +5,10 @@ Steps, each failing with one clear message and its own exit code:
   1. validate the environment against contract.json (every problem at once, exit 2);
   2. wait for Postgres, bounded by MLFLOW_DB_WAIT_SECONDS (exit 3);
   3. take a Postgres advisory lock so that concurrent starts of the same deployment run the
-     steps below one at a time, then migrate per MLFLOW_MIGRATE (exit 4);
+     steps below one at a time, read each database's schema revision before MLflow opens it
+     (schema_gate.py: refuse an unknown revision, a 2.x -> 3.x jump without
+     MLFLOW_ALLOW_MAJOR_UPGRADE=true, an old schema with MLFLOW_MIGRATE=off; exit 4), then
+     migrate per MLFLOW_MIGRATE (exit 4);
   4. run MLflow's own `mlflow server` command in this process and let it exec uvicorn in place
      of this process (see serve()).
 
@@ -516,6 +519,46 @@ def run_click_command(command, args, what):
     log(f"{what} is at the latest schema ({time.monotonic() - started:.1f} s)")
 
 
+def backup_hint(targets):
+    names = " and ".join(f"the {describe_database(label, uri)}" for label, uri in targets)
+    return (f"pg_dump --format=custom of {names}, or a snapshot of the store that holds them "
+            "(an RDS snapshot, a Neon branch, a copy of the local volume)")
+
+
+def check_schemas(settings, targets):
+    """The upgrade gate (schema_gate.py), before anything runs a migration or opens a store."""
+    from importlib.metadata import version
+
+    import psycopg2
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)  # schema_gate.py sits beside this file
+    import schema_gate
+
+    connections = []
+    try:
+        for label, uri in targets:
+            conn = connect(uri, 10)
+            conn.autocommit = True
+            connections.append((label, describe_database(label, uri), conn))
+        return schema_gate.check(
+            connections,
+            migrate=settings["MLFLOW_MIGRATE"],
+            allow_major=settings.get("MLFLOW_ALLOW_MAJOR_UPGRADE") == "true",
+            backup_hint=backup_hint(targets),
+            image_version=version("mlflow"),
+            log=log,
+        )
+    except schema_gate.GateRefusal as refusal:
+        raise StartupError(EXIT_MIGRATION, f"refusing to start: {refusal}")
+    except psycopg2.Error as error:
+        raise StartupError(EXIT_DATABASE, f"reading the schema version failed: {str(error).strip()}")
+    finally:
+        for _label, _described, conn in connections:
+            conn.close()
+
+
 def migrate(settings):
     from mlflow.db import upgrade as upgrade_tracking
 
@@ -773,6 +816,7 @@ def start(redactor):
     if settings["MLFLOW_AUTH_MODE"] == "basic" and settings["MLFLOW_MIGRATE"] != "only":
         log(f"auth config written to {write_auth_config(settings)}")
     with StartupLock(targets) as lock:
+        check_schemas(settings, targets)
         if settings["MLFLOW_MIGRATE"] in ("auto", "only"):
             migrate(settings)
             if settings["MLFLOW_AUTH_MODE"] == "basic":

@@ -56,6 +56,17 @@ describe("runtime contract (infra side)", () => {
     expect(await pulumi.isSecret(runtimeEnvironment(i).MLFLOW_BACKEND_STORE_URI)).toBe(true);
   });
 
+  it("MLFLOW_ALLOW_MAJOR_UPGRADE is set only when a stack allows the 2.x -> 3.x jump, and valid then", async () => {
+    const plain = async (i: RuntimeInputs) => (await settleDeep(runtimeEnvironment(i), true)) as Record<string, string>;
+    expect(await plain(inputs("basic"))).not.toHaveProperty("MLFLOW_ALLOW_MAJOR_UPGRADE");
+    const i = inputs("basic");
+    i.server.allowMajorUpgrade = true;
+    const env = await plain(i);
+    expect(env.MLFLOW_ALLOW_MAJOR_UPGRADE).toBe("true");
+    expect(contractProblems(env)).toEqual([]);
+    expect(contractProblems({ ...env, MLFLOW_ALLOW_MAJOR_UPGRADE: "yes" })).toEqual(["MLFLOW_ALLOW_MAJOR_UPGRADE: not one of true, false"]);
+  });
+
   it("contractProblems catches what the image would refuse, without echoing values", () => {
     const problems = contractProblems({ MLFLOW_BACKEND_STORE_URI: "sqlite:///tmp/x.db", MLFLOW_ADMIN_PASSWORD: "short", PORT: "0", NOT_A_VAR: "x" });
     const text = problems.join("\n");

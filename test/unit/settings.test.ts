@@ -41,7 +41,7 @@ describe("settings: valid config", () => {
     expect(s.lifecycle).toBe("long-lived");
     expect(s.database).toMatchObject({ kind: "rds", instanceClass: "db.t4g.micro", engineVersion: "16", backupRetentionDays: 7, bootstrap: "lambda", cidrBlock: "10.40.0.0/16" });
     expect(s.artifacts).toEqual({ kind: "s3", prefix: "mlflow", noncurrentVersionDays: 30, activeKey: "blue", keyRotations: { blue: 0, green: 0 } });
-    expect(s.server).toEqual({ workers: 1, adminUsername: "admin", defaultPermission: "READ", corsAllowedOrigins: [] });
+    expect(s.server).toEqual({ workers: 1, adminUsername: "admin", defaultPermission: "READ", corsAllowedOrigins: [], allowMajorUpgrade: false });
     expect(s.deploy).toEqual({ database: true, target: false });
     expect(s.skipped).toEqual(["mlflow-kit:target: ecs skipped by mlflow-kit:skipTarget"]);
     expect(s.tags["mlflow-kit:stack"]).toBe("prod");
