@@ -11,6 +11,7 @@ import { RdsDatabase } from "./database/rds";
 import type { MetadataDatabase } from "./database/types";
 import { PrivateNetwork } from "./docker/private-network";
 import { MlflowImage } from "./image/mlflow-image";
+import { LOG_PREFIXES, LogBucket, logBucketName } from "./logging/log-bucket";
 import { stackRuntimeEnvironment, type RuntimeEnvironment } from "./runtime-contract";
 import { pushesImage, type Settings } from "./settings";
 import { defaultAuthDomain } from "./edge/authelia";
@@ -42,6 +43,8 @@ export class MlflowDeployment extends pulumi.ComponentResource {
   readonly adminUsername: string;
   /** Where the server runs; undefined when the target is skipped or not yet deployable. */
   readonly target: DeployedTarget | undefined;
+  /** Where AWS delivers access and flow logs (settings.logging); undefined when none is on. */
+  readonly logBucket: LogBucket | undefined;
 
   constructor(name: string, args: MlflowDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlflow-kit:index:MlflowDeployment", name, {}, opts);
@@ -52,6 +55,7 @@ export class MlflowDeployment extends pulumi.ComponentResource {
       ? new PrivateNetwork(`${name}-private`, { networkName: `${s.namePrefix}-private`, labels: s.tags }, { parent: this })
       : undefined;
 
+    this.logBucket = this.createLogBucket(name, s);
     this.artifacts = this.createArtifacts(name, s);
     this.database = s.deploy.database ? this.createDatabase(name, s) : undefined;
 
@@ -84,7 +88,7 @@ export class MlflowDeployment extends pulumi.ComponentResource {
       flaskSecretKey: this.credentials.flaskSecretKey,
       artifactsDestination: this.artifacts.artifactsDestination,
       artifactsRegion: this.artifacts.region,
-      accessKey: { id: this.artifacts.accessKeyId, secret: this.artifacts.secretAccessKey },
+      accessKey: this.artifacts.accessKeyId && this.artifacts.secretAccessKey ? { id: this.artifacts.accessKeyId, secret: this.artifacts.secretAccessKey } : undefined,
       s3EndpointUrl: this.artifacts.endpointUrl,
     });
     this.target = s.deploy.target && this.environment ? this.createTarget(name, s, this.environment) : undefined;
@@ -161,6 +165,8 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           userPasswordHashes: s.secrets.autheliaPasswordHashes,
           alarmEmails: t.alarmEmails,
           rotation: s.rotation,
+          decommission: s.decommission,
+          accessLogs: s.logging.accessLogs && this.logBucket ? { bucketName: this.logBucket.readyBucketName, prefix: LOG_PREFIXES.loadBalancer } : undefined,
           tags: s.tags,
         }, { parent: this });
       }
@@ -178,13 +184,42 @@ export class MlflowDeployment extends pulumi.ComponentResource {
     }
   }
 
+  private accountId(): pulumi.Output<string> {
+    return aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+  }
+
+  /**
+   * The log bucket, when a log that goes to S3 is on (settings.logging) and something in the
+   * stack produces it: the S3 artifact bucket, the ECS target's load balancer, a created VPC.
+   */
+  private createLogBucket(name: string, s: Settings): LogBucket | undefined {
+    const s3Artifacts = s.artifacts.kind === "s3";
+    const accessLogs = s.logging.accessLogs && (s3Artifacts || (s.deploy.target && s.target.kind === "ecs"));
+    const flowLogs = s.logging.flowLogs && s.deploy.database && s.database.kind === "rds" && !s.database.vpcId;
+    if (!accessLogs && !flowLogs) return undefined;
+    // Built from the name, not the bucket resource: the artifact bucket logs to this one.
+    const artifactBucketArn = this.accountId().apply((account) => `arn:aws:s3:::${artifactBucketName(s.namePrefix, account)}`);
+    return new LogBucket(`${name}-logs`, {
+      bucketName: this.accountId().apply((account) => logBucketName(s.namePrefix, account)),
+      region: s.region,
+      lifecycle: s.lifecycle,
+      decommission: s.decommission,
+      retentionDays: s.logging.retentionDays,
+      sourceBucketArns: s.logging.accessLogs && s3Artifacts ? [artifactBucketArn] : [],
+      tags: s.tags,
+    }, { parent: this });
+  }
+
   /** One case per artifact store kind; each gives the same ArtifactStorage. */
   private createArtifacts(name: string, s: Settings): ArtifactStorage & pulumi.Resource {
     const a = s.artifacts;
     switch (a.kind) {
       case "s3":
         return new ArtifactStore(`${name}-artifacts`, {
-          bucketName: aws.getCallerIdentityOutput({}, { parent: this }).accountId.apply((account) => artifactBucketName(s.namePrefix, account)),
+          bucketName: this.accountId().apply((account) => artifactBucketName(s.namePrefix, account)),
+          // ECS tasks sign with their role: no IAM user, no long-lived keys (FSBP IAM.2, IAM.3, IAM.8).
+          staticKeys: s.target.kind !== "ecs",
+          accessLogs: this.logBucket && s.logging.accessLogs ? { bucketName: this.logBucket.readyBucketName, prefix: LOG_PREFIXES.s3 } : undefined,
           userName: `${s.namePrefix}-artifacts`,
           prefix: a.prefix,
           lifecycle: s.lifecycle,
@@ -231,6 +266,8 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           applyImmediately: db.applyImmediately,
           decommission: s.decommission,
           passwordRotation: s.rotation.databasePassword,
+          flowLogsBucketName: s.logging.flowLogs ? this.logBucket?.readyBucketName : undefined,
+          logs: { exportToCloudWatch: s.logging.databaseLogs, retentionDays: s.logging.retentionDays, enhancedMonitoringSeconds: s.logging.enhancedMonitoringSeconds },
           tags: s.tags,
         }, { parent: this });
       case "local":

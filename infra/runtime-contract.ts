@@ -138,7 +138,8 @@ export interface DeployedParts {
   flaskSecretKey: pulumi.Input<string>;
   artifactsDestination: pulumi.Input<string>;
   artifactsRegion: pulumi.Input<string>;
-  accessKey: { id: pulumi.Input<string>; secret: pulumi.Input<string> };
+  /** The artifact user's key; none where the server runs with a role (ECS). */
+  accessKey?: { id: pulumi.Input<string>; secret: pulumi.Input<string> };
   /** Non-AWS S3 only (an emulator in the image's e2e test). */
   s3EndpointUrl?: pulumi.Input<string>;
   /** Overrides the target's port (the e2e test's free port). */
@@ -153,6 +154,9 @@ export interface DeployedParts {
  */
 export function stackRuntimeEnvironment(s: Settings, parts: DeployedParts): RuntimeEnvironment {
   const profile = targetProfile(s);
+  if (s.target.kind !== "ecs" && !parts.accessKey) {
+    throw new Error(`mlflow-kit: target.kind ${s.target.kind} runs outside AWS and signs artifact requests with the artifact user's key, but the artifact store has none`);
+  }
   return runtimeEnvironment({
     trackingDatabaseUri: parts.trackingDatabaseUri,
     auth: profile.authMode === "proxy"

@@ -234,6 +234,20 @@ const reviewTemplate = z.strictObject({
   ttlHours: z.number().int().min(1).max(720, { message: "must be at most 720 (30 days): Neon refuses a branch expiry further ahead" }).optional().describe("Review stacks' lease in hours (default 72), renewed by each push"),
 }).optional().describe("Pulumi.dev.yaml: what review stacks made from it differ in");
 
+/**
+ * AWS logging that Security Hub's FSBP asks for and AWS bills for (policies/README.md, "AWS
+ * Foundational Security Best Practices"). Unset: on for long-lived stacks, off for ephemeral ones.
+ */
+const logging = z
+  .strictObject({
+    accessLogs: z.boolean().optional().describe("S3 server access logs of the artifact bucket and the load balancer's access logs, to a log bucket (FSBP S3.9, ELB.5). Default: long-lived stacks"),
+    flowLogs: z.boolean().optional().describe("VPC flow logs of a created VPC, to the log bucket (FSBP EC2.6). Default: long-lived stacks"),
+    databaseLogs: z.boolean().optional().describe("RDS PostgreSQL and upgrade logs to CloudWatch Logs (FSBP RDS.9, RDS.36). Default: long-lived stacks"),
+    enhancedMonitoringSeconds: z.number().int().refine((v) => [0, 1, 5, 10, 15, 30, 60].includes(v), { message: "must be one of 0 (off), 1, 5, 10, 15, 30, 60: the intervals RDS accepts" }).optional().describe("RDS Enhanced Monitoring interval in seconds: 0 (off), 1, 5, 10, 15, 30 or 60 (FSBP RDS.6). Default: 60 on long-lived stacks"),
+    retentionDays: z.number().int().min(7).max(3653).default(90).describe("Days the log bucket and the log groups keep these logs"),
+  })
+  .default({ retentionDays: 90 });
+
 /** Config keys (without the "mlflow-kit:" namespace) and their schemas. */
 const plainKeys = {
   lifecycle,
@@ -243,6 +257,7 @@ const plainKeys = {
   server,
   image,
   rotation: credentialRotation,
+  logging,
   /** Ephemeral stacks only: how long after its last `pulumi up` the stack may be torn down. */
   ttlHours: z.number().int().min(1).max(24 * 90, { message: "must be at most 2160 (90 days): an ephemeral stack that lives longer is long-lived" }).default(DEFAULT_TTL_HOURS).describe("Ephemeral stacks: hours after the last pulumi up until the stack expires (the mlflow-kit:expires-at tag)"),
   /** Ephemeral stacks only: a fixed expiry instead of ttlHours (review tooling pins it). */
@@ -293,6 +308,8 @@ export interface Settings {
   server: Parsed["server"];
   image: Parsed["image"];
   rotation: Parsed["rotation"];
+  /** FSBP logging, each switch resolved from the lifecycle when unset. */
+  logging: { accessLogs: boolean; flowLogs: boolean; databaseLogs: boolean; enhancedMonitoringSeconds: number; retentionDays: number };
   /** Protection off before `pulumi destroy` (long-lived stacks); data is still kept. */
   decommission: boolean;
   secrets: Partial<Record<SecretKey, pulumi.Output<string>>>;
@@ -520,6 +537,13 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     server: s.server,
     image: s.image,
     rotation: s.rotation,
+    logging: {
+      accessLogs: s.logging.accessLogs ?? s.lifecycle === "long-lived",
+      flowLogs: s.logging.flowLogs ?? s.lifecycle === "long-lived",
+      databaseLogs: s.logging.databaseLogs ?? s.lifecycle === "long-lived",
+      enhancedMonitoringSeconds: s.logging.enhancedMonitoringSeconds ?? (s.lifecycle === "long-lived" ? 60 : 0),
+      retentionDays: s.logging.retentionDays,
+    },
     decommission: s.decommission,
     secrets,
     expiresAt,

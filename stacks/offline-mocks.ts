@@ -46,7 +46,8 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
           state: { ...inputs, secret: digest("secret", args.name).slice(0, 40), status: inputs.status ?? "Active" },
         };
       case "aws:ec2/vpc:Vpc":
-        return { id: token("vpc-"), state: { ...inputs, arn: arn("ec2", `vpc/${token("vpc-")}`) } };
+        // AWS creates each VPC with a default security group, network ACL and route table.
+        return { id: token("vpc-"), state: { ...inputs, arn: arn("ec2", `vpc/${token("vpc-")}`), defaultSecurityGroupId: token("sg-"), defaultNetworkAclId: token("acl-"), mainRouteTableId: token("rtb-") } };
       case "aws:ec2/subnet:Subnet":
         return { id: token("subnet-"), state: { ...inputs, arn: arn("ec2", `subnet/${token("subnet-")}`) } };
       case "aws:ec2/securityGroup:SecurityGroup":

@@ -161,7 +161,7 @@ describe("the policy pack in @pulumi/pulumi's policy host, over gRPC", () => {
   it("an unsafe prod (7 days of backups under a 14-day policy, noncurrent versions kept 1 day): the same violations", async () => {
     const config: PolicyConfig = { "rds-backups-kept": { minBackupRetentionDays: 14 } };
     const overrides = {
-      "mlflow-kit:database": JSON.stringify({ kind: "rds", backupRetentionDays: 7 }),
+      "mlflow-kit:database": JSON.stringify({ kind: "rds", backupRetentionDays: 7, multiAz: true }),
       "mlflow-kit:artifacts": JSON.stringify({ noncurrentVersionDays: 1 }),
     };
     const resources = await planned("prod", { overrides });

@@ -19,7 +19,7 @@ describe("npm run plan", () => {
     const out = JSON.parse(r.stdout);
     expect(out.stack).toBe("prod");
     const types = out.resources.map((x: { type: string }) => x.type);
-    for (const t of ["aws:s3/bucket:Bucket", "aws:s3/bucketPolicy:BucketPolicy", "aws:iam/user:User", "aws:iam/accessKey:AccessKey", "aws:rds/instance:Instance", "aws:rds/subnetGroup:SubnetGroup", "aws:ec2/securityGroup:SecurityGroup", "pulumi-nodejs:dynamic/aws:FunctionInvocation"]) {
+    for (const t of ["aws:s3/bucket:Bucket", "aws:s3/bucketPolicy:BucketPolicy", "aws:iam/role:Role", "aws:rds/instance:Instance", "aws:rds/subnetGroup:SubnetGroup", "aws:ec2/securityGroup:SecurityGroup", "pulumi-nodejs:dynamic/aws:FunctionInvocation"]) {
       expect(types).toContain(t);
     }
     for (const x of out.resources) expect(Object.keys(x).sort()).toEqual(["inputs", "name", "parent", "type", "urn"]);
@@ -68,7 +68,7 @@ describe("npm run plan", () => {
     fs.writeFileSync(file, JSON.stringify({ "rds-backups-kept": { minBackupRetentionDays: 30 } }));
     const r = run(["--stack", "prod", "--policy-config", file]);
     expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/\[mandatory\] rds-backups-kept: mlflow-database-instance\n\s+backupRetentionPeriod is 14 days, below the 30/);
+    expect(r.stdout).toMatch(/\[mandatory\] rds-backups-kept: mlflow-database-instance\n\s+FSBP RDS\.11: backupRetentionPeriod is 14 days, below the 30/);
   });
 
   it("prints a readable tree without --json", () => {
