@@ -42,11 +42,19 @@ export interface RuntimeInputs {
   };
   server: {
     publicHostname: pulumi.Input<string>;
+    /**
+     * With publicHostname, the public origin the image allows state-changing browser requests
+     * from (https://<host>; http://<host>:<port> and http://127.0.0.1:<port>): the UI sends its
+     * reads as POST, which MLflow refuses from any other origin. See MLFLOW_PUBLIC_SCHEME.
+     * Unset: the image's default, https.
+     */
+    publicScheme?: "https" | "http";
     port: number;
     workers: number;
     migrate: MigrateMode;
     /** Lets migrate auto/only take a 2.x database to 3.x (one way): set for the adoption start only. */
     allowMajorUpgrade?: boolean;
+    /** Origins beside the public one (server.corsAllowedOrigins). */
     corsAllowedOrigins?: string[];
     dbWaitSeconds?: number;
     /** Prometheus metrics on /metrics (MLFLOW_METRICS=on). */
@@ -71,6 +79,7 @@ export function runtimeEnvironment(i: RuntimeInputs): RuntimeEnvironment {
     AWS_ACCESS_KEY_ID: i.artifacts.accessKey?.id,
     AWS_SECRET_ACCESS_KEY: i.artifacts.accessKey?.secret,
     MLFLOW_PUBLIC_HOSTNAME: i.server.publicHostname,
+    MLFLOW_PUBLIC_SCHEME: i.server.publicScheme,
     PORT: String(i.server.port),
     MLFLOW_WORKERS: String(i.server.workers),
     MLFLOW_MIGRATE: i.server.migrate,
@@ -178,6 +187,7 @@ export function stackRuntimeEnvironment(s: Settings, parts: DeployedParts): Runt
     },
     server: {
       publicHostname: profile.publicHostname,
+      publicScheme: profile.publicScheme,
       port: parts.port ?? profile.port,
       workers: s.server.workers,
       migrate: profile.migrate,

@@ -24,6 +24,15 @@ const domainName = z
   })
   .refine((s) => !/(^|\.)localhost$/.test(s), { message: "must be a public domain, not localhost" });
 
+/**
+ * A browser origin exactly as a browser sends it in its Origin header (MLflow compares the
+ * header with the allowed origins as strings): lower-case scheme://host[:port], no path, no
+ * trailing slash, no wildcard. Mirrors MLFLOW_CORS_ALLOWED_ORIGINS's pattern in contract.json.
+ */
+const browserOrigin = z.string().refine((s) => /^https?:\/\/[a-z0-9.-]+(:[0-9]{1,5})?$/.test(s) && URL.canParse(s) && new URL(s).origin === s, {
+  message: "must be an origin exactly as a browser sends it: http(s)://host[:port] in lower case, without a path, trailing slash or wildcard (e.g. https://app.example.com)",
+});
+
 const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: "must be an AWS region such as us-east-1" });
 // /24 at most: the database's private subnets are each a sixteenth of the block (a /24 gives
 // /28s, the smallest subnet AWS allows); see subnetCidrs in infra/database/rds-rules.ts.
@@ -185,7 +194,7 @@ const server = z
     workers: z.number().int().min(1).max(16).default(1).describe("uvicorn workers; 1 fits 512 MB"),
     adminUsername: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, { message: "must be 1-64 letters, digits, _ . @ -" }).default("admin").describe("MLflow basic-auth admin user"),
     defaultPermission: z.enum(["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]).default("READ").describe("What a signed-in user may do with others' experiments"),
-    corsAllowedOrigins: z.array(z.string().url({ message: "must be origins such as https://app.example.com" })).default([]).describe("Browser origins allowed to call the API"),
+    corsAllowedOrigins: z.array(browserOrigin).default([]).describe("Browser origins allowed to call the API beside the target's own public origin, which is always allowed (https://<host>; local: http://localhost:<port> and http://127.0.0.1:<port>)"),
     allowMajorUpgrade: z.boolean().default(false).describe("Let the server upgrade an adopted MLflow 2.x database to 3.x (one way; back up both databases first, README: Adopting an MLflow 2.x server)"),
   })
   .default({ workers: 1, adminUsername: "admin", defaultPermission: "READ", corsAllowedOrigins: [], allowMajorUpgrade: false });

@@ -27,6 +27,7 @@ trap 'engine_done || true' EXIT
 
 bash "$ROOT/test/image/setup.sh"
 bash "$ROOT/test/integration/setup.sh"
+bash "$ROOT/test/browser/setup.sh" # chromium from apt, for test/browser
 # shellcheck source=test/image/docker.sh
 source "$ROOT/test/image/docker.sh"
 trap 'docker_down; engine_done || true' EXIT

@@ -53,6 +53,8 @@ SPACE_OUTBOUND_PORTS = (80, 443, 8080)
 MIN_REDACTED_LENGTH = 4
 # MLflow's own overrides of basic_auth.ini; the contract's variables are the only source.
 MLFLOW_AUTH_OVERRIDES = ("MLFLOW_AUTH_ADMIN_USERNAME", "MLFLOW_AUTH_ADMIN_PASSWORD")
+# Would switch off the host and origin checks the image configures (server_args).
+SECURITY_OVERRIDES = ("MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE",)
 # Read from the rendered basic_auth.ini instead, so they need not stay in the server's env.
 MOVED_TO_AUTH_CONFIG = ("MLFLOW_ADMIN_PASSWORD", "MLFLOW_AUTH_DATABASE_URI", "MLFLOW_EDGE_SECRET")
 # Used at start-up only (sync_edge_identities), never by the server: kept out of its env.
@@ -391,6 +393,9 @@ def prepare_environment(contract, settings):
     for name in MLFLOW_AUTH_OVERRIDES:
         if os.environ.pop(name, None) is not None:
             log(f"note: ignoring {name}; the image takes the admin from MLFLOW_ADMIN_* only.")
+    for name in SECURITY_OVERRIDES:
+        if os.environ.pop(name, None) is not None:
+            log(f"note: ignoring {name}; the image keeps MLflow's host and origin checks on.")
     os.environ.update(settings)
     # For migrations and the start-up lock only (migration_settings): the server uses the URIs.
     os.environ.pop("MLFLOW_DB_DIRECT_HOST", None)
@@ -660,12 +665,59 @@ def migrate(settings):
         run_click_command(upgrade_auth, ["--url", auth], describe_database("auth", auth))
 
 
+# The kit's record of which user it made admin, in the auth database: a rename of the admin
+# (MLFLOW_ADMIN_USERNAME) must retire the previous one, and nothing else says which that was.
+# MLflow's auth migrations only touch their own tables.
+ADMIN_RECORD_TABLE = "mlflow_kit_admin"
+
+
+def recorded_admin(connection):
+    """The admin the kit last synced, or None for a database from before the record existed."""
+    from sqlalchemy import text
+
+    connection.execute(text(
+        f"CREATE TABLE IF NOT EXISTS {ADMIN_RECORD_TABLE} ("
+        "id INTEGER PRIMARY KEY CHECK (id = 1), username VARCHAR(255) NOT NULL)"))
+    return connection.execute(text(f"SELECT username FROM {ADMIN_RECORD_TABLE}")).scalar()
+
+
+def first_admin(connection):
+    """The oldest admin user: the one the kit created on the first start (before serving, so
+    before anyone could add another), which is what an unrecorded deployment's admin was."""
+    from sqlalchemy import text
+
+    return connection.execute(text(
+        "SELECT username FROM users WHERE is_admin ORDER BY id LIMIT 1")).scalar()
+
+
+def record_admin(connection, username):
+    from sqlalchemy import text
+
+    connection.execute(text(
+        f"INSERT INTO {ADMIN_RECORD_TABLE} (id, username) VALUES (1, :u) "
+        "ON CONFLICT (id) DO UPDATE SET username = EXCLUDED.username"), {"u": username})
+
+
+def unusable_password():
+    """A password nobody is told: 64 random characters, never stored or printed."""
+    import secrets
+
+    return secrets.token_urlsafe(48)
+
+
 def sync_admin(settings):
-    """Make the stored admin match MLFLOW_ADMIN_USERNAME / MLFLOW_ADMIN_PASSWORD.
+    """Make the stored admin match MLFLOW_ADMIN_USERNAME / MLFLOW_ADMIN_PASSWORD, and retire the
+    previous admin when the name changed.
 
     MLflow creates the admin only when it is missing, so a rotated MLFLOW_ADMIN_PASSWORD (a bump
-    of rotation.adminPassword in stack config) would otherwise never take effect. Runs under the
-    startup lock, after the auth migration, so instances never race on it.
+    of rotation.adminPassword in stack config) would otherwise never take effect, and a renamed
+    admin (server.adminUsername) would leave the old one an admin with its old password for
+    ever. The old admin is demoted and given a password nobody knows rather than deleted: its
+    per-experiment grants (MANAGE on what it created) stay visible to the new admin, a person
+    who had that account keeps its history, and an admin can hand it back with a new password;
+    for signing in it is as gone as a deleted user. Runs under the startup lock, after the auth
+    migration, so instances never race on it; every step is idempotent, so a start that dies
+    half way is finished by the next one.
     """
     from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
 
@@ -674,6 +726,8 @@ def sync_admin(settings):
     store = SqlAlchemyStore()
     store.init_db(settings["MLFLOW_AUTH_DATABASE_URI"])  # schema is current: no migration here
     try:
+        with store.engine.begin() as connection:
+            previous = recorded_admin(connection) or first_admin(connection)
         if not store.has_user(username, use_primary=True):
             store.create_user(username, password, is_admin=True)
             log(f"created admin user {username}")
@@ -683,6 +737,12 @@ def sync_admin(settings):
         elif not store.get_user(username).is_admin:
             store.update_user(username, is_admin=True)
             log(f"admin user {username}: admin rights restored")
+        if previous and previous != username and store.has_user(previous, use_primary=True):
+            store.update_user(previous, password=unusable_password(), is_admin=False)
+            log(f"former admin user {previous} retired (MLFLOW_ADMIN_USERNAME is now {username}): "
+                "no admin rights, and its password no longer works")
+        with store.engine.begin() as connection:
+            record_admin(connection, username)
     finally:
         store.engine.dispose()
 
@@ -730,6 +790,27 @@ def allowed_hosts(settings):
     return ",".join(h for host in hosts for h in (host, f"{host}:{port}"))
 
 
+def public_origins(settings):
+    """The origins a browser on the public host sends (MLFLOW_PUBLIC_SCHEME's description).
+
+    MLflow refuses a POST/PUT/PATCH/DELETE to /api/ or /ajax-api/ whose Origin is neither
+    loopback nor listed in --cors-allowed-origins ("Cross-origin request blocked", 403), and
+    the UI sends its reads (runs/search, ...) as POST: without this origin the UI is broken on
+    every public host. Browsers send the host in lower case and no default port.
+    """
+    host = settings["MLFLOW_PUBLIC_HOSTNAME"].lower()
+    if settings["MLFLOW_PUBLIC_SCHEME"] == "https":
+        return [f"https://{host}"]
+    port = settings["PORT"]
+    return list(dict.fromkeys([f"http://{host}:{port}", f"http://127.0.0.1:{port}"]))
+
+
+def allowed_origins(settings):
+    """--cors-allowed-origins: the public origin(s), then MLFLOW_CORS_ALLOWED_ORIGINS."""
+    extra = [o for o in settings.get("MLFLOW_CORS_ALLOWED_ORIGINS", "").split(",") if o]
+    return ",".join(dict.fromkeys(public_origins(settings) + extra))
+
+
 def server_args(settings):
     """`mlflow server` flags. None is secret: the backend store URI comes from the env."""
     args = [
@@ -740,9 +821,8 @@ def server_args(settings):
         "--serve-artifacts",
         "--artifacts-destination", settings["MLFLOW_ARTIFACTS_DESTINATION"],
         "--allowed-hosts", allowed_hosts(settings),
+        "--cors-allowed-origins", allowed_origins(settings),
     ]  # fmt: skip
-    if settings.get("MLFLOW_CORS_ALLOWED_ORIGINS"):
-        args += ["--cors-allowed-origins", settings["MLFLOW_CORS_ALLOWED_ORIGINS"]]
     if settings["MLFLOW_AUTH_MODE"] == "basic":
         args += ["--app-name", "basic-auth"]
     if settings.get("MLFLOW_METRICS") == "on":
