@@ -11,11 +11,13 @@ import { RdsDatabase } from "./database/rds";
 import type { MetadataDatabase } from "./database/types";
 import { PrivateNetwork } from "./docker/private-network";
 import { MlflowImage } from "./image/mlflow-image";
+import { LOG_PREFIXES, LogBucket, logBucketName } from "./logging/log-bucket";
 import { stackRuntimeEnvironment, type RuntimeEnvironment } from "./runtime-contract";
 import { pushesImage, type Settings } from "./settings";
 import { defaultAuthDomain } from "./edge/authelia";
 import { EcsTarget } from "./targets/ecs";
 import { LocalTarget } from "./targets/local";
+import { LocalMonitoring } from "./targets/local-monitoring";
 import { targetProfile } from "./targets/profile";
 import { RenderTarget } from "./targets/render";
 import { HfSpaceTarget } from "./targets/hf-space";
@@ -42,6 +44,10 @@ export class MlflowDeployment extends pulumi.ComponentResource {
   readonly adminUsername: string;
   /** Where the server runs; undefined when the target is skipped or not yet deployable. */
   readonly target: DeployedTarget | undefined;
+  /** Where AWS delivers access and flow logs (settings.logging); undefined when none is on. */
+  readonly logBucket: LogBucket | undefined;
+  /** Prometheus and Grafana beside a local server (monitoring.enabled). */
+  readonly monitoring: LocalMonitoring | undefined;
 
   constructor(name: string, args: MlflowDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlflow-kit:index:MlflowDeployment", name, {}, opts);
@@ -52,6 +58,7 @@ export class MlflowDeployment extends pulumi.ComponentResource {
       ? new PrivateNetwork(`${name}-private`, { networkName: `${s.namePrefix}-private`, labels: s.tags }, { parent: this })
       : undefined;
 
+    this.logBucket = this.createLogBucket(name, s);
     this.artifacts = this.createArtifacts(name, s);
     this.database = s.deploy.database ? this.createDatabase(name, s) : undefined;
 
@@ -80,15 +87,37 @@ export class MlflowDeployment extends pulumi.ComponentResource {
     this.environment = this.database && stackRuntimeEnvironment(s, {
       trackingDatabaseUri: this.database.trackingUri,
       authDatabaseUri: this.database.authUri,
+      databaseDirectHost: this.database.directHost,
       adminPassword: this.credentials.adminPassword,
       flaskSecretKey: this.credentials.flaskSecretKey,
       artifactsDestination: this.artifacts.artifactsDestination,
       artifactsRegion: this.artifacts.region,
-      accessKey: { id: this.artifacts.accessKeyId, secret: this.artifacts.secretAccessKey },
+      accessKey: this.artifacts.accessKeyId && this.artifacts.secretAccessKey ? { id: this.artifacts.accessKeyId, secret: this.artifacts.secretAccessKey } : undefined,
       s3EndpointUrl: this.artifacts.endpointUrl,
     });
     this.target = s.deploy.target && this.environment ? this.createTarget(name, s, this.environment) : undefined;
+    this.monitoring = this.target instanceof LocalTarget && s.monitoring.enabled && s.target.kind === "local"
+      ? this.createLocalMonitoring(name, s, this.target, s.target.port)
+      : undefined;
     this.registerOutputs({});
+  }
+
+  /** Prometheus scrapes the server over a Docker network it is on: the private one, else its own bridge. */
+  private createLocalMonitoring(name: string, s: Settings, target: LocalTarget, port: number): LocalMonitoring {
+    const m = s.monitoring;
+    return new LocalMonitoring(`${name}-monitoring`, {
+      namePrefix: s.namePrefix,
+      serverNetworkName: target.containerName.apply(() => this.privateNetwork?.name ?? pulumi.output(`${s.namePrefix}-published`)),
+      serverHost: target.containerName,
+      serverPort: port,
+      // The local target runs MLflow's basic auth: /metrics takes the admin's credentials.
+      scrapeAuth: { username: s.server.adminUsername, password: this.credentials.adminPassword },
+      prometheusImage: m.prometheusImage,
+      grafanaImage: m.grafanaImage,
+      prometheusPort: m.prometheusPort,
+      grafanaPort: m.grafanaPort,
+      tags: s.tags,
+    }, { parent: this });
   }
 
   /**
@@ -161,6 +190,8 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           userPasswordHashes: s.secrets.autheliaPasswordHashes,
           alarmEmails: t.alarmEmails,
           rotation: s.rotation,
+          decommission: s.decommission,
+          accessLogs: s.logging.accessLogs && this.logBucket ? { bucketName: this.logBucket.readyBucketName, prefix: LOG_PREFIXES.loadBalancer } : undefined,
           tags: s.tags,
         }, { parent: this });
       }
@@ -178,13 +209,42 @@ export class MlflowDeployment extends pulumi.ComponentResource {
     }
   }
 
+  private accountId(): pulumi.Output<string> {
+    return aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+  }
+
+  /**
+   * The log bucket, when a log that goes to S3 is on (settings.logging) and something in the
+   * stack produces it: the S3 artifact bucket, the ECS target's load balancer, a created VPC.
+   */
+  private createLogBucket(name: string, s: Settings): LogBucket | undefined {
+    const s3Artifacts = s.artifacts.kind === "s3";
+    const accessLogs = s.logging.accessLogs && (s3Artifacts || (s.deploy.target && s.target.kind === "ecs"));
+    const flowLogs = s.logging.flowLogs && s.deploy.database && s.database.kind === "rds" && !s.database.vpcId;
+    if (!accessLogs && !flowLogs) return undefined;
+    // Built from the name, not the bucket resource: the artifact bucket logs to this one.
+    const artifactBucketArn = this.accountId().apply((account) => `arn:aws:s3:::${artifactBucketName(s.namePrefix, account)}`);
+    return new LogBucket(`${name}-logs`, {
+      bucketName: this.accountId().apply((account) => logBucketName(s.namePrefix, account)),
+      region: s.region,
+      lifecycle: s.lifecycle,
+      decommission: s.decommission,
+      retentionDays: s.logging.retentionDays,
+      sourceBucketArns: s.logging.accessLogs && s3Artifacts ? [artifactBucketArn] : [],
+      tags: s.tags,
+    }, { parent: this });
+  }
+
   /** One case per artifact store kind; each gives the same ArtifactStorage. */
   private createArtifacts(name: string, s: Settings): ArtifactStorage & pulumi.Resource {
     const a = s.artifacts;
     switch (a.kind) {
       case "s3":
         return new ArtifactStore(`${name}-artifacts`, {
-          bucketName: aws.getCallerIdentityOutput({}, { parent: this }).accountId.apply((account) => artifactBucketName(s.namePrefix, account)),
+          bucketName: this.accountId().apply((account) => artifactBucketName(s.namePrefix, account)),
+          // ECS tasks sign with their role: no IAM user, no long-lived keys (FSBP IAM.2, IAM.3, IAM.8).
+          staticKeys: s.target.kind !== "ecs",
+          accessLogs: this.logBucket && s.logging.accessLogs ? { bucketName: this.logBucket.readyBucketName, prefix: LOG_PREFIXES.s3 } : undefined,
           userName: `${s.namePrefix}-artifacts`,
           prefix: a.prefix,
           lifecycle: s.lifecycle,
@@ -231,6 +291,8 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           applyImmediately: db.applyImmediately,
           decommission: s.decommission,
           passwordRotation: s.rotation.databasePassword,
+          flowLogsBucketName: s.logging.flowLogs ? this.logBucket?.readyBucketName : undefined,
+          logs: { exportToCloudWatch: s.logging.databaseLogs, retentionDays: s.logging.retentionDays, enhancedMonitoringSeconds: s.logging.enhancedMonitoringSeconds },
           tags: s.tags,
         }, { parent: this });
       case "local":

@@ -23,6 +23,10 @@ export function mlflowStack(settings: Settings): Record<string, unknown> {
     neonProjectId: d.database instanceof NeonDatabase ? d.database.projectId : undefined,
     envFile: d.environment && envFile(d.environment),
     ...d.target?.outputs,
+    // monitoring.enabled on local: Grafana (user admin) and Prometheus on 127.0.0.1.
+    grafanaUrl: d.monitoring?.grafanaUrl,
+    grafanaAdminPassword: d.monitoring?.grafanaAdminPassword,
+    prometheusUrl: d.monitoring?.prometheusUrl,
     // Read back by the teardown from the stack's state, where no Pulumi.<stack>.yaml exists.
     lifecycle: settings.lifecycle,
     expiresAt: settings.expiresAt,

@@ -15,6 +15,8 @@ const byName = new Map(CONTRACT_VARIABLES.map((v) => [v.name, v]));
 
 export interface RuntimeInputs {
   trackingDatabaseUri: pulumi.Input<string>;
+  /** host[:port] without the pooler (Neon), for migrations and the start-up lock; unset: the URIs' own. */
+  databaseDirectHost?: pulumi.Input<string>;
   auth:
     | {
         /** MLflow's own basic auth: the server authenticates every request. */
@@ -40,13 +42,23 @@ export interface RuntimeInputs {
   };
   server: {
     publicHostname: pulumi.Input<string>;
+    /**
+     * With publicHostname, the public origin the image allows state-changing browser requests
+     * from (https://<host>; http://<host>:<port> and http://127.0.0.1:<port>): the UI sends its
+     * reads as POST, which MLflow refuses from any other origin. See MLFLOW_PUBLIC_SCHEME.
+     * Unset: the image's default, https.
+     */
+    publicScheme?: "https" | "http";
     port: number;
     workers: number;
     migrate: MigrateMode;
     /** Lets migrate auto/only take a 2.x database to 3.x (one way): set for the adoption start only. */
     allowMajorUpgrade?: boolean;
+    /** Origins beside the public one (server.corsAllowedOrigins). */
     corsAllowedOrigins?: string[];
     dbWaitSeconds?: number;
+    /** Prometheus metrics on /metrics (MLFLOW_METRICS=on). */
+    metrics?: boolean;
   };
 }
 
@@ -59,6 +71,7 @@ export type RuntimeEnvironment = Record<string, pulumi.Output<string>>;
 export function runtimeEnvironment(i: RuntimeInputs): RuntimeEnvironment {
   const env: Record<string, pulumi.Input<string> | undefined> = {
     MLFLOW_BACKEND_STORE_URI: i.trackingDatabaseUri,
+    MLFLOW_DB_DIRECT_HOST: i.databaseDirectHost,
     MLFLOW_AUTH_MODE: i.auth.mode,
     MLFLOW_ARTIFACTS_DESTINATION: i.artifacts.destination,
     AWS_DEFAULT_REGION: i.artifacts.region,
@@ -66,11 +79,13 @@ export function runtimeEnvironment(i: RuntimeInputs): RuntimeEnvironment {
     AWS_ACCESS_KEY_ID: i.artifacts.accessKey?.id,
     AWS_SECRET_ACCESS_KEY: i.artifacts.accessKey?.secret,
     MLFLOW_PUBLIC_HOSTNAME: i.server.publicHostname,
+    MLFLOW_PUBLIC_SCHEME: i.server.publicScheme,
     PORT: String(i.server.port),
     MLFLOW_WORKERS: String(i.server.workers),
     MLFLOW_MIGRATE: i.server.migrate,
     MLFLOW_ALLOW_MAJOR_UPGRADE: i.server.allowMajorUpgrade ? "true" : undefined,
     MLFLOW_DB_WAIT_SECONDS: i.server.dbWaitSeconds === undefined ? undefined : String(i.server.dbWaitSeconds),
+    MLFLOW_METRICS: i.server.metrics ? "on" : undefined,
     MLFLOW_CORS_ALLOWED_ORIGINS: i.server.corsAllowedOrigins?.length ? i.server.corsAllowedOrigins.join(",") : undefined,
   };
   if (i.auth.mode === "basic") {
@@ -125,11 +140,14 @@ export function edgeRuntimeEnvironment(e: EdgeIdentities): RuntimeEnvironment {
 export interface DeployedParts {
   trackingDatabaseUri: pulumi.Input<string>;
   authDatabaseUri: pulumi.Input<string>;
+  /** The database host without a pooler, where the URIs go through one (Neon). */
+  databaseDirectHost?: pulumi.Input<string>;
   adminPassword: pulumi.Input<string>;
   flaskSecretKey: pulumi.Input<string>;
   artifactsDestination: pulumi.Input<string>;
   artifactsRegion: pulumi.Input<string>;
-  accessKey: { id: pulumi.Input<string>; secret: pulumi.Input<string> };
+  /** The artifact user's key; none where the server runs with a role (ECS). */
+  accessKey?: { id: pulumi.Input<string>; secret: pulumi.Input<string> };
   /** Non-AWS S3 only (an emulator in the image's e2e test). */
   s3EndpointUrl?: pulumi.Input<string>;
   /** Overrides the target's port (the e2e test's free port). */
@@ -144,8 +162,12 @@ export interface DeployedParts {
  */
 export function stackRuntimeEnvironment(s: Settings, parts: DeployedParts): RuntimeEnvironment {
   const profile = targetProfile(s);
+  if (s.target.kind !== "ecs" && !parts.accessKey) {
+    throw new Error(`mlflow-kit: target.kind ${s.target.kind} runs outside AWS and signs artifact requests with the artifact user's key, but the artifact store has none`);
+  }
   return runtimeEnvironment({
     trackingDatabaseUri: parts.trackingDatabaseUri,
+    databaseDirectHost: parts.databaseDirectHost,
     auth: profile.authMode === "proxy"
       ? { mode: "proxy" }
       : {
@@ -165,11 +187,13 @@ export function stackRuntimeEnvironment(s: Settings, parts: DeployedParts): Runt
     },
     server: {
       publicHostname: profile.publicHostname,
+      publicScheme: profile.publicScheme,
       port: parts.port ?? profile.port,
       workers: s.server.workers,
       migrate: profile.migrate,
       allowMajorUpgrade: s.server.allowMajorUpgrade,
       corsAllowedOrigins: s.server.corsAllowedOrigins,
+      metrics: s.monitoring.enabled,
     },
   });
 }

@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { POSTGRES_MAJORS, storageCeilingProblem, subnetCidrs, VPC_PREFIX } from "./database/rds-rules";
 import { DIGEST_PINNED, MINIO_IMAGE, POSTGRES_IMAGE } from "./docker/pinned-images";
+import { GRAFANA_IMAGE, PROMETHEUS_IMAGE } from "./monitoring/images";
 
 export const PROJECT = "mlflow-kit";
 
@@ -22,6 +23,15 @@ const domainName = z
     message: "must be a fully qualified lower-case domain name such as mlflow.example.com (letters, digits and hyphens, at least two labels, no scheme, port or path)",
   })
   .refine((s) => !/(^|\.)localhost$/.test(s), { message: "must be a public domain, not localhost" });
+
+/**
+ * A browser origin exactly as a browser sends it in its Origin header (MLflow compares the
+ * header with the allowed origins as strings): lower-case scheme://host[:port], no path, no
+ * trailing slash, no wildcard. Mirrors MLFLOW_CORS_ALLOWED_ORIGINS's pattern in contract.json.
+ */
+const browserOrigin = z.string().refine((s) => /^https?:\/\/[a-z0-9.-]+(:[0-9]{1,5})?$/.test(s) && URL.canParse(s) && new URL(s).origin === s, {
+  message: "must be an origin exactly as a browser sends it: http(s)://host[:port] in lower case, without a path, trailing slash or wildcard (e.g. https://app.example.com)",
+});
 
 const awsRegion = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: "must be an AWS region such as us-east-1" });
 // /24 at most: the database's private subnets are each a sixteenth of the block (a /24 gives
@@ -73,8 +83,8 @@ const neonDatabase = z.strictObject({
   region: z.string().regex(/^aws-[a-z]{2}-[a-z]+-\d$|^azure-[a-z0-9]+$/, { message: "must be a Neon region id such as aws-us-east-2" }).default("aws-us-east-2").describe("Neon region id"),
   /** Copy-on-write branch of the project's default branch; named after the stack when unset. */
   branch: z.string().min(1).max(256).optional().describe("Name of this stack's copy-on-write branch of the project's default branch (default: <project>-<stack>)"),
-  /** Needed with a personal API key whose account belongs to several Neon organizations. */
-  orgId: z.string().regex(/^org-[a-z0-9-]+$/, { message: "must be a Neon organization id such as org-morning-bread-81040908" }).optional().describe("Neon organization of a created project (personal API keys of accounts in several organizations)"),
+  /** Neon needs an organization for every created project; unset: the one the API key belongs to. */
+  orgId: z.string().regex(/^org-[a-z0-9-]+$/, { message: "must be a Neon organization id such as org-morning-bread-81040908" }).optional().describe("Neon organization of a created project; unset: the only organization the API key belongs to (required when it belongs to several)"),
   // Neon's point in time: a branch of another branch as it was then (parent_timestamp /
   // parent_lsn of the branch create call). Read when the branch is created only.
   restoreFrom: z.strictObject({
@@ -184,7 +194,7 @@ const server = z
     workers: z.number().int().min(1).max(16).default(1).describe("uvicorn workers; 1 fits 512 MB"),
     adminUsername: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, { message: "must be 1-64 letters, digits, _ . @ -" }).default("admin").describe("MLflow basic-auth admin user"),
     defaultPermission: z.enum(["READ", "EDIT", "MANAGE", "NO_PERMISSIONS"]).default("READ").describe("What a signed-in user may do with others' experiments"),
-    corsAllowedOrigins: z.array(z.string().url({ message: "must be origins such as https://app.example.com" })).default([]).describe("Browser origins allowed to call the API"),
+    corsAllowedOrigins: z.array(browserOrigin).default([]).describe("Browser origins allowed to call the API beside the target's own public origin, which is always allowed (https://<host>; local: http://localhost:<port> and http://127.0.0.1:<port>)"),
     allowMajorUpgrade: z.boolean().default(false).describe("Let the server upgrade an adopted MLflow 2.x database to 3.x (one way; back up both databases first, README: Adopting an MLflow 2.x server)"),
   })
   .default({ workers: 1, adminUsername: "admin", defaultPermission: "READ", corsAllowedOrigins: [], allowMajorUpgrade: false });
@@ -222,8 +232,35 @@ const reviewTemplate = z.strictObject({
   database: z.strictObject({
     projectId: z.string().regex(/^[a-z0-9-]{1,60}$/, { message: "must be a Neon project id such as shiny-wind-028834" }).optional().describe("Neon project whose default branch each review stack branches (its data: empty, or fixtures loaded there); never dev's. Unset: each review stack creates its own project"),
   }).optional().describe("Review stacks' data"),
-  ttlHours: z.number().int().min(1).max(720, { message: "must be at most 720 (30 days): Neon refuses a branch expiry further ahead" }).optional().describe("Review stacks' lease in hours (default 72), renewed by each push"),
+  ttlHours: z.number().int().min(1).max(719, { message: "must be at most 719: Neon refuses a branch expiry more than 30 days ahead, and the expiry is rounded up to the next full hour" }).optional().describe("Review stacks' lease in hours (default 72), renewed by each push"),
 }).optional().describe("Pulumi.dev.yaml: what review stacks made from it differ in");
+
+/**
+ * AWS logging that Security Hub's FSBP asks for and AWS bills for (policies/README.md, "AWS
+ * Foundational Security Best Practices"). Unset: on for long-lived stacks, off for ephemeral ones.
+ */
+const logging = z
+  .strictObject({
+    accessLogs: z.boolean().optional().describe("S3 server access logs of the artifact bucket and the load balancer's access logs, to a log bucket (FSBP S3.9, ELB.5). Default: long-lived stacks"),
+    flowLogs: z.boolean().optional().describe("VPC flow logs of a created VPC, to the log bucket (FSBP EC2.6). Default: long-lived stacks"),
+    databaseLogs: z.boolean().optional().describe("RDS PostgreSQL and upgrade logs to CloudWatch Logs (FSBP RDS.9, RDS.36). Default: long-lived stacks"),
+    enhancedMonitoringSeconds: z.number().int().refine((v) => [0, 1, 5, 10, 15, 30, 60].includes(v), { message: "must be one of 0 (off), 1, 5, 10, 15, 30, 60: the intervals RDS accepts" }).optional().describe("RDS Enhanced Monitoring interval in seconds: 0 (off), 1, 5, 10, 15, 30 or 60 (FSBP RDS.6). Default: 60 on long-lived stacks"),
+    retentionDays: z.number().int().min(7).max(3653).default(90).describe("Days the log bucket and the log groups keep these logs"),
+  })
+  .default({ retentionDays: 90 });
+const monitoringPort = (fallback: number, what: string) => z.number().int({ message: "must be a whole TCP port number" })
+  .min(1024, { message: "must be between 1024 and 65535 (published on 127.0.0.1 only)" })
+  .max(65535, { message: "must be between 1024 and 65535 (published on 127.0.0.1 only)" })
+  .default(fallback).describe(`Port of ${what} on 127.0.0.1 (target.kind local)`);
+
+/** Prometheus metrics of the server (MLFLOW_METRICS) and, on local, Prometheus + Grafana beside it. */
+const monitoring = z.strictObject({
+  enabled: z.boolean().default(false).describe("Serve /metrics from the server (never through the public edge; behind basic auth where that is on); on target.kind local also run Prometheus and Grafana beside it"),
+  prometheusPort: monitoringPort(9090, "Prometheus"),
+  grafanaPort: monitoringPort(3000, "Grafana"),
+  prometheusImage: pinnedImage(PROMETHEUS_IMAGE, "Prometheus"),
+  grafanaImage: pinnedImage(GRAFANA_IMAGE, "Grafana"),
+}).default({ enabled: false, prometheusPort: 9090, grafanaPort: 3000, prometheusImage: PROMETHEUS_IMAGE, grafanaImage: GRAFANA_IMAGE });
 
 /** Config keys (without the "mlflow-kit:" namespace) and their schemas. */
 const plainKeys = {
@@ -232,10 +269,12 @@ const plainKeys = {
   target,
   artifacts,
   server,
+  monitoring,
   image,
   rotation: credentialRotation,
+  logging,
   /** Ephemeral stacks only: how long after its last `pulumi up` the stack may be torn down. */
-  ttlHours: z.number().int().min(1).max(24 * 90, { message: "must be at most 2160 (90 days): an ephemeral stack that lives longer is long-lived" }).default(DEFAULT_TTL_HOURS).describe("Ephemeral stacks: hours after the last pulumi up until the stack expires (the mlflow-kit:expires-at tag)"),
+  ttlHours: z.number().int().min(1).max(24 * 90, { message: "must be at most 2160 (90 days): an ephemeral stack that lives longer is long-lived" }).default(DEFAULT_TTL_HOURS).describe("Ephemeral stacks: hours after the last pulumi up until the stack expires (the mlflow-kit:expires-at tag); at most 719 on a Neon database (Neon caps a branch expiry at 30 days)"),
   /** Ephemeral stacks only: a fixed expiry instead of ttlHours (review tooling pins it). */
   expiresAt: z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time such as 2026-12-01T00:00:00Z" }).optional().describe("Ephemeral stacks: a fixed expiry (ISO 8601) instead of ttlHours"),
   /** Deploy storage, database and image only (a target that is not yet supported, or a data-first rollout). */
@@ -282,8 +321,11 @@ export interface Settings {
   deploy: { database: boolean; target: boolean };
   artifacts: Parsed["artifacts"];
   server: Parsed["server"];
+  monitoring: Parsed["monitoring"];
   image: Parsed["image"];
   rotation: Parsed["rotation"];
+  /** FSBP logging, each switch resolved from the lifecycle when unset. */
+  logging: { accessLogs: boolean; flowLogs: boolean; databaseLogs: boolean; enhancedMonitoringSeconds: number; retentionDays: number };
   /** Protection off before `pulumi destroy` (long-lived stacks); data is still kept. */
   decommission: boolean;
   secrets: Partial<Record<SecretKey, pulumi.Output<string>>>;
@@ -437,6 +479,15 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   if (s.database.kind === "local" && s.target.kind !== "local") {
     problems.push(`${ns}database.kind: local runs PostgreSQL in Docker on the machine running \`pulumi up\`, which a ${s.target.kind} server could never reach. Use database.kind ${s.target.kind === "ecs" ? "rds" : "neon"} for ${s.target.kind}, or target.kind local`);
   }
+  if (s.monitoring.enabled && s.target.kind === "ecs") {
+    problems.push(`${ns}monitoring.enabled: not yet on ecs: Traefik would route /metrics from the public host to the server (where any signed-in user could read it) until the edge refuses that path. Leave monitoring.enabled false on ecs; the CloudWatch alarms stay`);
+  }
+  if (s.monitoring.enabled && s.target.kind === "local" && [s.monitoring.prometheusPort, s.monitoring.grafanaPort].includes(s.target.port)) {
+    problems.push(`${ns}monitoring: prometheusPort and grafanaPort must differ from target.port (${s.target.port}); all three are published on 127.0.0.1`);
+  }
+  if (s.monitoring.prometheusPort === s.monitoring.grafanaPort) {
+    problems.push(`${ns}monitoring.grafanaPort: ${s.monitoring.grafanaPort} is also monitoring.prometheusPort; give each its own port`);
+  }
   if (s.artifacts.kind === "minio" && s.target.kind !== "local") {
     problems.push(`${ns}artifacts.kind: minio runs in Docker on the machine running \`pulumi up\`, which a ${s.target.kind} server could never reach. Use artifacts.kind s3 for ${s.target.kind}, or target.kind local`);
   }
@@ -450,9 +501,18 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   }
   let expiresAt: string | undefined;
   if (s.lifecycle === "ephemeral") {
+    const now = (raw.now ?? new Date()).getTime();
     expiresAt = s.expiresAt ? new Date(s.expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z") : expiryFrom(raw.now ?? new Date(), s.ttlHours);
-    if (s.expiresAt && Date.parse(s.expiresAt) <= (raw.now ?? new Date()).getTime()) {
+    if (s.expiresAt && Date.parse(s.expiresAt) <= now) {
       problems.push(`${ns}expiresAt: ${s.expiresAt} is in the past, so teardown would remove the stack at once. Set a future time, or remove it to expire ${s.ttlHours} hours after each pulumi up (ttlHours)`);
+    }
+    // Neon gives the stack's branch this expiry and takes at most 30 days from the time of the
+    // call (neondatabase/website content/docs/guides/branch-expiration.md).
+    if (s.database.kind === "neon" && !s.expiresAt && s.ttlHours > NEON_MAX_TTL_HOURS) {
+      problems.push(`${ns}ttlHours: ${s.ttlHours} hours is beyond what Neon allows for the branch's expiry (30 days ahead; the expiry is rounded up to the next full hour, so at most ${NEON_MAX_TTL_HOURS}). Set ttlHours to ${NEON_MAX_TTL_HOURS} or less, or make the stack long-lived`);
+    }
+    if (s.database.kind === "neon" && s.expiresAt && Date.parse(s.expiresAt) > now + 720 * 3_600_000) {
+      problems.push(`${ns}expiresAt: ${s.expiresAt} is more than 30 days ahead, which Neon refuses for the branch's expiry. Set a time within 30 days (renewed by each pulumi up with ttlHours instead), or make the stack long-lived`);
     }
   } else if (s.expiresAt) {
     problems.push(`${ns}expiresAt: a long-lived stack never expires. Remove it, or set ${ns}lifecycle ephemeral`);
@@ -509,8 +569,16 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     deploy,
     artifacts: s.artifacts,
     server: s.server,
+    monitoring: s.monitoring,
     image: s.image,
     rotation: s.rotation,
+    logging: {
+      accessLogs: s.logging.accessLogs ?? s.lifecycle === "long-lived",
+      flowLogs: s.logging.flowLogs ?? s.lifecycle === "long-lived",
+      databaseLogs: s.logging.databaseLogs ?? s.lifecycle === "long-lived",
+      enhancedMonitoringSeconds: s.logging.enhancedMonitoringSeconds ?? (s.lifecycle === "long-lived" ? 60 : 0),
+      retentionDays: s.logging.retentionDays,
+    },
     decommission: s.decommission,
     secrets,
     expiresAt,
@@ -524,6 +592,9 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     warnings: ecsWarnings(s, ns),
   };
 }
+
+/** ttlHours a Neon stack may have: its branch expiry, rounded up, stays within Neon's 30 days. */
+export const NEON_MAX_TTL_HOURS = 719;
 
 /** The host names Authelia's session cookie is scoped to (edge/authelia.ts cookieDomain). */
 function sharedParent(a: string, b: string): string {
@@ -556,11 +627,13 @@ function noEffectProblems(s: Parsed, _raw: RawConfig, ns: string): string[] {
 }
 
 /**
- * An ephemeral stack's expiry: ttlHours after the start of the current UTC hour. Every `pulumi up`
- * renews it (a lease), and within one hour two plans give the same tags.
+ * An ephemeral stack's expiry: ttlHours after the start of the next UTC hour, so at least
+ * ttlHours from now (rounding down could put a 1-hour expiry minutes away, and Neon refuses an
+ * expiry that has passed by the time of the call). Every `pulumi up` renews it (a lease), and
+ * within one hour two plans give the same tags.
  */
 export function expiryFrom(now: Date, ttlHours: number): string {
-  const hour = Math.floor(now.getTime() / 3_600_000) * 3_600_000;
+  const hour = Math.ceil(now.getTime() / 3_600_000) * 3_600_000;
   return new Date(hour + ttlHours * 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 

@@ -3,7 +3,7 @@
  * prefix, and the user holds no more access keys than the two rotation slots.
  */
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { asArray, configOf, isType, label, parseJson, refersTo, T } from "./resources";
+import { asArray, configOf, fsbp, isType, label, parseJson, refersTo, serverEnvironment, T } from "./resources";
 
 interface Statement {
   Sid?: string;
@@ -32,8 +32,8 @@ export const iamPolicies: Array<ResourceValidationPolicy | StackValidationPolicy
       for (const s of statementsOf(args.props.policy)) {
         if (s.Effect !== "Allow") continue;
         const actions = asArray(s.Action).filter(wildcardAction);
-        if (actions.length) report(`${sid(s)} allows the action wildcard ${actions.join(", ")}: list the actions the service calls (MLflow's artifacts need s3:PutObject, s3:GetObject, s3:DeleteObject, s3:AbortMultipartUpload, s3:ListBucket)`);
-        if (asArray(s.Resource).includes("*")) report(`${sid(s)} allows its actions on every resource ("*"): name the bucket ARN and the artifact prefix instead`);
+        if (actions.length) report(fsbp("IAM.1, IAM.21", `${sid(s)} allows the action wildcard ${actions.join(", ")}: list the actions the service calls (MLflow's artifacts need s3:PutObject, s3:GetObject, s3:DeleteObject, s3:AbortMultipartUpload, s3:ListBucket)`));
+        if (asArray(s.Resource).includes("*")) report(fsbp("IAM.1, KMS.1, KMS.2", `${sid(s)} allows its actions on every resource ("*"): name the bucket ARN and the artifact prefix instead`));
         if (s.NotAction !== undefined || s.NotResource !== undefined) report(`${sid(s)} uses NotAction or NotResource with Allow, which grants everything not listed: use Action and Resource`);
       }
     },
@@ -84,6 +84,28 @@ export const iamPolicies: Array<ResourceValidationPolicy | StackValidationPolicy
         if (own.length > maxAccessKeysPerUser) {
           report(`${label(user)} has ${own.length} access keys (${own.map((k) => k.name).join(", ")}), more than ${maxAccessKeysPerUser}: keep two slots and rotate them (README "Rotating credentials")`, user.urn);
         }
+      }
+    },
+  },
+  {
+    name: "iam-no-console-users",
+    description: "The stack creates no console password: a person signs in through the company's identity provider with MFA, never as a user of this stack (FSBP IAM.5).",
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+      for (const p of args.resources.filter((r) => isType(r, T.loginProfile))) {
+        report(fsbp("IAM.5", `${label(p)} gives an IAM user of the stack a console password, without MFA the stack could enforce: people sign in through IAM Identity Center. Remove it`), p.urn);
+      }
+    },
+  },
+  {
+    name: "iam-static-keys-only-where-used",
+    description: "An IAM user with access keys exists only when a server outside AWS signs with them (AWS_ACCESS_KEY_ID in its environment); where servers run with a role, no user and no key (FSBP IAM.2, IAM.3, IAM.8).",
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+      const used = args.resources.some((r) => "AWS_ACCESS_KEY_ID" in (serverEnvironment(r) ?? {}));
+      if (used) return;
+      for (const r of args.resources.filter((x) => isType(x, T.iamUser, T.accessKey, T.iamUserPolicy, T.userPolicyAttachment))) {
+        report(fsbp("IAM.2, IAM.3, IAM.8", `${label(r)}: no server of this stack signs with an IAM user's key (ECS tasks use their task role), so this long-lived credential is never used or rotated by anything. Remove it (ArtifactStore staticKeys false)`), r.urn);
       }
     },
   },

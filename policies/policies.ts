@@ -4,10 +4,13 @@
  */
 import type { PolicyPackArgs } from "@pulumi/policy";
 import { ecsPolicies } from "./ecs";
+import { elbPolicies } from "./elb";
 import { iamPolicies } from "./iam";
+import { lambdaPolicies } from "./lambda";
 import { networkPolicies } from "./network";
 import { rdsPolicies } from "./rds";
 import { s3Policies } from "./s3";
+import { secretPolicies } from "./secrets";
 import { stackPolicies } from "./stack";
 import { targetPolicies } from "./targets";
 
@@ -19,6 +22,9 @@ export const policies: PolicyPackArgs["policies"] = [
   ...rdsPolicies,
   ...networkPolicies,
   ...ecsPolicies,
+  ...elbPolicies,
+  ...lambdaPolicies,
+  ...secretPolicies,
   ...targetPolicies,
   ...stackPolicies,
 ];

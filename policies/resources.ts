@@ -34,6 +34,36 @@ export const T = {
   taskDefinition: "aws:ecs/taskDefinition:TaskDefinition",
   ecsService: "aws:ecs/service:Service",
   logGroup: "aws:cloudwatch/logGroup:LogGroup",
+  vpc: "aws:ec2/vpc:Vpc",
+  subnet: "aws:ec2/subnet:Subnet",
+  eip: "aws:ec2/eip:Eip",
+  natGateway: "aws:ec2/natGateway:NatGateway",
+  eipAssociation: "aws:ec2/eipAssociation:EipAssociation",
+  defaultSecurityGroup: "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+  defaultNetworkAcl: "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl",
+  networkAcl: "aws:ec2/networkAcl:NetworkAcl",
+  networkAclRule: "aws:ec2/networkAclRule:NetworkAclRule",
+  networkAclAssociation: "aws:ec2/networkAclAssociation:NetworkAclAssociation",
+  flowLog: "aws:ec2/flowLog:FlowLog",
+  bucketLogging: "aws:s3/bucketLogging:BucketLogging",
+  bucketLoggingV2: "aws:s3/bucketLoggingV2:BucketLoggingV2",
+  ownershipControls: "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+  bucketAcl: "aws:s3/bucketAcl:BucketAcl",
+  bucketAclV2: "aws:s3/bucketAclV2:BucketAclV2",
+  loginProfile: "aws:iam/userLoginProfile:UserLoginProfile",
+  userPolicyAttachment: "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+  rdsSnapshot: "aws:rds/snapshot:Snapshot",
+  rdsSnapshotCopy: "aws:rds/snapshotCopy:SnapshotCopy",
+  rdsClusterSnapshot: "aws:rds/clusterSnapshot:ClusterSnapshot",
+  listener: "aws:lb/listener:Listener",
+  albListener: "aws:alb/listener:Listener",
+  certificate: "aws:acm/certificate:Certificate",
+  ecsCluster: "aws:ecs/cluster:Cluster",
+  lambdaFunction: "aws:lambda/function:Function",
+  lambdaPermission: "aws:lambda/permission:Permission",
+  secret: "aws:secretsmanager/secret:Secret",
+  snsTopic: "aws:sns/topic:Topic",
+  kmsKey: "aws:kms/key:Key",
   dockerContainer: "docker:index/container:Container",
   dockerVolume: "docker:index/volume:Volume",
   renderService: "pulumi-nodejs:dynamic/render:Service",
@@ -156,6 +186,27 @@ export interface ContainerDefinition {
 
 export function containerDefinitions(props: Record<string, any>): ContainerDefinition[] {
   return asArray(parseJson<ContainerDefinition | ContainerDefinition[]>(props.containerDefinitions));
+}
+
+/**
+ * A message for a rule that enforces AWS Security Hub's Foundational Security Best Practices:
+ * the control ids first (policies/README.md maps every control to its rule).
+ */
+export const fsbp = (controls: string, message: string) => `FSBP ${controls}: ${message}`;
+
+/** Does any string inside `value` (nested objects, JSON text) equal one of `ids`? */
+export function mentions(value: unknown, ids: string[]): boolean {
+  if (value === undefined || value === null || ids.length === 0) return false;
+  if (typeof value === "string") return ids.includes(value) || (/^[[{]/.test(value) && mentions(parseJson(value), ids));
+  if (Array.isArray(value)) return value.some((v) => mentions(v, ids));
+  if (typeof value === "object") return Object.values(value).some((v) => mentions(v, ids));
+  return false;
+}
+
+/** `to` is named anywhere in `from`'s input `key`: by property dependency, or by one of its id-like values. */
+export function refersDeep(from: PolicyResource, key: string, to: PolicyResource, names: string[]): boolean {
+  if ((from.propertyDependencies?.[key] ?? []).some((d) => d.urn === to.urn)) return true;
+  return mentions(from.props[key], names.map((n) => to.props[n]).filter((v): v is string => typeof v === "string"));
 }
 
 /** `name` with a short reason: how messages name a resource. */

@@ -3,7 +3,7 @@
  * only, and grants nothing to everyone.
  */
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { asArray, configOf, isType, label, parseJson, refersTo, stackLifecycle, T } from "./resources";
+import { asArray, configOf, fsbp, isType, label, parseJson, refersTo, stackLifecycle, T } from "./resources";
 
 interface Statement {
   Sid?: string;
@@ -36,11 +36,11 @@ export const s3Policies: Array<ResourceValidationPolicy | StackValidationPolicy>
       for (const bucket of buckets(args.resources)) {
         const blocks = partsOf(args.resources, bucket, T.publicAccessBlock);
         if (blocks.length === 0) {
-          report(`${label(bucket)} has no aws.s3.BucketPublicAccessBlock: add one with blockPublicAcls, blockPublicPolicy, ignorePublicAcls and restrictPublicBuckets all true`, bucket.urn);
+          report(fsbp("S3.8", `${label(bucket)} has no aws.s3.BucketPublicAccessBlock: add one with blockPublicAcls, blockPublicPolicy, ignorePublicAcls and restrictPublicBuckets all true`), bucket.urn);
         }
         for (const b of blocks) {
           const off = ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"].filter((k) => b.props[k] !== true);
-          if (off.length) report(`${label(b)} leaves ${off.join(", ")} off: set ${off.length > 1 ? "them" : "it"} to true so that no ACL or policy can make ${label(bucket)} public`, b.urn);
+          if (off.length) report(fsbp("S3.8", `${label(b)} leaves ${off.join(", ")} off: set ${off.length > 1 ? "them" : "it"} to true so that no ACL or policy can make ${label(bucket)} public`), b.urn);
         }
       }
     },
@@ -111,7 +111,7 @@ export const s3Policies: Array<ResourceValidationPolicy | StackValidationPolicy>
         const coversBucket = resources.some((r) => !r.endsWith("/*") && !r.includes("*"));
         const coversObjects = resources.some((r) => r.endsWith("/*"));
         if (!denies.length || !coversBucket || !coversObjects) {
-          report(`${label(bucket)} has no bucket policy statement that denies s3:* to "*" when aws:SecureTransport is "false" on both the bucket ARN and ARN/*: add it (see tlsOnlyBucketPolicy in infra/artifacts/s3.ts)`, bucket.urn);
+          report(fsbp("S3.5", `${label(bucket)} has no bucket policy statement that denies s3:* to "*" when aws:SecureTransport is "false" on both the bucket ARN and ARN/*: add it (see tlsOnlyBucketPolicy in infra/artifacts/s3.ts)`), bucket.urn);
         }
       }
     },
@@ -129,4 +129,70 @@ export const s3Policies: Array<ResourceValidationPolicy | StackValidationPolicy>
       }
     },
   },
+  {
+    name: "s3-no-cross-account-admin",
+    description: "No bucket policy lets another account's principals administer the bucket: delete or put its policy, put ACLs, change its encryption (FSBP S3.6).",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+      if (!isType(args, T.bucketPolicy) || args.props.policy === undefined) return;
+      for (const s of statementsOf(args.props.policy)) {
+        const principals = asArray((s.Principal as any)?.AWS ?? (s.Principal === "*" ? "*" : undefined)) as string[];
+        if (s.Effect !== "Allow" || principals.length === 0) continue;
+        const risky = asArray(s.Action).filter((a) => a === "*" || a === "s3:*" || ADMIN_ACTIONS.some((x) => x.toLowerCase() === a.toLowerCase()));
+        if (risky.length) {
+          report(fsbp("S3.6", `statement ${s.Sid ? `"${s.Sid}" ` : ""}allows ${risky.join(", ")} to ${principals.join(", ")}: another account could rewrite the bucket's policy, ACLs or encryption. Grant object actions (s3:PutObject) only, as the log-delivery grants do`));
+        }
+      }
+    },
+  },
+  {
+    name: "s3-lifecycle-configured",
+    description: "Every bucket has an enabled lifecycle rule, so old versions, logs and abandoned uploads expire (FSBP S3.10, S3.13).",
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+      for (const bucket of buckets(args.resources)) {
+        const rules = partsOf(args.resources, bucket, T.lifecycle, T.lifecycleV2).flatMap((l) => asArray(l.props.rules) as any[]);
+        if (!rules.some((r) => r?.status === "Enabled")) {
+          report(fsbp("S3.10, S3.13", `${label(bucket)} has no enabled lifecycle rule: noncurrent versions and incomplete uploads are kept and billed forever. Add an aws.s3.BucketLifecycleConfiguration (see ArtifactStore and LogBucket)`), bucket.urn);
+        }
+      }
+    },
+  },
+  {
+    name: "s3-acls-disabled",
+    description: "Every bucket has object ownership BucketOwnerEnforced (ACLs off) and no ACL is set (FSBP S3.12).",
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+      for (const bucket of buckets(args.resources)) {
+        const enforced = partsOf(args.resources, bucket, T.ownershipControls).some((o) => o.props.rule?.objectOwnership === "BucketOwnerEnforced");
+        const acls = partsOf(args.resources, bucket, T.bucketAcl, T.bucketAclV2);
+        if (!enforced) report(fsbp("S3.12", `${label(bucket)} has no aws.s3.BucketOwnershipControls with objectOwnership BucketOwnerEnforced: ACLs can grant access past the bucket policy. Add it`), bucket.urn);
+        for (const a of acls) report(fsbp("S3.12", `${label(a)} sets an ACL on ${label(bucket)}: manage access with the bucket policy and IAM only. Remove it`), a.urn);
+        if (bucket.props.acl !== undefined) report(fsbp("S3.12", `${label(bucket)} sets acl ${JSON.stringify(bucket.props.acl)}: remove it; access is decided by policies`), bucket.urn);
+      }
+    },
+  },
+  {
+    name: "s3-access-logged-when-long-lived",
+    description: "A long-lived stack's buckets log their requests to the stack's log bucket; the log bucket itself is the exception (FSBP S3.9).",
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+      if (stackLifecycle(args.resources) !== "long-lived") return;
+      const logging = args.resources.filter((r) => isType(r, T.bucketLogging, T.bucketLoggingV2));
+      // The log bucket: where server access logs, ELB access logs or flow logs are delivered.
+      const isLogTarget = (b: PolicyResource) =>
+        logging.some((l) => refersTo(l, "targetBucket", b, ["bucket", "id"])) ||
+        args.resources.some((r) => isType(r, T.loadBalancer, T.albLoadBalancer) && r.props.accessLogs?.bucket !== undefined && (refersTo(r, "accessLogs", b, ["bucket"]) || r.props.accessLogs.bucket === b.props.bucket)) ||
+        args.resources.some((r) => isType(r, T.flowLog) && typeof r.props.logDestination === "string" && r.props.logDestination.startsWith(`arn:aws:s3:::${b.props.bucket}/`));
+      for (const bucket of buckets(args.resources)) {
+        if (isLogTarget(bucket)) continue;
+        if (!logging.some((l) => refersTo(l, "bucket", bucket, ["bucket", "id"]))) {
+          report(fsbp("S3.9", `${label(bucket)} belongs to a long-lived stack but logs no requests: who read or deleted an artifact cannot be told afterwards. Keep mlflow-kit:logging.accessLogs on (an aws.s3.BucketLogging to the log bucket)`), bucket.urn);
+        }
+      }
+    },
+  },
 ];
+
+/** What another account must never be allowed on a bucket (FSBP S3.6's blacklistedActionPatterns). */
+const ADMIN_ACTIONS = ["s3:DeleteBucketPolicy", "s3:PutBucketAcl", "s3:PutBucketPolicy", "s3:PutEncryptionConfiguration", "s3:PutObjectAcl"];

@@ -46,7 +46,8 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
           state: { ...inputs, secret: digest("secret", args.name).slice(0, 40), status: inputs.status ?? "Active" },
         };
       case "aws:ec2/vpc:Vpc":
-        return { id: token("vpc-"), state: { ...inputs, arn: arn("ec2", `vpc/${token("vpc-")}`) } };
+        // AWS creates each VPC with a default security group, network ACL and route table.
+        return { id: token("vpc-"), state: { ...inputs, arn: arn("ec2", `vpc/${token("vpc-")}`), defaultSecurityGroupId: token("sg-"), defaultNetworkAclId: token("acl-"), mainRouteTableId: token("rtb-") } };
       case "aws:ec2/subnet:Subnet":
         return { id: token("subnet-"), state: { ...inputs, arn: arn("ec2", `subnet/${token("subnet-")}`) } };
       case "aws:ec2/securityGroup:SecurityGroup":
@@ -190,7 +191,8 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
         };
       }
       case "pulumi-nodejs:dynamic/hf:Space":
-        return { id: `${inputs.owner}/${inputs.name}`, state: { ...inputs, repoId: `${inputs.owner}/${inputs.name}`, pageUrl: `https://huggingface.co/spaces/${inputs.owner}/${inputs.name}` } };
+        // host: the Hub reports it (subdomain); offline, the usual <owner>-<name>.hf.space.
+        return { id: `${inputs.owner}/${inputs.name}`, state: { ...inputs, repoId: `${inputs.owner}/${inputs.name}`, pageUrl: `https://huggingface.co/spaces/${inputs.owner}/${inputs.name}`, host: `${inputs.owner}-${inputs.name}`.toLowerCase().replace(/[._]/g, "-") + ".hf.space" } };
       case "pulumi-nodejs:dynamic/hf:SpaceRelease":
         return { id: `${inputs.repoId}/release`, state: { ...inputs, stage: "RUNNING" } };
       default:

@@ -5,7 +5,7 @@
  * `npm run review -- down --pr N [--dry-run]`: destroys pr-N and removes it.
  */
 import { parseArgs } from "node:util";
-import { io, policyPacks, run, workspace } from "./lifecycle/cli";
+import { io, policyPacks, projectDir, run, workspace } from "./lifecycle/cli";
 import { reviewDown, reviewUp } from "./lifecycle/operations";
 
 export function parseReviewArgs(argv: string[]): { action: "up" | "down"; pr: string; ttlHours?: number; dryRun: boolean } {
@@ -27,7 +27,7 @@ if (require.main === module) {
     const args = parseReviewArgs(process.argv.slice(2));
     const ws = await workspace();
     if (args.action === "up") {
-      await reviewUp(ws, { pr: args.pr, ttlHours: args.ttlHours, now: new Date(), env: process.env, dryRun: args.dryRun, policyPacks: policyPacks() }, io);
+      await reviewUp(ws, { pr: args.pr, ttlHours: args.ttlHours, now: new Date(), env: process.env, dryRun: args.dryRun, policyPacks: policyPacks(), root: projectDir() }, io);
       return 0;
     }
     const result = await reviewDown(ws, { pr: args.pr, now: new Date(), dryRun: args.dryRun }, io);

@@ -7,7 +7,7 @@
  * Pulumi.<stack>.yaml without deploying, for a pull request whose merge deploys it.
  */
 import { parseArgs } from "node:util";
-import { io, policyPacks, run, workspace } from "./lifecycle/cli";
+import { configOnlyWorkspace, io, policyPacks, run, workspace } from "./lifecycle/cli";
 import { rotate } from "./lifecycle/operations";
 import { CREDENTIALS, type Credential } from "./lifecycle/rotation-decision";
 
@@ -33,7 +33,9 @@ export function parseRotateArgs(argv: string[]): { stack: string; credential: Cr
 if (require.main === module) {
   run(async () => {
     const args = parseRotateArgs(process.argv.slice(2));
-    await rotate(await workspace(), { ...args, policyPacks: policyPacks() }, io);
+    // A dry run decides from Pulumi.<stack>.yaml alone: it needs no CLI and no backend.
+    const ws = args.dryRun ? configOnlyWorkspace() : await workspace();
+    await rotate(ws, { ...args, policyPacks: policyPacks() }, io);
     return 0;
   });
 }

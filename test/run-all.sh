@@ -57,8 +57,12 @@ TIMES+=("prepare (background): ${took}s, of which waited for: $((SECONDS - wait_
 [ "$rc" -eq 0 ] || fail_stage "prepare (test/prepare.sh)" "$rc" "$took" "$prep_log"
 cat "$prep_log"
 stage integration npm run test:integration
+stage engine npm run test:engine
 stage image npm run test:image
+# The UI in a real browser (chromium) on the image, through the dev stack's public host name.
+stage browser npm run test:browser
 stage edge npm run test:edge
 stage ops npm run test:ops
 stage adopt npm run test:adopt
+stage metrics npm run test:metrics
 summary

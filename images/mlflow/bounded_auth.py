@@ -25,6 +25,8 @@ def bounded_check_password_hash(pwhash, password):
 # SqlAlchemyStore.authenticate_user calls the module-level name: replace it there.
 _store.check_password_hash = bounded_check_password_hash
 
+# Artifacts only through the server (proxied_artifacts.py), before the app exists.
+import proxied_artifacts  # noqa: E402,F401
 from mlflow.server.auth import create_app  # noqa: E402  (after the patch, on purpose)
 
 __all__ = ["create_app", "bounded_check_password_hash"]

@@ -39,11 +39,22 @@ AUTHORIZATION_FUNCTION = "mlflow.server.auth:authenticate_request_basic_auth"
 EDGE_AUTHORIZATION_FUNCTION = "edge_auth:authenticate_request"
 # Advisory lock key ("mlflowkt"), taken in every database this instance migrates or bootstraps.
 STARTUP_LOCK_KEY = 0x6D6C666C6F776B74
+# The shortest wait for another instance's start-up lock: migrations of a large schema take
+# minutes; MLFLOW_DB_WAIT_SECONDS raises it.
+MIN_LOCK_WAIT_SECONDS = 600
+# How the entrypoint's own sessions show in pg_stat_activity (and so in a lock-holder message).
+APPLICATION_NAME = "mlflow-kit-entrypoint"
+# Hugging Face Spaces: outbound requests only to these ports ("Spaces Overview", Networking:
+# "the standard HTTP and HTTPS ports (80 and 443) along with port 8080. Any requests going to
+# other ports will be blocked."); the Hub sets SPACE_ID in a Space's environment.
+SPACE_OUTBOUND_PORTS = (80, 443, 8080)
 # Secrets shorter than this are not masked in free text: masking one or two characters would
 # shred every message, and the validator rejects such values anyway.
 MIN_REDACTED_LENGTH = 4
 # MLflow's own overrides of basic_auth.ini; the contract's variables are the only source.
 MLFLOW_AUTH_OVERRIDES = ("MLFLOW_AUTH_ADMIN_USERNAME", "MLFLOW_AUTH_ADMIN_PASSWORD")
+# Would switch off the host and origin checks the image configures (server_args).
+SECURITY_OVERRIDES = ("MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE",)
 # Read from the rendered basic_auth.ini instead, so they need not stay in the server's env.
 MOVED_TO_AUTH_CONFIG = ("MLFLOW_ADMIN_PASSWORD", "MLFLOW_AUTH_DATABASE_URI", "MLFLOW_EDGE_SECRET")
 # Used at start-up only (sync_edge_identities), never by the server: kept out of its env.
@@ -52,6 +63,11 @@ START_UP_ONLY = ("MLFLOW_API_USER_PASSWORDS", "MLFLOW_EDGE_USERS")
 AUTH_CACHE_SECONDS = "60"
 MLFLOW_AUTH_APP = "mlflow.server.auth:create_app"
 BOUNDED_AUTH_APP = "bounded_auth:create_app"
+# MLFLOW_METRICS=on: MLflow's exporter plus kit_metrics.py's figures, one /metrics per server.
+KIT_METRICS_APP = "kit_metrics:create_app"
+# Without MLflow's auth app (proxy mode): its app, with artifacts only through the server.
+MLFLOW_APP = "mlflow.server.fastapi_app:app"
+PROXIED_ARTIFACTS_APP = "proxied_artifacts:app"
 
 
 class StartupError(Exception):
@@ -162,6 +178,20 @@ def database_identity(uri):
 def describe_database(label, uri):
     host, port, name = database_identity(uri)
     return f"{label} database '{name}' on {host}:{port}"
+
+
+def with_host(uri, host_port):
+    """The URI with its host[:port] replaced (user, password, database and query kept)."""
+    parts = urlsplit(uri)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{host_port}" if userinfo else host_port
+    return parts._replace(netloc=netloc).geturl()
+
+
+def direct_targets(targets, settings):
+    """The databases as migrations and the start-up lock reach them: past the pooler if one is named."""
+    direct = settings.get("MLFLOW_DB_DIRECT_HOST")
+    return [(label, with_host(uri, direct)) for label, uri in targets] if direct else list(targets)
 
 
 # --- contract validation ----------------------------------------------------------------
@@ -363,7 +393,12 @@ def prepare_environment(contract, settings):
     for name in MLFLOW_AUTH_OVERRIDES:
         if os.environ.pop(name, None) is not None:
             log(f"note: ignoring {name}; the image takes the admin from MLFLOW_ADMIN_* only.")
+    for name in SECURITY_OVERRIDES:
+        if os.environ.pop(name, None) is not None:
+            log(f"note: ignoring {name}; the image keeps MLflow's host and origin checks on.")
     os.environ.update(settings)
+    # For migrations and the start-up lock only (migration_settings): the server uses the URIs.
+    os.environ.pop("MLFLOW_DB_DIRECT_HOST", None)
     # The job runner spawns several ~250 MB consumer processes (an OOM on a 512 MB instance),
     # and exec-ing uvicorn (serve()) would skip launching it anyway.
     os.environ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
@@ -421,7 +456,20 @@ def write_auth_config(settings):
 def connect(uri, timeout):
     import psycopg2
 
-    return psycopg2.connect(libpq_uri(uri), connect_timeout=max(1, int(timeout)))
+    return psycopg2.connect(libpq_uri(uri), connect_timeout=max(1, int(timeout)), application_name=APPLICATION_NAME)
+
+
+def platform_hint(port, environ=None):
+    """What the platform may be doing to the connection, when it is known to filter ports."""
+    environ = os.environ if environ is None else environ
+    if not environ.get("SPACE_ID") or port in SPACE_OUTBOUND_PORTS:
+        return ""
+    allowed = ", ".join(map(str, SPACE_OUTBOUND_PORTS[:-1])) + f" and {SPACE_OUTBOUND_PORTS[-1]}"
+    return (
+        f" This runs on a Hugging Face Space ({environ['SPACE_ID']}), which may connect out only "
+        f"to ports {allowed}: port {port} may be blocked by the platform's port rule rather than "
+        "the database being down. Use a database reachable on one of those ports, or another target."
+    )
 
 
 def wait_for_database(label, uri, deadline, wait_seconds):
@@ -435,12 +483,14 @@ def wait_for_database(label, uri, deadline, wait_seconds):
         except psycopg2.Error as error:
             last_error = str(error).strip()
         if time.monotonic() + 1 > deadline:
+            host, port, _ = database_identity(uri)
             raise StartupError(
                 EXIT_DATABASE,
                 f"the {describe_database(label, uri)} did not accept connections within "
-                f"{wait_seconds} s (MLFLOW_DB_WAIT_SECONDS). Last error: {last_error}. "
+                f"{wait_seconds} s (MLFLOW_DB_WAIT_SECONDS): nothing answered at {host} port "
+                f"{port}. Last error: {last_error}. "
                 "Check that Postgres is up and reachable and that the URI's host, port, "
-                "database, user and password are right.",
+                f"database, user and password are right.{platform_hint(port)}",
             )
         time.sleep(1)
 
@@ -459,8 +509,9 @@ class StartupLock:
     the admin user. Postgres drops the lock by itself if the holder dies.
     """
 
-    def __init__(self, targets):
+    def __init__(self, targets, wait_seconds=MIN_LOCK_WAIT_SECONDS):
         self._targets = targets
+        self._wait_seconds = wait_seconds
         self._connections = []
 
     def __enter__(self):
@@ -481,20 +532,58 @@ class StartupLock:
                                f"{str(error).strip()}")
         conn.autocommit = True
         announced_at = None
+        deadline = time.monotonic() + self._wait_seconds
         with conn.cursor() as cursor:
             while True:
                 cursor.execute("SELECT pg_try_advisory_lock(%s)", (STARTUP_LOCK_KEY,))
                 if cursor.fetchone()[0]:
                     return conn
+                if time.monotonic() > deadline:
+                    holder = lock_holder(cursor)
+                    conn.close()
+                    raise StartupError(
+                        EXIT_DATABASE,
+                        f"the start-up lock of the {describe_database(label, uri)} is still held "
+                        f"after {self._wait_seconds} s, by {holder}. Another instance is migrating, "
+                        "or stopped mid-way while its session lives on. If no other instance is "
+                        "starting, end that session (SELECT pg_terminate_backend(<pid>) as the "
+                        "database owner) and start again.",
+                    )
                 if announced_at is None or time.monotonic() - announced_at > 30:
                     log(f"another instance is starting against the "
-                        f"{describe_database(label, uri)}; waiting for it to finish")
+                        f"{describe_database(label, uri)} ({lock_holder(cursor)}); waiting for it "
+                        f"to finish (up to {self._wait_seconds} s)")
                     announced_at = time.monotonic()
                 time.sleep(1)
 
     def release(self):
         while self._connections:
             self._connections.pop().close()
+
+
+def lock_holder(cursor):
+    """Who holds the start-up lock in this database: pid, application, client and since when.
+
+    A bigint advisory key shows in pg_locks as classid (high 32 bits) and objid (low 32 bits)
+    with objsubid 1 (PostgreSQL documentation, pg_locks). Sessions of other roles show less
+    (no application or client) to a role without pg_read_all_stats.
+    """
+    cursor.execute(
+        "SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start "
+        "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+        "AND l.classid = %s AND l.objid = %s "
+        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        (STARTUP_LOCK_KEY >> 32, STARTUP_LOCK_KEY & 0xFFFFFFFF),
+    )
+    rows = cursor.fetchall()
+    if not rows:
+        return "a session that let go just now"
+    pid, application, client, since = rows[0]
+    details = [f"application '{application}'" if application else "",
+               f"from {client}" if client else "",
+               f"connected since {since:%Y-%m-%d %H:%M:%S %Z}".strip() if since else ""]
+    return f"the session with process id {pid} ({', '.join(d for d in details if d) or 'no details visible to this role'})"
 
 
 # --- migrations -------------------------------------------------------------------------
@@ -512,6 +601,15 @@ def run_click_command(command, args, what):
         traceback.print_exc()
         raise StartupError(EXIT_MIGRATION, f"migrating the {what} failed: {error}")
     log(f"{what} is at the latest schema ({time.monotonic() - started:.1f} s)")
+
+
+def migration_settings(settings):
+    """The settings migrations and the admin sync use: the URIs past the pooler, if one is named."""
+    direct = settings.get("MLFLOW_DB_DIRECT_HOST")
+    if not direct:
+        return settings
+    uris = ("MLFLOW_BACKEND_STORE_URI", "MLFLOW_AUTH_DATABASE_URI")
+    return {k: with_host(v, direct) if k in uris else v for k, v in settings.items()}
 
 
 def backup_hint(targets):
@@ -567,12 +665,59 @@ def migrate(settings):
         run_click_command(upgrade_auth, ["--url", auth], describe_database("auth", auth))
 
 
+# The kit's record of which user it made admin, in the auth database: a rename of the admin
+# (MLFLOW_ADMIN_USERNAME) must retire the previous one, and nothing else says which that was.
+# MLflow's auth migrations only touch their own tables.
+ADMIN_RECORD_TABLE = "mlflow_kit_admin"
+
+
+def recorded_admin(connection):
+    """The admin the kit last synced, or None for a database from before the record existed."""
+    from sqlalchemy import text
+
+    connection.execute(text(
+        f"CREATE TABLE IF NOT EXISTS {ADMIN_RECORD_TABLE} ("
+        "id INTEGER PRIMARY KEY CHECK (id = 1), username VARCHAR(255) NOT NULL)"))
+    return connection.execute(text(f"SELECT username FROM {ADMIN_RECORD_TABLE}")).scalar()
+
+
+def first_admin(connection):
+    """The oldest admin user: the one the kit created on the first start (before serving, so
+    before anyone could add another), which is what an unrecorded deployment's admin was."""
+    from sqlalchemy import text
+
+    return connection.execute(text(
+        "SELECT username FROM users WHERE is_admin ORDER BY id LIMIT 1")).scalar()
+
+
+def record_admin(connection, username):
+    from sqlalchemy import text
+
+    connection.execute(text(
+        f"INSERT INTO {ADMIN_RECORD_TABLE} (id, username) VALUES (1, :u) "
+        "ON CONFLICT (id) DO UPDATE SET username = EXCLUDED.username"), {"u": username})
+
+
+def unusable_password():
+    """A password nobody is told: 64 random characters, never stored or printed."""
+    import secrets
+
+    return secrets.token_urlsafe(48)
+
+
 def sync_admin(settings):
-    """Make the stored admin match MLFLOW_ADMIN_USERNAME / MLFLOW_ADMIN_PASSWORD.
+    """Make the stored admin match MLFLOW_ADMIN_USERNAME / MLFLOW_ADMIN_PASSWORD, and retire the
+    previous admin when the name changed.
 
     MLflow creates the admin only when it is missing, so a rotated MLFLOW_ADMIN_PASSWORD (a bump
-    of rotation.adminPassword in stack config) would otherwise never take effect. Runs under the
-    startup lock, after the auth migration, so instances never race on it.
+    of rotation.adminPassword in stack config) would otherwise never take effect, and a renamed
+    admin (server.adminUsername) would leave the old one an admin with its old password for
+    ever. The old admin is demoted and given a password nobody knows rather than deleted: its
+    per-experiment grants (MANAGE on what it created) stay visible to the new admin, a person
+    who had that account keeps its history, and an admin can hand it back with a new password;
+    for signing in it is as gone as a deleted user. Runs under the startup lock, after the auth
+    migration, so instances never race on it; every step is idempotent, so a start that dies
+    half way is finished by the next one.
     """
     from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
 
@@ -581,6 +726,8 @@ def sync_admin(settings):
     store = SqlAlchemyStore()
     store.init_db(settings["MLFLOW_AUTH_DATABASE_URI"])  # schema is current: no migration here
     try:
+        with store.engine.begin() as connection:
+            previous = recorded_admin(connection) or first_admin(connection)
         if not store.has_user(username, use_primary=True):
             store.create_user(username, password, is_admin=True)
             log(f"created admin user {username}")
@@ -590,6 +737,12 @@ def sync_admin(settings):
         elif not store.get_user(username).is_admin:
             store.update_user(username, is_admin=True)
             log(f"admin user {username}: admin rights restored")
+        if previous and previous != username and store.has_user(previous, use_primary=True):
+            store.update_user(previous, password=unusable_password(), is_admin=False)
+            log(f"former admin user {previous} retired (MLFLOW_ADMIN_USERNAME is now {username}): "
+                "no admin rights, and its password no longer works")
+        with store.engine.begin() as connection:
+            record_admin(connection, username)
     finally:
         store.engine.dispose()
 
@@ -637,6 +790,27 @@ def allowed_hosts(settings):
     return ",".join(h for host in hosts for h in (host, f"{host}:{port}"))
 
 
+def public_origins(settings):
+    """The origins a browser on the public host sends (MLFLOW_PUBLIC_SCHEME's description).
+
+    MLflow refuses a POST/PUT/PATCH/DELETE to /api/ or /ajax-api/ whose Origin is neither
+    loopback nor listed in --cors-allowed-origins ("Cross-origin request blocked", 403), and
+    the UI sends its reads (runs/search, ...) as POST: without this origin the UI is broken on
+    every public host. Browsers send the host in lower case and no default port.
+    """
+    host = settings["MLFLOW_PUBLIC_HOSTNAME"].lower()
+    if settings["MLFLOW_PUBLIC_SCHEME"] == "https":
+        return [f"https://{host}"]
+    port = settings["PORT"]
+    return list(dict.fromkeys([f"http://{host}:{port}", f"http://127.0.0.1:{port}"]))
+
+
+def allowed_origins(settings):
+    """--cors-allowed-origins: the public origin(s), then MLFLOW_CORS_ALLOWED_ORIGINS."""
+    extra = [o for o in settings.get("MLFLOW_CORS_ALLOWED_ORIGINS", "").split(",") if o]
+    return ",".join(dict.fromkeys(public_origins(settings) + extra))
+
+
 def server_args(settings):
     """`mlflow server` flags. None is secret: the backend store URI comes from the env."""
     args = [
@@ -647,12 +821,30 @@ def server_args(settings):
         "--serve-artifacts",
         "--artifacts-destination", settings["MLFLOW_ARTIFACTS_DESTINATION"],
         "--allowed-hosts", allowed_hosts(settings),
+        "--cors-allowed-origins", allowed_origins(settings),
     ]  # fmt: skip
-    if settings.get("MLFLOW_CORS_ALLOWED_ORIGINS"):
-        args += ["--cors-allowed-origins", settings["MLFLOW_CORS_ALLOWED_ORIGINS"]]
     if settings["MLFLOW_AUTH_MODE"] == "basic":
         args += ["--app-name", "basic-auth"]
+    if settings.get("MLFLOW_METRICS") == "on":
+        args += ["--expose-prometheus", os.environ["PROMETHEUS_MULTIPROC_DIR"]]
     return args
+
+
+def prepare_metrics_directory():
+    """A fresh, empty, private directory for prometheus_client's per-worker files.
+
+    Multiprocess mode (every uvicorn worker writes its own mmap files, /metrics sums them) reads
+    every file in the directory: files left by an earlier start would add dead workers' counts.
+    A new directory per start is empty by construction, and two servers on one machine never
+    share one. /dev/shm keeps the files in memory where it is writable.
+    """
+    shm = Path("/dev/shm")
+    parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+    path = tempfile.mkdtemp(prefix="mlflow-metrics-", dir=parent)
+    # prometheus_client reads PROMETHEUS_MULTIPROC_DIR when first imported: set before MLflow.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    os.environ.pop("prometheus_multiproc_dir", None)
+    return path
 
 
 def exec_in_place(lock):
@@ -666,6 +858,7 @@ def exec_in_place(lock):
     def exec_command(cmd, *, extra_env=None, **_ignored):
         env = {**os.environ, **(extra_env or {})}
         cmd = with_bounded_auth(list(cmd), env)
+        cmd = with_kit_metrics(cmd, env)
         lock.release()
         log(f"starting: {' '.join(map(str, cmd))}")
         sys.stdout.flush()
@@ -676,18 +869,36 @@ def exec_in_place(lock):
 
 
 def with_bounded_auth(cmd, env):
-    """Serve bounded_auth.py's app (password checks one at a time) in place of MLflow's."""
+    """Serve bounded_auth.py's app (password checks one at a time) in place of MLflow's; without
+    the auth app, proxied_artifacts.py's. Both serve artifacts only through the server."""
+    # bounded_auth, edge_auth (the authorization function) and proxied_artifacts live beside this file.
+    here = os.path.dirname(os.path.abspath(__file__))
+    if MLFLOW_APP in cmd:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
+        return [PROXIED_ARTIFACTS_APP if part == MLFLOW_APP else part for part in cmd]
     if MLFLOW_AUTH_APP not in cmd:
         return cmd
     import mlflow.server.auth.sqlalchemy_store as store
 
-    # bounded_auth and edge_auth (the authorization function) live beside this file.
-    here = os.path.dirname(os.path.abspath(__file__))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
     if not hasattr(store, "check_password_hash"):
         log("warning: this MLflow verifies passwords elsewhere; serving its auth app unbounded")
         return cmd
     return [BOUNDED_AUTH_APP if part == MLFLOW_AUTH_APP else part for part in cmd]
+
+
+def with_kit_metrics(cmd, env):
+    """With metrics on, uvicorn loads kit_metrics.create_app, which wraps the app it would have."""
+    if env.get("MLFLOW_METRICS") != "on":
+        return cmd
+    env["MLFLOW_KIT_METRICS_APP"] = str(cmd[-1])
+    env["MLFLOW_KIT_METRICS_APP_FACTORY"] = "1" if "--factory" in cmd else "0"
+    here = os.path.dirname(os.path.abspath(__file__))
+    paths = env.get("PYTHONPATH", "").split(os.pathsep)
+    if here not in paths:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
+    head = [part for part in cmd[:-1] if part != "--factory"]
+    return [*head, "--factory", KIT_METRICS_APP]
 
 
 def serve(settings, lock):
@@ -698,6 +909,8 @@ def serve(settings, lock):
         mlflow.server._exec_cmd = exec_in_place(lock)
     else:
         log("warning: this MLflow has no mlflow.server._exec_cmd; `mlflow server` stays resident")
+    if settings.get("MLFLOW_METRICS") == "on":
+        log(f"metrics: /metrics on, multiprocess files in {prepare_metrics_directory()}")
     args = server_args(settings)
     log(f"mlflow {' '.join(args)}")
     cli.main(args=args, prog_name="mlflow")
@@ -731,17 +944,21 @@ def start(redactor):
     settings = normalize(settings)
     prepare_environment(contract, settings)
     targets = database_targets(settings)
-    wait_for_databases(targets, int(settings["MLFLOW_DB_WAIT_SECONDS"]))
+    # Through a transaction pooler a session advisory lock holds nothing: the lock and the
+    # migrations go to the direct host; the server keeps the pooled URIs.
+    direct = direct_targets(targets, settings)
+    wait_seconds = int(settings["MLFLOW_DB_WAIT_SECONDS"])
+    wait_for_databases(direct + [t for t in targets if t not in direct], wait_seconds)
     # The auth app reads its config once, when first imported (by the auth migration too).
     if settings["MLFLOW_AUTH_MODE"] == "basic" and settings["MLFLOW_MIGRATE"] != "only":
         log(f"auth config written to {write_auth_config(settings)}")
-    with StartupLock(targets) as lock:
-        check_schemas(settings, targets)
+    with StartupLock(direct, max(MIN_LOCK_WAIT_SECONDS, wait_seconds)) as lock:
+        check_schemas(settings, direct)
         if settings["MLFLOW_MIGRATE"] in ("auto", "only"):
-            migrate(settings)
+            migrate(migration_settings(settings))
             if settings["MLFLOW_AUTH_MODE"] == "basic":
-                sync_admin(settings)
-                sync_edge_identities(settings)
+                sync_admin(migration_settings(settings))
+                sync_edge_identities(migration_settings(settings))
         if settings["MLFLOW_MIGRATE"] == "only":
             log("MLFLOW_MIGRATE=only: migrations done, not serving")
             return 0

@@ -54,6 +54,14 @@ export interface ArtifactStoreArgs {
   noncurrentVersionExpirationDays: number;
   accessKeys: { active: KeySlot; rotations: Record<KeySlot, number> };
   userName: string;            // physical IAM user name: `${project}-${stack}-artifacts`
+  /**
+   * The IAM user and its two keys, for servers outside AWS (Render, Hugging Face). False where
+   * the server runs with a role (ECS): long-lived keys nothing uses are what FSBP IAM.3 and IAM.8
+   * flag, and a user with a policy is what IAM.2 flags. Default true.
+   */
+  staticKeys?: boolean;
+  /** Server access logs (FSBP S3.9): the log bucket (named once its policy admits S3) and key prefix. */
+  accessLogs?: { bucketName: pulumi.Input<string>; prefix: string };
   tags: Record<string, string>;
 }
 
@@ -66,7 +74,7 @@ export interface PolicyDocument {
 export interface PolicyStatement {
   Sid: string;
   Effect: "Allow" | "Deny";
-  Principal?: "*";
+  Principal?: "*" | { AWS?: string | string[]; Service?: string | string[] };
   Action: string | string[];
   Resource: string | string[];
   Condition?: Record<string, Record<string, string | string[]>>;
@@ -171,14 +179,15 @@ export class ArtifactStore extends pulumi.ComponentResource implements ArtifactS
   public readonly endpointUrl = undefined;
   /** s3://bucket/prefix: the server's --artifacts-destination. */
   public readonly artifactsDestination: pulumi.Output<string>;
-  public readonly userName: pulumi.Output<string>;
-  public readonly userArn: pulumi.Output<string>;
+  /** The IAM user and its keys: undefined without static keys (ECS). */
+  public readonly userName: pulumi.Output<string> | undefined;
+  public readonly userArn: pulumi.Output<string> | undefined;
   /** The ACTIVE slot's key id (secret). */
-  public readonly accessKeyId: pulumi.Output<string>;
+  public readonly accessKeyId: pulumi.Output<string> | undefined;
   /** The ACTIVE slot's secret access key (secret). */
-  public readonly secretAccessKey: pulumi.Output<string>;
+  public readonly secretAccessKey: pulumi.Output<string> | undefined;
   /** Both slots' key ids (secrets), for auditing which key is which. */
-  public readonly keySlots: Record<KeySlot, { accessKeyId: pulumi.Output<string> }>;
+  public readonly keySlots: Record<KeySlot, { accessKeyId: pulumi.Output<string> }> | undefined;
 
   constructor(name: string, args: ArtifactStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     // Checked before registering anything, so bad args leave no half-built component behind.
@@ -257,6 +266,24 @@ export class ArtifactStore extends pulumi.ComponentResource implements ArtifactS
       ],
     }, { parent: this, dependsOn: [versioning], ...keepGuards });
 
+    if (args.accessLogs) {
+      // One prefix per bucket: <prefix>/<bucket>/ keeps several sources apart in the log bucket.
+      new aws.s3.BucketLogging(`${name}-access-logs`, {
+        bucket: bucket.id,
+        targetBucket: args.accessLogs.bucketName,
+        targetPrefix: pulumi.interpolate`${args.accessLogs.prefix}/${bucket.bucket}/`,
+      }, { parent: this, ...keepGuards });
+    }
+
+    this.bucketName = bucket.bucket;
+    this.bucketArn = bucket.arn;
+    this.region = bucket.region;
+    this.artifactsDestination = pulumi.interpolate`s3://${bucket.bucket}/${args.prefix}`;
+    if (args.staticKeys === false) {
+      this.registerOutputs({ bucketName: this.bucketName, bucketArn: this.bucketArn, region: this.region, artifactsDestination: this.artifactsDestination });
+      return;
+    }
+
     const user = new aws.iam.User(`${name}-user`, {
       name: args.userName,
       path: "/mlflow-kit/",
@@ -282,10 +309,6 @@ export class ArtifactStore extends pulumi.ComponentResource implements ArtifactS
     }
 
     const active = keys[args.accessKeys.active];
-    this.bucketName = bucket.bucket;
-    this.bucketArn = bucket.arn;
-    this.region = bucket.region;
-    this.artifactsDestination = pulumi.interpolate`s3://${bucket.bucket}/${args.prefix}`;
     this.userName = user.name;
     this.userArn = user.arn;
     this.accessKeyId = pulumi.secret(active.id);

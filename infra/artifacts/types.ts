@@ -11,10 +11,10 @@ export interface ArtifactStorage {
   readonly region: pulumi.Output<string>;
   /** Only for stores that are not AWS S3 (MLFLOW_S3_ENDPOINT_URL). */
   readonly endpointUrl: pulumi.Output<string> | undefined;
-  /** The user whose key the server holds. */
-  readonly userName: pulumi.Output<string>;
+  /** The user whose key the server holds; undefined where the server runs with a role (S3 on ECS). */
+  readonly userName: pulumi.Output<string> | undefined;
   /** Secret. */
-  readonly accessKeyId: pulumi.Output<string>;
+  readonly accessKeyId: pulumi.Output<string> | undefined;
   /** Secret. */
-  readonly secretAccessKey: pulumi.Output<string>;
+  readonly secretAccessKey: pulumi.Output<string> | undefined;
 }

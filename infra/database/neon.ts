@@ -26,7 +26,8 @@ export interface NeonDatabaseArgs {
 
 /**
  * Postgres on Neon: a project (created, or an existing one by id), this stack's copy-on-write
- * branch of its default branch with its own read_write compute, one least-privilege role and
+ * branch of its default branch with its own read_write compute, one role (a member of
+ * neon_superuser, as Neon makes every role its API creates: not least-privilege) and
  * the tracking and auth databases it owns, reached through Neon's pooler with TLS required.
  *
  * Long-lived stacks protect and retain the project, branch and databases (and retain the role);
@@ -40,6 +41,8 @@ export class NeonDatabase extends pulumi.ComponentResource implements MetadataDa
   readonly ready: pulumi.Output<string>;
   readonly projectId: pulumi.Output<string>;
   readonly branchId: pulumi.Output<string>;
+  /** The endpoint's own host (the URIs use its -pooler twin): for migrations and the start-up lock. */
+  readonly directHost: pulumi.Output<string>;
 
   constructor(name: string, args: NeonDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mlflow-kit:database:NeonDatabase", name, {}, opts);
@@ -99,6 +102,10 @@ export class NeonDatabase extends pulumi.ComponentResource implements MetadataDa
     this.trackingUri = pulumi.secret(tracking.connectionUri);
     this.authUri = pulumi.secret(auth.connectionUri);
     this.ready = pulumi.all([tracking.id, auth.id, role.id]).apply(() => "ready");
+    // Neon marks the endpoint host sensitive and the Endpoint keeps it secret; the pooled host
+    // the server's URIs name is this one with "-pooler" added, and the entrypoint names the host
+    // it cannot reach in its messages (a host is no credential): the contract takes it in plain.
+    this.directHost = pulumi.unsecret(endpoint.host);
     this.projectId = project.projectId;
     this.branchId = branch.branchId;
     this.registerOutputs({ projectId: this.projectId, branchId: this.branchId, ready: this.ready });

@@ -38,6 +38,13 @@ export interface RdsDatabaseArgs {
   decommission?: boolean;
   /** Changing this number generates a new app-role password (random.RandomPassword keepers). */
   passwordRotation: number;
+  /** A created VPC's flow logs go to this bucket, under vpc-flow-logs/ (FSBP EC2.6); none when unset. */
+  flowLogsBucketName?: pulumi.Input<string>;
+  /**
+   * PostgreSQL and upgrade logs to CloudWatch Logs (FSBP RDS.9, RDS.36), kept retentionDays;
+   * Enhanced Monitoring every enhancedMonitoringSeconds, 0 = off (FSBP RDS.6).
+   */
+  logs?: { exportToCloudWatch: boolean; retentionDays: number; enhancedMonitoringSeconds: number };
   /** Create the instance from a backup (README "Backup and restore"); read on creation only. */
   restoreFrom?: { snapshotIdentifier?: string; sourceInstance?: string; time?: string; latest?: boolean };
   tags: Record<string, string>;
@@ -126,6 +133,7 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
         enableDnsHostnames: true,
         tags: { ...tags, Name: `${id}-vpc` },
       }, { parent: this });
+      this.guardDefaults(name, id, vpc, cidrBlock, args);
       // Only zones that need no opt-in: Local/Wavelength Zones take no RDS subnet group.
       const zones = aws.getAvailabilityZonesOutput({
         state: "available",
@@ -205,6 +213,18 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
       keepers: { rotation: String(args.passwordRotation) },
     }, { parent: this });
 
+    // ---- Logs (FSBP RDS.9, RDS.36): RDS writes to /aws/rds/instance/<id>/<type>, creating the
+    // group without a retention unless it exists; created here, it expires its logs.
+    const logs = args.logs ?? { exportToCloudWatch: false, retentionDays: 90, enhancedMonitoringSeconds: 0 };
+    const logTypes = logs.exportToCloudWatch ? ["postgresql", "upgrade"] : [];
+    const logGroups = logTypes.map((type) => new aws.cloudwatch.LogGroup(`${name}-logs-${type}`, {
+      name: `/aws/rds/instance/${id}/${type}`,
+      retentionInDays: logs.retentionDays,
+      tags,
+    }, { parent: this }));
+    // Enhanced Monitoring (FSBP RDS.6): RDS's agent publishes OS metrics with this role.
+    const monitoringRole = logs.enhancedMonitoringSeconds > 0 ? this.monitoringRole(name, args) : undefined;
+
     const instance = new aws.rds.Instance(`${name}-instance`, {
       identifier: id,
       engine: "postgres",
@@ -234,6 +254,9 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
       copyTagsToSnapshot: true,
       autoMinorVersionUpgrade: true,
       performanceInsightsEnabled: false,
+      enabledCloudwatchLogsExports: logTypes,
+      monitoringInterval: logs.enhancedMonitoringSeconds,
+      monitoringRoleArn: monitoringRole?.role.arn,
       // MLflow's SQLAlchemy URI holds a fixed password; IAM tokens expire after 15 minutes.
       iamDatabaseAuthenticationEnabled: false,
       deletionProtection: guarded,
@@ -250,6 +273,7 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
     }, {
       parent: this,
       protect: guarded,
+      dependsOn: [...logGroups, ...(monitoringRole ? [monitoringRole.attachment] : [])],
       // Only creation reads them: a stack restored once must not be replaced when the
       // setting is removed or the snapshot is gone.
       ignoreChanges: ["snapshotIdentifier", "restoreToPointInTime"],
@@ -287,6 +311,63 @@ export class RdsDatabase extends pulumi.ComponentResource implements MetadataDat
       address: this.address,
       port: this.port,
     });
+  }
+
+  /**
+   * What every VPC comes with, made safe (FSBP EC2.2, EC2.21, EC2.6): the default security
+   * group loses AWS's allow rules (nothing here uses it: every resource has its own group); the
+   * default network ACL, which every subnet of the VPC uses, admits the VPC itself, ICMP, and
+   * TCP/UDP from anywhere on every port except 22 and 3389. Network ACLs are stateless, so the
+   * return traffic of the NAT gateway and the load balancer needs the high ports; a NAT
+   * connection whose source port happens to be 22 or 3389 (2 of ~64,000) gets no answer and is
+   * retried. Security groups remain the filter that matters. Flow logs go to the log bucket.
+   */
+  private guardDefaults(name: string, id: string, vpc: aws.ec2.Vpc, cidrBlock: string, args: RdsDatabaseArgs): void {
+    const tags = args.tags;
+    new aws.ec2.DefaultSecurityGroup(`${name}-default-sg`, { vpcId: vpc.id, ingress: [], egress: [], tags: { ...tags, Name: `${id}-default-unused` } }, { parent: this });
+    const world = "0.0.0.0/0";
+    const ranges: Array<[number, number]> = [[0, 21], [23, 3388], [3390, 65535]];
+    const ingress = [
+      { ruleNo: 100, protocol: "-1", action: "allow", cidrBlock, fromPort: 0, toPort: 0 },
+      { ruleNo: 110, protocol: "icmp", action: "allow", cidrBlock: world, fromPort: 0, toPort: 0, icmpType: -1, icmpCode: -1 },
+      ...(["tcp", "udp"] as const).flatMap((protocol, p) => ranges.map(([fromPort, toPort], i) => ({ ruleNo: 200 + p * 100 + i * 10, protocol, action: "allow", cidrBlock: world, fromPort, toPort }))),
+    ];
+    new aws.ec2.DefaultNetworkAcl(`${name}-default-nacl`, {
+      defaultNetworkAclId: vpc.defaultNetworkAclId,
+      ingress,
+      egress: [{ ruleNo: 100, protocol: "-1", action: "allow", cidrBlock: world, fromPort: 0, toPort: 0 }],
+      tags: { ...tags, Name: `${id}-default` },
+      // Subnets (ours and the ECS target's) join the default ACL by themselves.
+    }, { parent: this, ignoreChanges: ["subnetIds"] });
+    if (args.flowLogsBucketName) {
+      new aws.ec2.FlowLog(`${name}-flow-logs`, {
+        vpcId: vpc.id,
+        trafficType: "ALL",
+        logDestinationType: "s3",
+        logDestination: pulumi.interpolate`arn:aws:s3:::${args.flowLogsBucketName}/vpc-flow-logs/`,
+        maxAggregationInterval: 600,
+        tags: { ...tags, Name: `${id}-flow-logs` },
+      }, { parent: this });
+    }
+  }
+
+  /** Enhanced Monitoring's role: AWS's managed policy for it, which writes to the RDSOSMetrics log group only. */
+  private monitoringRole(name: string, args: RdsDatabaseArgs): { role: aws.iam.Role; attachment: aws.iam.RolePolicyAttachment } {
+    const role = new aws.iam.Role(`${name}-monitoring`, {
+      name: `${args.identifier}-monitoring`,
+      description: `RDS Enhanced Monitoring of ${args.identifier}`,
+      assumeRolePolicy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { Service: "monitoring.rds.amazonaws.com" }, Action: "sts:AssumeRole" }],
+      }),
+      tags: args.tags,
+    }, { parent: this });
+    const partition = aws.getPartitionOutput({}, { parent: this });
+    const attachment = new aws.iam.RolePolicyAttachment(`${name}-monitoring`, {
+      role: role.name,
+      policyArn: pulumi.interpolate`arn:${partition.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole`,
+    }, { parent: this });
+    return { role, attachment };
   }
 
   /** The bootstrap function's role: only what a VPC function needs, its network interfaces and its logs. */

@@ -13,6 +13,11 @@ export interface EcsAlarmsArgs {
   dbInstanceIdentifier: pulumi.Input<string>;
   /** RDS storage in GiB: the free-storage threshold is a share of it. */
   allocatedStorageGb: number;
+  /**
+   * Encrypt the topic with a customer managed KMS key that CloudWatch may use (FSBP SNS.1):
+   * AWS's own aws/sns key does not let CloudWatch alarms publish. The key costs $1 a month.
+   */
+  encrypt: boolean;
   tags: Record<string, string>;
 }
 
@@ -30,7 +35,8 @@ export class EcsAlarms extends pulumi.ComponentResource {
     const tags = args.tags;
     const id = args.namePrefix;
 
-    const topic = new aws.sns.Topic(`${name}-topic`, { name: `${id}-alarms`, tags }, { parent: this });
+    const key = args.encrypt ? this.topicKey(name, id, tags) : undefined;
+    const topic = new aws.sns.Topic(`${name}-topic`, { name: `${id}-alarms`, kmsMasterKeyId: key?.arn, tags }, { parent: this });
     args.emails.forEach((email, i) => new aws.sns.TopicSubscription(`${name}-email-${i + 1}`, { topic: topic.arn, protocol: "email", endpoint: email }, { parent: this }));
 
     const alarm = (key: string, a: Omit<aws.cloudwatch.MetricAlarmArgs, "alarmActions" | "okActions" | "tags" | "name">) => {
@@ -83,5 +89,34 @@ export class EcsAlarms extends pulumi.ComponentResource {
 
     this.topicArn = topic.arn;
     this.registerOutputs({ topicArn: this.topicArn });
+  }
+
+  /**
+   * The topic's key. Its policy: the account administers it through IAM (AWS's default key
+   * policy statement), and CloudWatch may encrypt the messages it publishes to this account's
+   * topics ("Configure a KMS key for an encrypted topic", Amazon SNS developer guide and the
+   * CloudWatch alarm actions documentation). Yearly rotation (FSBP KMS.4).
+   */
+  private topicKey(name: string, id: string, tags: Record<string, string>): aws.kms.Key {
+    const identity = aws.getCallerIdentityOutput({}, { parent: this });
+    const partition = aws.getPartitionOutput({}, { parent: this });
+    const key = new aws.kms.Key(`${name}-topic-key`, {
+      description: `Encrypts ${id}-alarms; CloudWatch alarms publish with it`,
+      enableKeyRotation: true,
+      deletionWindowInDays: 30,
+      policy: pulumi.all([identity.accountId, partition.partition]).apply(([account, p]) => JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          { Sid: "AccountAdministersThroughIam", Effect: "Allow", Principal: { AWS: `arn:${p}:iam::${account}:root` }, Action: "kms:*", Resource: "*" },
+          {
+            Sid: "CloudWatchAlarmsPublish", Effect: "Allow", Principal: { Service: "cloudwatch.amazonaws.com" },
+            Action: ["kms:Decrypt", "kms:GenerateDataKey*"], Resource: "*",
+          },
+        ],
+      })),
+      tags,
+    }, { parent: this });
+    new aws.kms.Alias(`${name}-topic-key`, { name: `alias/${id}-alarms`, targetKeyId: key.keyId }, { parent: this });
+    return key;
   }
 }

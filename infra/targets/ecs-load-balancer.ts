@@ -14,6 +14,10 @@ export interface EcsLoadBalancerArgs {
   /** Traefik's ports inside its task: traffic and the /ping health check. */
   trafficPort: number;
   pingPort: number;
+  /** Refuse deletion of the load balancer (FSBP ELB.6): long-lived stacks, unless decommissioning. */
+  deletionProtection: boolean;
+  /** Access logs to this bucket under prefix/AWSLogs/<account>/ (FSBP ELB.5); the bucket's policy must admit ELB first. */
+  accessLogs?: { bucketName: pulumi.Input<string>; prefix: string };
   tags: Record<string, string>;
 }
 
@@ -69,6 +73,10 @@ export class EcsLoadBalancer extends pulumi.ComponentResource {
       // Append the client's address to X-Forwarded-For (the default, said out loud): Traefik's
       // clientip plugin keeps that right-most entry only.
       xffHeaderProcessingMode: "append",
+      // AWS's default, said explicitly: requests that could desync Traefik are refused (FSBP ELB.12).
+      desyncMitigationMode: "defensive",
+      enableDeletionProtection: args.deletionProtection,
+      ...(args.accessLogs ? { accessLogs: { bucket: args.accessLogs.bucketName, prefix: args.accessLogs.prefix, enabled: true } } : {}),
       tags,
     }, { parent: this });
 

@@ -16,7 +16,19 @@ export interface ContainerSpec {
   dependsOn?: { containerName: string; condition: "START" | "COMPLETE" | "SUCCESS" | "HEALTHY" }[];
   /** Pull with the service's registry credential (a private GHCR image). */
   privateRegistry?: boolean;
+  /**
+   * Directories the container writes. The root filesystem is read-only (FSBP ECS.5); each path
+   * is an ephemeral task volume (Fargate task storage), shared by the task's containers that
+   * name the same path. Fargate creates it owned by root: a non-root process needs a root
+   * container to open it up first (see the MLflow service's scratch-permissions).
+   */
+  writablePaths?: string[];
+  /** The user to run as (the image's USER when unset). */
+  user?: string;
 }
+
+/** A task volume's name for a container path: /etc/traefik -> etc-traefik. */
+export const volumeName = (containerPath: string) => containerPath.replace(/^\/+|\/+$/g, "").replace(/[^A-Za-z0-9_-]+/g, "-") || "root";
 
 export interface FargateServiceArgs {
   namePrefix: string;
@@ -139,6 +151,9 @@ export class FargateService extends pulumi.ComponentResource {
         ...(c.healthCheck ? { healthCheck: { command: c.healthCheck, interval: 15, timeout: 5, retries: 3, startPeriod: 60 } } : {}),
         ...(c.dependsOn ? { dependsOn: c.dependsOn } : {}),
         ...(c.privateRegistry && registryArn ? { repositoryCredentials: { credentialsParameter: registryArn } } : {}),
+        ...(c.user ? { user: c.user } : {}),
+        readonlyRootFilesystem: true,
+        mountPoints: (c.writablePaths ?? []).map((containerPath) => ({ sourceVolume: volumeName(containerPath), containerPath, readOnly: false })),
         logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": logGroupName, "awslogs-region": regionName, "awslogs-stream-prefix": c.name } },
       };
     })));
@@ -153,6 +168,8 @@ export class FargateService extends pulumi.ComponentResource {
       taskRoleArn: taskRole?.arn,
       runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: args.architecture },
       containerDefinitions,
+      // Fargate task storage (no host path): what writablePaths mount.
+      volumes: [...new Set(args.containers.flatMap((c) => c.writablePaths ?? []).map(volumeName))].map((name) => ({ name })),
       tags,
     }, { parent: this });
 

@@ -58,6 +58,10 @@ export interface EcsTargetArgs {
   userPasswordHashes?: pulumi.Input<string>;
   alarmEmails: string[];
   rotation: { apiUserPassword: number; autheliaSecrets: number; databasePassword: number };
+  /** Long-lived only: the load balancer's deletion protection off before `pulumi destroy`. */
+  decommission?: boolean;
+  /** The load balancer's access logs (FSBP ELB.5): the log bucket, named once its policy admits ELB. */
+  accessLogs?: { bucketName: pulumi.Input<string>; prefix: string };
   tags: Record<string, string>;
 }
 
@@ -89,6 +93,8 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
       namePrefix: id, vpcId: db.vpcId, publicSubnetIds: network.publicSubnetIds,
       domain: args.domain, authDomain: args.authDomain, hostedZoneId: args.hostedZoneId,
       trafficPort: PORTS.traefik, pingPort: PORTS.traefikPing, tags,
+      deletionProtection: args.lifecycle === "long-lived" && !args.decommission,
+      accessLogs: args.accessLogs,
     }, { parent: this });
 
     const cluster = new aws.ecs.Cluster(`${name}-cluster`, {
@@ -201,6 +207,7 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
         },
         secrets: [TRAEFIK_CONTAINER_ENV.dynamic],
         ports: [PORTS.traefik, PORTS.traefikPing],
+        writablePaths: ["/etc/traefik"],
         healthCheck: ["CMD", "traefik", "healthcheck", "--ping", "--ping.entryPoint=ping", `--entryPoints.ping.address=:${PORTS.traefikPing}`],
       }],
       loadBalancer: { targetGroupArn: lb.targetGroupArn, containerName: "traefik", containerPort: PORTS.traefik },
@@ -230,6 +237,7 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
         environment: { [AUTHELIA_CONTAINER_ENV.config]: autheliaConfig },
         secrets: [...Object.values(AUTHELIA_CONTAINER_ENV).filter((e) => e !== AUTHELIA_CONTAINER_ENV.config), AUTHELIA_RDS_CA_ENV],
         ports: [PORTS.authelia],
+        writablePaths: ["/config"],
         healthCheck: ["CMD", "/app/healthcheck.sh"],
       }],
     }, { parent: this });
@@ -251,6 +259,9 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
       name: container, image: args.image, essential: migrate === "off", privateRegistry: true,
       environment: { ...plainEnv, MLFLOW_MIGRATE: migrate },
       secrets: Object.keys(secretEnv),
+      // Uploads are spooled to /tmp; the root filesystem is read-only (FSBP ECS.5).
+      writablePaths: ["/tmp"],
+      ...(migrate === "only" ? { dependsOn: [{ containerName: "scratch-permissions", condition: "SUCCESS" as const }] } : {}),
       ...(migrate === "off"
         ? {
             ports: [PORTS.mlflow],
@@ -267,7 +278,16 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
       secrets: secretEnv,
       registryCredentialArn,
       taskPolicy: pulumi.output(args.artifacts.bucketArn).apply((arn) => JSON.stringify(artifactUserPolicy(arn, args.artifacts.prefix))),
-      containers: [mlflowContainer("migrate", "only"), mlflowContainer("mlflow", "off")],
+      containers: [
+        mlflowContainer("migrate", "only"),
+        mlflowContainer("mlflow", "off"),
+        // Fargate creates /tmp's task volume owned by root; MLflow runs as uid 1000. This
+        // one-shot root container opens it up (sticky, like /tmp) before the others start.
+        {
+          name: "scratch-permissions", image: args.image, essential: false, privateRegistry: true, user: "0",
+          entryPoint: ["/bin/sh", "-c"], command: ["chmod 1777 /tmp"], environment: {}, secrets: [], writablePaths: ["/tmp"],
+        },
+      ],
     }, { parent: this });
 
     const alarms = new EcsAlarms(`${name}-alarms`, {
@@ -279,6 +299,7 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
       services: [mlflow.serviceName, authelia.serviceName, traefik.serviceName],
       dbInstanceIdentifier: args.dbIdentifier,
       allocatedStorageGb: args.dbAllocatedStorageGb,
+      encrypt: args.lifecycle === "long-lived",
       tags,
     }, { parent: this });
 

@@ -19,7 +19,7 @@ export interface HfSpaceTargetArgs {
   imageRef: pulumi.Input<string>;
   /** ghcr.io/<owner>/<name>, for the warning about package visibility. */
   repository: string;
-  /** <owner>-<space>.hf.space, as targets/profile.ts computes it for MLFLOW_PUBLIC_HOSTNAME. */
+  /** <owner>-<space>.hf.space as targets/profile.ts computes it: the plan-time guess; the Space's host as the Hub reports it replaces it. */
   publicHostname: string;
   /** Port MLflow listens on and README app_port names (7860). */
   appPort: number;
@@ -60,11 +60,13 @@ export class HfSpaceTarget extends pulumi.ComponentResource implements DeployedT
       repoId: this.space.repoId,
       files,
       secrets: pulumi.secret(pick(true)),
-      variables: pick(false),
+      // The host the Hub reports for the Space (its subdomain), not the one computed at plan time:
+      // MLflow refuses requests for any other Host.
+      variables: { ...pick(false), MLFLOW_PUBLIC_HOSTNAME: this.space.host },
     }, { parent: this });
 
     // Known once the Space runs the release.
-    this.url = this.release.stage.apply(() => `https://${args.publicHostname}`);
+    this.url = pulumi.all([this.release.stage, this.space.host]).apply(([, host]) => `https://${host}`);
     this.registerOutputs({ url: this.url });
   }
 }

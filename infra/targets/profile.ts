@@ -9,6 +9,8 @@ export type MigrateMode = "auto" | "only" | "off";
  */
 export interface TargetProfile {
   publicHostname: string;
+  /** How browsers reach publicHostname: https behind the platform's TLS, http for local only. */
+  publicScheme: "https" | "http";
   authMode: "basic" | "proxy";
   port: number;
   migrate: MigrateMode;
@@ -19,17 +21,17 @@ export function targetProfile(s: Pick<Settings, "target" | "namePrefix">): Targe
   switch (t.kind) {
     case "render":
       // One instance per service: the entrypoint migrates before serving. Render sets $PORT.
-      return { publicHostname: t.domain ?? `${t.serviceName ?? s.namePrefix}.onrender.com`, authMode: "basic", port: 10000, migrate: "auto" };
+      return { publicHostname: t.domain ?? `${t.serviceName ?? s.namePrefix}.onrender.com`, publicScheme: "https", authMode: "basic", port: 10000, migrate: "auto" };
     case "hf-space":
       // A Space runs one container on app_port 7860; its host is <owner>-<space>.hf.space.
       // The Hub lower-cases the subdomain and turns . and _ into -; the domain keeps its dots.
-      return { publicHostname: `${`${t.owner}-${t.spaceName ?? s.namePrefix}`.toLowerCase().replace(/[._]/g, "-")}.hf.space`, authMode: "basic", port: 7860, migrate: "auto" };
+      return { publicHostname: `${`${t.owner}-${t.spaceName ?? s.namePrefix}`.toLowerCase().replace(/[._]/g, "-")}.hf.space`, publicScheme: "https", authMode: "basic", port: 7860, migrate: "auto" };
     case "ecs":
       // MLflow's own auth app decides (permissions, admin); people reach it as Remote-User
       // from Authelia at Traefik, API clients with Basic (images/mlflow/edge_auth.py).
       // Replicas never migrate, a one-off task does.
-      return { publicHostname: t.domain, authMode: "basic", port: 5000, migrate: "off" };
+      return { publicHostname: t.domain, publicScheme: "https", authMode: "basic", port: 5000, migrate: "off" };
     case "local":
-      return { publicHostname: "localhost", authMode: "basic", port: t.port, migrate: "auto" };
+      return { publicHostname: "localhost", publicScheme: "http", authMode: "basic", port: t.port, migrate: "auto" };
   }
 }

@@ -5,7 +5,7 @@
  *
  * Kept from dev: database kind and region, target kind and region, server, image, artifact prefix.
  * The review stack's own:
- * - lifecycle ephemeral with a short lease (review.ttlHours or --ttl-hours, at most 720 h: Neon
+ * - lifecycle ephemeral with a short lease (review.ttlHours or --ttl-hours, at most 719 h: Neon
  *   refuses a branch expiry more than 30 days ahead); a pinned expiresAt of dev's is dropped;
  * - its target (review.target): Render's API cannot create a free service, so a review stack runs
  *   on a paid plan, on a Space, or with no server (kind none: database, bucket and image only);
@@ -18,7 +18,7 @@
  *   (named after the stack); key slots and rotation counters start over;
  * - its secrets: the review environment's (MLFLOW_KIT_<KEY>), never dev's.
  */
-import { expiryFrom, PROJECT } from "../../infra/settings";
+import { expiryFrom, NEON_MAX_TTL_HOURS, PROJECT } from "../../infra/settings";
 
 /** A review stack's lease: renewed by every `review up` (each push), like any ephemeral stack's. */
 export const DEFAULT_REVIEW_TTL_HOURS = 72;
@@ -79,10 +79,12 @@ export function reviewStackConfig(input: {
   const notes: string[] = [];
   const review = input.dev[`${ns}review`] ? objectValue(input.dev[`${ns}review`], "review") : {};
   const ttl = input.ttlHours ?? (typeof review.ttlHours === "number" ? review.ttlHours : DEFAULT_REVIEW_TTL_HOURS);
-  if (!Number.isFinite(ttl) || ttl <= 0 || ttl > 24 * 30) {
-    throw new ReviewError(`--ttl-hours: ${ttl} is out of range. Give 1 to 720 hours (default ${DEFAULT_REVIEW_TTL_HOURS}; Neon refuses a branch expiry more than 30 days ahead)`);
+  // The review branch takes the stack's expiry: Neon allows at most 30 days ahead, and settings
+  // round the expiry up to the next full hour (NEON_MAX_TTL_HOURS, settings.ts).
+  if (!Number.isFinite(ttl) || ttl <= 0 || ttl > NEON_MAX_TTL_HOURS) {
+    throw new ReviewError(`--ttl-hours: ${ttl} is out of range. Give 1 to ${NEON_MAX_TTL_HOURS} hours (default ${DEFAULT_REVIEW_TTL_HOURS}; Neon refuses a branch expiry more than 30 days ahead)`);
   }
-  if (!Number.isInteger(ttl)) throw new ReviewError(`--ttl-hours: ${ttl} is not a whole number of hours. Give 1 to 720`);
+  if (!Number.isInteger(ttl)) throw new ReviewError(`--ttl-hours: ${ttl} is not a whole number of hours. Give 1 to ${NEON_MAX_TTL_HOURS}`);
   // dev's own secrets never reach a review stack: only the review environment's below.
   const config: Record<string, ConfigEntry> = Object.fromEntries(Object.entries(input.dev).filter(([, v]) => !v.secret));
   delete config[`${ns}review`];

@@ -3,7 +3,10 @@
  * production implementation delegates each call to LocalWorkspace / Stack (which run the
  * Pulumi CLI), and the tests drive the same operations against a recording double.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { LocalWorkspace, Stack, type ConfigMap, type Deployment, type OutputMap, type StackSummary } from "@pulumi/pulumi/automation";
+import { parse } from "yaml";
 
 export interface LifecycleWorkspace {
   listStacks(): Promise<StackSummary[]>;
@@ -45,5 +48,46 @@ export async function automationWorkspace(workDir: string): Promise<LifecycleWor
       await (await Stack.select(stack, ws)).destroy({ onOutput: opts.onOutput });
     },
     removeStack: (stack) => ws.removeStack(stack),
+  };
+}
+
+/**
+ * A workspace that only reads the stacks' config files (Pulumi.<stack>.yaml in `workDir`): for a
+ * dry run that decides from config alone (`rotate --dry-run`), which then needs neither the CLI
+ * nor a backend. Secure values stay unread (their ciphertext is not the value): they are listed
+ * as secrets with an empty value, which is all a decision may know of them. Anything else needs
+ * the CLI and says so.
+ */
+export function configFileWorkspace(workDir: string): LifecycleWorkspace {
+  const file = (stack: string) => path.join(workDir, `Pulumi.${stack}.yaml`);
+  const needsCli = (what: string) => async (): Promise<never> => {
+    throw new Error(`${what} needs the Pulumi CLI and the stack's backend; this dry run reads only Pulumi.<stack>.yaml`);
+  };
+  return {
+    listStacks: async () =>
+      fs.readdirSync(workDir)
+        .map((f) => /^Pulumi\.([^.]+)\.yaml$/.exec(f)?.[1])
+        .filter((s): s is string => s !== undefined)
+        .map((name) => ({ name, current: false, updateInProgress: false })),
+    getAllConfig: async (stack) => {
+      if (!fs.existsSync(file(stack))) throw new Error(`there is no Pulumi.${stack}.yaml in ${workDir}`);
+      const doc = (parse(fs.readFileSync(file(stack), "utf8")) ?? {}) as { config?: Record<string, unknown> };
+      const config: ConfigMap = {};
+      for (const [key, v] of Object.entries(doc.config ?? {})) {
+        if (v && typeof v === "object" && "secure" in v) config[key] = { value: "", secret: true };
+        // As `pulumi config --json` gives it: a mapping's JSON text, and the mapping itself.
+        else if (v && typeof v === "object") config[key] = { value: JSON.stringify(v), secret: false, objectValue: v } as ConfigMap[string];
+        else config[key] = { value: String(v), secret: false };
+      }
+      return config;
+    },
+    createOrSelectStack: needsCli("selecting a stack"),
+    setAllConfig: needsCli("changing config"),
+    removeAllConfig: needsCli("changing config"),
+    stackOutputs: needsCli("reading stack outputs"),
+    exportStack: needsCli("reading the state"),
+    up: needsCli("pulumi up"),
+    destroy: needsCli("pulumi destroy"),
+    removeStack: needsCli("removing a stack"),
   };
 }

@@ -78,6 +78,41 @@ def test_allowed_hosts_cover_public_name_and_loopback_with_and_without_port():
         "127.0.0.1", "127.0.0.1:7860"]
 
 
+@pytest.mark.parametrize("change, origins", [
+    ({}, "https://mlflow.example.com"),
+    ({"MLFLOW_PUBLIC_HOSTNAME": "MLflow.Example.com"}, "https://mlflow.example.com"),
+    ({"MLFLOW_CORS_ALLOWED_ORIGINS": "https://app.example.com,https://mlflow.example.com"},
+     "https://mlflow.example.com,https://app.example.com"),
+    ({"MLFLOW_PUBLIC_SCHEME": "http", "MLFLOW_PUBLIC_HOSTNAME": "localhost", "PORT": "5001"},
+     "http://localhost:5001,http://127.0.0.1:5001"),
+])
+def test_cors_allowed_origins_are_the_public_origin_then_the_extra_ones(change, origins):
+    settings, problems = entrypoint.validate(CONTRACT, {**GOOD, **change})
+    assert problems == []
+    args = entrypoint.server_args(settings)
+    assert args[args.index("--cors-allowed-origins") + 1] == origins
+
+
+@pytest.mark.parametrize("origins", [
+    "*", "https://*.example.com", "https://app.example.com/", "https://App.example.com",
+    "https://a.example.com, https://b.example.com", "app.example.com",
+])
+def test_extra_origins_a_browser_never_sends_or_a_wildcard_are_refused(origins):
+    _, problems = entrypoint.validate(CONTRACT, {**GOOD, "MLFLOW_CORS_ALLOWED_ORIGINS": origins})
+    assert any(p.startswith("MLFLOW_CORS_ALLOWED_ORIGINS=") for p in problems), problems
+
+
+def test_switching_off_mlflows_security_middleware_is_ignored():
+    import os
+    from unittest import mock
+
+    # prepare_environment rewrites os.environ: restored whole afterwards.
+    with mock.patch.dict(os.environ, {"MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE": "true"}):
+        settings, _ = entrypoint.validate(CONTRACT, GOOD)
+        entrypoint.prepare_environment(CONTRACT, settings)
+        assert "MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE" not in os.environ
+
+
 def test_server_argv_holds_no_secret():
     settings, _ = entrypoint.validate(CONTRACT, GOOD)
     argv = " ".join(entrypoint.server_args(entrypoint.normalize(settings)))
@@ -133,4 +168,8 @@ def test_the_auth_app_is_swapped_for_the_bounded_one():
     cmd = ["uvicorn", "--factory", "mlflow.server.auth:create_app"]
     assert entrypoint.with_bounded_auth(cmd, env)[-1] == "bounded_auth:create_app"
     assert env["PYTHONPATH"].split(":")[0] == str(ENTRYPOINT.parent)
-    assert entrypoint.with_bounded_auth(["uvicorn", "mlflow.server.fastapi_app:app"], {}) == ["uvicorn", "mlflow.server.fastapi_app:app"]
+    # Without the auth app (proxy mode): MLflow's app wrapped so that artifacts go through it.
+    env = {}
+    assert entrypoint.with_bounded_auth(["uvicorn", "mlflow.server.fastapi_app:app"], env) == ["uvicorn", "proxied_artifacts:app"]
+    assert env["PYTHONPATH"].split(":")[0] == str(ENTRYPOINT.parent)
+    assert entrypoint.with_bounded_auth(["uvicorn", "other:app"], {}) == ["uvicorn", "other:app"]

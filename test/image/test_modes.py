@@ -6,6 +6,7 @@ import socket
 import pytest
 import requests
 from conftest import assert_no_secret, run_entrypoint
+from helpers import token
 from mlflow import MlflowClient
 
 
@@ -89,3 +90,52 @@ def test_a_rotated_admin_password_takes_effect_and_retires_the_old_one(make_env,
     server.stop_gracefully()
     assert_no_secret(server.output(), rotated)
     assert old not in server.output()
+
+
+def test_a_renamed_admin_retires_the_old_one(make_env, start_server, postgres):
+    # server.adminUsername renamed: the old admin keeps no rights and its password stops working;
+    # an admin someone else promoted stays one. The first rename runs on a database from before
+    # the kit recorded its admin (the record dropped), the rename back on the record.
+    env, _ = make_env("rename")
+    api = "/api/2.0/mlflow/users"
+    old = ("admin", env["MLFLOW_ADMIN_PASSWORD"])
+    carol = ("carol", "Carol-" + token(20))
+    server = start_server(env)
+    assert requests.post(f"{server.url}{api}/create", json=dict(zip(("username", "password"), carol)),
+                         auth=old, timeout=10).status_code == 200
+    assert requests.patch(f"{server.url}{api}/update-admin", json={"username": "carol", "is_admin": True},
+                          auth=old, timeout=10).status_code == 200
+    server.stop_gracefully()
+    auth_database = env["MLFLOW_AUTH_DATABASE_URI"].rsplit("/", 1)[1]
+    assert postgres.query("SELECT username FROM mlflow_kit_admin", auth_database) == "admin"
+    postgres.query("DROP TABLE mlflow_kit_admin", auth_database)
+
+    renamed = dict(env, MLFLOW_ADMIN_USERNAME="ops-admin", MLFLOW_ADMIN_PASSWORD="Ops-" + token(24))
+    new = ("ops-admin", renamed["MLFLOW_ADMIN_PASSWORD"])
+    server = start_server(renamed)
+
+    def user(name, auth):
+        answer = requests.get(f"{server.url}{api}/get", params={"username": name}, auth=auth, timeout=10)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["user"]
+
+    current = f"{server.url}{api}/current"
+    assert requests.get(current, auth=new, timeout=10).status_code == 200
+    assert user("ops-admin", new)["is_admin"] is True
+    assert requests.get(current, auth=old, timeout=10).status_code == 401
+    assert user("admin", new)["is_admin"] is False
+    assert user("carol", carol)["is_admin"] is True
+    assert "former admin user admin retired" in server.output()
+    assert postgres.query("SELECT username FROM mlflow_kit_admin", auth_database) == "ops-admin"
+    server.stop_gracefully()
+    assert_no_secret(server.output(), renamed)
+
+    # Renamed back: admin is the admin again (with the configured password), ops-admin retired.
+    back = dict(renamed, MLFLOW_ADMIN_USERNAME="admin")
+    server = start_server(back)
+    assert requests.get(current, auth=("admin", back["MLFLOW_ADMIN_PASSWORD"]), timeout=10).status_code == 200
+    assert requests.get(current, auth=old, timeout=10).status_code == 401
+    assert requests.get(current, auth=new, timeout=10).status_code == 401
+    assert user("ops-admin", ("admin", back["MLFLOW_ADMIN_PASSWORD"]))["is_admin"] is False
+    server.stop_gracefully()
+    assert_no_secret(server.output(), back)

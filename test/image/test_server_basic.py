@@ -158,6 +158,23 @@ def test_foreign_host_header_is_rejected_and_public_hostname_accepted(server, en
     assert status(f"{env['MLFLOW_PUBLIC_HOSTNAME']}:{server.port}") == 200
 
 
+def test_ui_posts_from_the_public_origin_pass_and_others_are_blocked(server, env):
+    # What a browser on https://<public host> sends for the runs table: a POST with its Origin.
+    # MLflow answers 403 "Cross-origin request blocked" to an origin it does not allow.
+    host = env["MLFLOW_PUBLIC_HOSTNAME"]
+    url = f"{server.url}/ajax-api/2.0/mlflow/runs/search"
+
+    def post(origin):
+        return requests.post(url, json={"experiment_ids": ["0"], "max_results": 1},
+                             headers={"Host": host, "Origin": origin}, auth=admin_auth(env),
+                             timeout=10)
+
+    assert post(f"https://{host}").status_code == 200
+    for foreign in ("https://evil.example.net", f"http://{host}", f"https://{host}.evil.example.net"):
+        answer = post(foreign)
+        assert (answer.status_code, answer.text) == (403, "Cross-origin request blocked"), foreign
+
+
 def test_server_runs_as_uvicorn_in_place_of_the_entrypoint(server, env):
     # The entrypoint execs: the process it started as is uvicorn now, and no argv in the
     # tree shows a secret.

@@ -30,13 +30,13 @@ describe("reviewStackConfig", () => {
   it("is ephemeral on a 72 h lease (renewed by each up), with a Neon branch pr-N of its own data", () => {
     const { stack, config, expiresAt } = review();
     expect(stack).toBe("pr-42");
-    expect(expiresAt).toBe("2026-11-27T10:00:00Z"); // from the start of the hour, as settings compute it
+    expect(expiresAt).toBe("2026-11-27T11:00:00Z"); // from the start of the next hour, as settings compute it
     expect(config["mlflow-kit:lifecycle"]).toEqual({ value: "ephemeral", secret: false });
     expect(config["mlflow-kit:ttlHours"]).toEqual({ value: "72", secret: false });
     expect(config["mlflow-kit:expiresAt"]).toBeUndefined();
     expect(config["mlflow-kit:review"]).toBeUndefined();
     expect(JSON.parse(config["mlflow-kit:database"].value)).toEqual({ kind: "neon", region: "aws-us-east-2", branch: "pr-42" });
-    expect(reviewStackConfig({ pr: 42, dev: devEntries(), now: NOW, ttlHours: 1 }).expiresAt).toBe("2026-11-24T11:00:00Z");
+    expect(reviewStackConfig({ pr: 42, dev: devEntries(), now: NOW, ttlHours: 1 }).expiresAt).toBe("2026-11-24T12:00:00Z");
     const pinned = { ...devEntries(), "mlflow-kit:expiresAt": { value: "2026-12-24T00:00:00Z", secret: false } };
     expect(reviewStackConfig({ pr: 42, dev: pinned, now: NOW }).config["mlflow-kit:expiresAt"]).toBeUndefined();
   });
@@ -65,7 +65,7 @@ describe("reviewStackConfig", () => {
     expect(() => reviewStackConfig({ pr: 3, dev: rds, now: NOW })).toThrow("mlflow-kit:database.kind: dev uses rds");
     const ecs = { ...devEntries(), "mlflow-kit:target": { value: JSON.stringify({ kind: "ecs" }), secret: false }, "mlflow-kit:review": { value: "{}", secret: false } };
     expect(() => reviewStackConfig({ pr: 3, dev: ecs, now: NOW })).toThrow("mlflow-kit:target.kind: dev runs on ecs");
-    for (const ttl of [0, -1, 721, Number.NaN, 1.5]) expect(() => reviewStackConfig({ pr: 3, dev: devEntries(), now: NOW, ttlHours: ttl })).toThrow("--ttl-hours:");
+    for (const ttl of [0, -1, 720, Number.NaN, 1.5]) expect(() => reviewStackConfig({ pr: 3, dev: devEntries(), now: NOW, ttlHours: ttl })).toThrow("--ttl-hours:");
     const { ["mlflow-kit:database"]: _, ...noDb } = devEntries();
     expect(() => reviewStackConfig({ pr: 3, dev: noDb, now: NOW })).toThrow("mlflow-kit:database: Pulumi.dev.yaml has none");
     const badTarget = { ...devEntries(), "mlflow-kit:review": { value: JSON.stringify({ target: { kind: "ecs" } }), secret: false } };
@@ -80,7 +80,7 @@ describe("reviewStackConfig", () => {
     expect(s.namePrefix).toBe("mlflow-kit-pr-42");
     expect(s.expiresAt).toBe(review().expiresAt);
     expect(s.rotation.autheliaSecrets).toBe(0);
-    expect(s.tags).toMatchObject({ "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expires-at": "2026-11-27T10:00:00Z", "mlflow-kit:stack": "pr-42" });
+    expect(s.tags).toMatchObject({ "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expires-at": "2026-11-27T11:00:00Z", "mlflow-kit:stack": "pr-42" });
   });
 });
 

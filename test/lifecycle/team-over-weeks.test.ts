@@ -93,10 +93,10 @@ describe("12: a review stack's data is its own (never dev's), within Neon's rule
   });
 
   it("the branch's expiry stays within Neon's 30 days: a longer review lease is refused", () => {
-    expect(() => reviewStackConfig({ pr: 3, dev: devTemplate(ROOT), now: NOW, ttlHours: 721 })).toThrow(/Neon refuses a branch expiry more than 30 days ahead/);
+    expect(() => reviewStackConfig({ pr: 3, dev: devTemplate(ROOT), now: NOW, ttlHours: 720 })).toThrow(/Neon refuses a branch expiry more than 30 days ahead/);
     const long = devDir((c) => { (c["mlflow-kit:review"] as Record<string, unknown>).ttlHours = 900; });
     const cfg = readStackConfig("dev", {}, long);
-    expect(() => parseSettings({ project: "mlflow-kit", stack: "dev", values: cfg.config, secretKeys: new Set(cfg.secretKeys) })).toThrow(/mlflow-kit:review\.ttlHours: must be at most 720 \(30 days\)/);
+    expect(() => parseSettings({ project: "mlflow-kit", stack: "dev", values: cfg.config, secretKeys: new Set(cfg.secretKeys) })).toThrow(/mlflow-kit:review\.ttlHours: must be at most 719: Neon refuses a branch expiry more than 30 days ahead/);
   });
 
   it("review up reads nothing of dev's stack: the template is the file, the secrets the review environment's", async () => {

@@ -34,6 +34,8 @@ export function longLived() {
     versioning: res(T.versioning, "versioning", { bucket: "kit-prod-artifacts", versioningConfiguration: { status: "Enabled" } }, dep({ bucket: [bucket] })),
     bucketPolicy: res(T.bucketPolicy, "tls-only", { bucket: "kit-prod-artifacts", policy: JSON.stringify(tlsOnlyBucketPolicy(bucketArn)) }, dep({ bucket: [bucket] })),
     lifecycle: res(T.lifecycle, "lifecycle", { bucket: "kit-prod-artifacts", rules: [{ id: "expire-noncurrent-versions", status: "Enabled", filter: {}, noncurrentVersionExpiration: { noncurrentDays: 90 } }] }, dep({ bucket: [bucket] })),
+    ownership: res(T.ownershipControls, "ownership", { bucket: "kit-prod-artifacts", rule: { objectOwnership: "BucketOwnerEnforced" } }, dep({ bucket: [bucket] })),
+    accessLogs: res(T.bucketLogging, "access-logs", { bucket: "kit-prod-artifacts", targetBucket: "kit-prod-logs", targetPrefix: "s3-access/kit-prod-artifacts/" }, dep({ bucket: [bucket] })),
     user: res(T.iamUser, "user", { name: "kit-prod-artifacts", path: "/mlflow-kit/", tags }),
     userPolicy: res(T.iamUserPolicy, "user-policy", { name: "mlflow-artifacts", user: "kit-prod-artifacts", policy: JSON.stringify(artifactUserPolicy(bucketArn, "mlflow")) }),
     keyBlue: res(T.accessKey, "key-blue", { user: "kit-prod-artifacts" }),
@@ -43,11 +45,16 @@ export function longLived() {
     db: res(T.rdsInstance, "db", {
       identifier: "kit-prod-db", engine: "postgres", engineVersion: "16", publiclyAccessible: false, storageEncrypted: true, backupRetentionPeriod: 14,
       deletionProtection: true, skipFinalSnapshot: false, finalSnapshotIdentifier: "kit-prod-db-final", deleteAutomatedBackups: false,
+      multiAz: true, autoMinorVersionUpgrade: true, copyTagsToSnapshot: true, dbSubnetGroupName: "kit-prod-db",
+      enabledCloudwatchLogsExports: ["postgresql", "upgrade"], monitoringInterval: 60, monitoringRoleArn: "arn:aws:iam::123456789012:role/kit-prod-db-monitoring",
       parameterGroupName: "kit-prod-pg16", vpcSecurityGroupIds: ["sg-db"], username: "mlflow_admin", password: secret("m4st3rP4ssw0rdFromRandom"), tags,
     // Like infra/database/rds.ts: protected, retained by its final snapshot, not retainOnDelete.
     }, { options: { protect: true }, ...dep({ parameterGroupName: [pg], vpcSecurityGroupIds: [dbSg] }) }),
     lbHttps: res(T.ingressRule, "lb-https", { securityGroupId: "sg-lb", cidrIpv4: "0.0.0.0/0", ipProtocol: "tcp", fromPort: 443, toPort: 443, tags }, dep({ securityGroupId: [lbSg] })),
-    lb: res(T.loadBalancer, "edge", { loadBalancerType: "application", internal: false, securityGroups: ["sg-lb"], tags }, dep({ securityGroups: [lbSg] })),
+    lb: res(T.loadBalancer, "edge", {
+      loadBalancerType: "application", internal: false, securityGroups: ["sg-lb"], subnets: ["subnet-a", "subnet-b"], dropInvalidHeaderFields: true,
+      enableDeletionProtection: true, accessLogs: { bucket: "kit-prod-logs", prefix: "load-balancer", enabled: true }, tags,
+    }, dep({ securityGroups: [lbSg] })),
     logs: res(T.logGroup, "logs", { name: "/ecs/kit-prod", retentionInDays: 30, tags }),
     task: res(T.taskDefinition, "mlflow-task", {
       family: "kit-prod-mlflow", cpu: "1024", memory: "2048", networkMode: "awsvpc", tags,
@@ -57,38 +64,49 @@ export function longLived() {
           environment: [{ name: "MLFLOW_AUTH_MODE", value: "proxy" }, { name: "MLFLOW_WORKERS", value: "2" }, { name: "MLFLOW_ARTIFACTS_DESTINATION", value: "s3://kit-prod-artifacts/mlflow" }],
           secrets: [{ name: "MLFLOW_BACKEND_STORE_URI", valueFrom: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kit-prod-tracking" }],
           logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": "/ecs/kit-prod", "awslogs-region": "eu-west-1", "awslogs-stream-prefix": "mlflow" } },
+          readonlyRootFilesystem: true, mountPoints: [{ sourceVolume: "tmp", containerPath: "/tmp", readOnly: false }],
         },
-        { name: "authelia", image: "authelia/authelia:4.39", logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": "/ecs/kit-prod", "awslogs-region": "eu-west-1", "awslogs-stream-prefix": "authelia" } } },
+        { name: "authelia", image: "authelia/authelia:4.39", readonlyRootFilesystem: true, mountPoints: [{ sourceVolume: "config", containerPath: "/config", readOnly: false }], logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": "/ecs/kit-prod", "awslogs-region": "eu-west-1", "awslogs-stream-prefix": "authelia" } } },
       ]),
     }),
-    service: res(T.ecsService, "mlflow-service", { desiredCount: 2, launchType: "FARGATE", networkConfiguration: { assignPublicIp: false, subnets: ["subnet-1"], securityGroups: ["sg-app"] }, tags }),
+    service: res(T.ecsService, "mlflow-service", { desiredCount: 2, launchType: "FARGATE", networkConfiguration: { assignPublicIp: false, subnets: ["subnet-1"], securityGroups: ["sg-app"] }, tags }, dep({ networkConfiguration: [appSg] })),
+    // A long-lived server outside AWS (Render) that signs with the artifact user's key: what the
+    // user and its two key slots are for (FSBP IAM.2/3/8 allow them only then).
+    render: res(T.renderService, "render", {
+      name: "kit-prod-render", plan: "standard", region: "frankfurt", numInstances: 1,
+      envVars: Object.entries(contract("kit-prod")).map(([key, value]) => ({ key, value: isSecretVar(key) ? secret(value) : value })),
+    }),
   };
   return r;
 }
 
-/** An ephemeral stack: Neon, the Render, Hugging Face and local Docker targets. */
-export function ephemeral() {
-  const expires = inHours(168);
-  const tags = { "mlflow-kit:project": "mlflow-kit", "mlflow-kit:stack": "dev", [TAG.lifecycle]: "ephemeral", [TAG.expiresAt]: expires };
-  const contract = (auth: "basic" | "proxy" = "basic") => ({
+/** The runtime contract of a server with MLflow's basic auth, Neon and the artifact user's key. */
+const contract = (stack = "kit-dev", auth: "basic" | "proxy" = "basic") => ({
     MLFLOW_BACKEND_STORE_URI: "postgresql://mlflow_app:pw@ep-1.neon.tech/mlflow_tracking?sslmode=require",
     MLFLOW_AUTH_MODE: auth,
     MLFLOW_AUTH_DATABASE_URI: "postgresql://mlflow_app:pw@ep-1.neon.tech/mlflow_auth?sslmode=require",
     MLFLOW_ADMIN_USERNAME: "admin",
     MLFLOW_ADMIN_PASSWORD: "aGeneratedAdminPassword123",
     MLFLOW_FLASK_SERVER_SECRET_KEY: "aGeneratedFlaskSecretKeyOf32CharsAtLeast",
-    MLFLOW_ARTIFACTS_DESTINATION: "s3://kit-dev-artifacts/mlflow",
+    MLFLOW_ARTIFACTS_DESTINATION: `s3://${stack}-artifacts/mlflow`,
     AWS_ACCESS_KEY_ID: ["AKIA", "EXAMPLEEXAMPLE01"].join("") /* a fake, split so scanners never take it for a key */,
     AWS_SECRET_ACCESS_KEY: "aSecretAccessKeyOfFortyCharactersExample0",
     MLFLOW_WORKERS: "1",
   });
-  const isSecretVar = (k: string) => /URI|PASSWORD|SECRET|AWS_ACCESS_KEY_ID/.test(k);
+const isSecretVar = (k: string) => /URI|PASSWORD|SECRET|AWS_ACCESS_KEY_ID/.test(k);
+
+/** An ephemeral stack: Neon, the Render, Hugging Face and local Docker targets. */
+export function ephemeral() {
+  const expires = inHours(168);
+  const tags = { "mlflow-kit:project": "mlflow-kit", "mlflow-kit:stack": "dev", [TAG.lifecycle]: "ephemeral", [TAG.expiresAt]: expires };
   const bucket = res(T.bucket, "artifacts", { bucket: "kit-dev-artifacts", forceDestroy: true, tags });
   return {
     bucket,
     publicAccess: res(T.publicAccessBlock, "public-access", { bucket: "kit-dev-artifacts", blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true }, dep({ bucket: [bucket] })),
     sse: res(T.sse, "sse", { bucket: "kit-dev-artifacts", rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }] }, dep({ bucket: [bucket] })),
     bucketPolicy: res(T.bucketPolicy, "tls-only", { bucket: "kit-dev-artifacts", policy: JSON.stringify(tlsOnlyBucketPolicy("arn:aws:s3:::kit-dev-artifacts")) }, dep({ bucket: [bucket] })),
+    ownership: res(T.ownershipControls, "ownership", { bucket: "kit-dev-artifacts", rule: { objectOwnership: "BucketOwnerEnforced" } }, dep({ bucket: [bucket] })),
+    lifecycle: res(T.lifecycle, "lifecycle", { bucket: "kit-dev-artifacts", rules: [{ id: "abort-incomplete-multipart-uploads", status: "Enabled", filter: {}, abortIncompleteMultipartUpload: { daysAfterInitiation: 3 } }] }, dep({ bucket: [bucket] })),
     branch: res(T.neonBranch, "branch", { projectId: "proj-1", name: "dev", expiresAt: expires }),
     render: res(T.renderService, "render", {
       name: "kit-dev", plan: "free", region: "ohio", numInstances: 1,

@@ -161,7 +161,7 @@ describe("the policy pack in @pulumi/pulumi's policy host, over gRPC", () => {
   it("an unsafe prod (7 days of backups under a 14-day policy, noncurrent versions kept 1 day): the same violations", async () => {
     const config: PolicyConfig = { "rds-backups-kept": { minBackupRetentionDays: 14 } };
     const overrides = {
-      "mlflow-kit:database": JSON.stringify({ kind: "rds", backupRetentionDays: 7 }),
+      "mlflow-kit:database": JSON.stringify({ kind: "rds", backupRetentionDays: 7, multiAz: true }),
       "mlflow-kit:artifacts": JSON.stringify({ noncurrentVersionDays: 1 }),
     };
     const resources = await planned("prod", { overrides });
@@ -170,9 +170,10 @@ describe("the policy pack in @pulumi/pulumi's policy host, over gRPC", () => {
     expect(fromHost.violations.map((v) => `${v.level} ${v.policy}`).sort()).toEqual(["advisory s3-noncurrent-versions-kept", "mandatory rds-backups-kept"]);
   });
 
-  it("an unsafe dev (TTL of 2000 hours): the same violations", async () => {
-    const resources = await planned("dev", { overrides: { "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:ttlHours": "2000" } });
-    const [fromHost, offline] = [await hostVerdict(resources), await checkPolicies(resources)];
+  it("an unsafe dev (made ephemeral, a TTL of 700 hours under a 24-hour ceiling; a Neon stack cannot go past 719): the same violations", async () => {
+    const config: PolicyConfig = { "ephemeral-stack-expires": { maxTtlHours: 24 } };
+    const resources = await planned("dev", { overrides: { "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:ttlHours": "700" } });
+    const [fromHost, offline] = [await hostVerdict(resources, config), await checkPolicies(resources, config)];
     expect(fromHost.violations.map(key).sort()).toEqual(offline.map(key).sort());
     expect(new Set(fromHost.violations.map((v) => `${v.level} ${v.policy}`))).toEqual(new Set(["mandatory ephemeral-stack-expires"]));
   });

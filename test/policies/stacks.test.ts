@@ -42,11 +42,13 @@ export const UNSAFE_SHAPES: Shape[] = [
   { stack: "prod", name: "made ephemeral with an expiry 60 days away", overrides: () => ({ ...edit("prod", "lifecycle", "ephemeral"), ...edit("prod", "expiresAt", inDays(60)) }), policy: "ephemeral-stack-expires", level: "mandatory", message: /more than 720 hours from now/ },
   { stack: "prod", name: "noncurrent artifact versions kept 1 day", overrides: () => edit("prod", "artifacts", { noncurrentVersionDays: 1 }), policy: "s3-noncurrent-versions-kept", level: "advisory", message: /after 1 days, below 30/ },
   { stack: "prod", name: "7 days of backups under a 14-day team policy", overrides: () => edit("prod", "database", { backupRetentionDays: 7 }), policyConfig: { "rds-backups-kept": { minBackupRetentionDays: 14 } }, policy: "rds-backups-kept", level: "mandatory", message: /backupRetentionPeriod is 7 days, below the 14/ },
+  { stack: "prod", name: "access logs turned off (mlflow-kit:logging.accessLogs false)", overrides: () => edit("prod", "logging", { accessLogs: false }), policy: "elb-access-logged-when-long-lived", level: "mandatory", message: /FSBP ELB\.5: .* logs no requests/ },
   { stack: "prod", name: "16 workers in a 2 GB task", overrides: () => edit("prod", "server", { workers: 16 }), policy: "workers-fit-memory", level: "mandatory", message: /MLFLOW_WORKERS=16 does not fit 2048 MB/ },
   { stack: "local", name: "decommission set without the decommission policy config", overrides: () => edit("local", "decommission", "true"), policy: "data-protected-when-long-lived", level: "mandatory", message: /docker:index\/volume:Volume .* lacks protect: true/ },
-  { stack: "demo", name: "a TTL of 2000 hours", overrides: () => edit("demo", "ttlHours", "2000"), policy: "ephemeral-stack-expires", level: "mandatory", message: /more than 720 hours from now/ },
+  // Neon stacks cannot reach 720 hours (settings refuse ttlHours > 719: Neon caps a branch expiry at 30 days): a stricter team ceiling instead.
+  { stack: "demo", name: "a TTL of 700 hours under a 24-hour team ceiling", overrides: () => edit("demo", "ttlHours", "700"), policyConfig: { "ephemeral-stack-expires": { maxTtlHours: 24 } }, policy: "ephemeral-stack-expires", level: "mandatory", message: /more than 24 hours from now/ },
   { stack: "demo", name: "MANAGE as the default permission", overrides: () => edit("demo", "server", { defaultPermission: "MANAGE" }), policy: "server-access-defaults", level: "advisory", message: /MLFLOW_DEFAULT_PERMISSION=MANAGE/, needsTarget: /database\.kind: neon is not yet supported/ },
-  { stack: "dev", name: "made ephemeral with a TTL of 2000 hours", overrides: () => ({ ...edit("dev", "lifecycle", "ephemeral"), ...edit("dev", "ttlHours", "2000") }), policy: "ephemeral-stack-expires", level: "mandatory", message: /more than 720 hours from now/ },
+  { stack: "dev", name: "made ephemeral with a TTL of 700 hours under a 24-hour team ceiling", overrides: () => ({ ...edit("dev", "lifecycle", "ephemeral"), ...edit("dev", "ttlHours", "700") }), policyConfig: { "ephemeral-stack-expires": { maxTtlHours: 24 } }, policy: "ephemeral-stack-expires", level: "mandatory", message: /more than 24 hours from now/ },
   { stack: "dev", name: "2 workers on Render's starter plan (512 MB)", overrides: () => ({ ...edit("dev", "target", { plan: "starter" }), ...edit("dev", "server", { workers: 2 }) }), policy: "workers-fit-memory", level: "mandatory", message: /MLFLOW_WORKERS=2 does not fit Render's starter plan \(512 MB\)/, needsTarget: RENDER_PENDING },
   { stack: "dev", name: "a plain-HTTP CORS origin", overrides: () => edit("dev", "server", { corsAllowedOrigins: ["http://notebooks.example.com"] }), policy: "server-access-defaults", level: "advisory", message: /allows http:\/\/notebooks\.example\.com over plain HTTP/, needsTarget: RENDER_PENDING },
 ];
@@ -68,12 +70,12 @@ describe("decommissioning a long-lived stack", () => {
     const overrides = edit("prod", "decommission", "true");
     const caught = await plan("prod", { overrides });
     const mandatory = caught.violations.filter((v) => v.level === "mandatory");
-    expect([...new Set(mandatory.map((v) => v.policy))].sort()).toEqual(["data-protected-when-long-lived", "rds-deletion-guarded-when-long-lived"]);
+    expect([...new Set(mandatory.map((v) => v.policy))].sort()).toEqual(["data-protected-when-long-lived", "elb-deletion-protected-when-long-lived", "rds-deletion-guarded-when-long-lived"]);
     expect(mandatory.map((v) => v.message).join("\n")).toMatch(/lacks protect: true/);
     const config = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "policies", "config", "decommission.json"), "utf8"));
     const allowed = await plan("prod", { overrides, policyConfig: config });
     expect(allowed.violations.filter((v) => v.level === "mandatory")).toEqual([]);
-    expect(allowed.violations.map((v) => `${v.level} ${v.policy}`)).toEqual(expect.arrayContaining(["advisory data-protected-when-long-lived", "advisory rds-deletion-guarded-when-long-lived"]));
+    expect(allowed.violations.map((v) => `${v.level} ${v.policy}`)).toEqual(expect.arrayContaining(["advisory data-protected-when-long-lived", "advisory elb-deletion-protected-when-long-lived", "advisory rds-deletion-guarded-when-long-lived"]));
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { apiError, describeFailure, hasStatus, redact, type Vendor } from "../../infra/providers/core/errors";
 import { pollUntil } from "../../infra/providers/core/poll";
-import { isDroppedConnection, retryAfterMs, withRetry, type RetryPolicy } from "../../infra/providers/core/retry";
+import { DEFAULT_RETRY, isDroppedConnection, retryAfterMs, withRetry, type RetryPolicy } from "../../infra/providers/core/retry";
 
 const vendor: Vendor = { name: "Render", tokenKey: "mlflow-kit:renderApiKey", permission: "write access to the workspace", plan: "the workspace needs a paid plan for this instance type" };
 const fast: RetryPolicy = { maxAttempts: 4, maxElapsedMs: 5_000, baseDelayMs: 1, maxDelayMs: 5 };
@@ -39,6 +39,14 @@ describe("retryAfterMs", () => {
     expect(retryAfterMs(h({ "x-ratelimit-reset": String(now / 1000 + 2) }), now)).toBe(2000);
     expect(retryAfterMs(h({ ratelimit: "limit=30, remaining=0, reset=4" }), now)).toBe(4000);
     expect(retryAfterMs(h({}), now)).toBeUndefined();
+  });
+  it("reads t of the Hugging Face Hub's RateLimit field (draft 9: \"api\";r=<remaining>;t=<seconds>)", () => {
+    // huggingface/hub-docs docs/hub/rate-limits.md; huggingface_hub utils/_http.py _RATELIMIT_REGEX.
+    expect(retryAfterMs(h({ ratelimit: '"api";r=0;t=55', "ratelimit-policy": '"fixed window";"api";q=1000;w=300' }))).toBe(55_000);
+    expect(retryAfterMs(h({ ratelimit: '"resolvers";r=0;t=299' }))).toBe(299_000);
+  });
+  it("the default policy outlasts one 5-minute Hub window: a 429 that names 290 s is waited for, not given up on", () => {
+    expect(DEFAULT_RETRY.maxElapsedMs).toBeGreaterThan(300_000);
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { hfSpaceFiles } from "../../infra/image/hf-space-files";
-import { startHfFake, type HfFake } from "./hf/fake";
+import { hubRateLimited, startHfFake, type HfFake } from "./hf/fake";
 import { plainSecretLeaks, ProviderHost, serializeProvider, urnOf, type State } from "./support/provider-host";
 
 const TOKEN = ["hf", "kitContractToken"].join("_");
@@ -74,9 +74,9 @@ describe("hf:Space", () => {
     fake.api.inject("createRepo", { kind: "status", status: 429, headers: { "retry-after": "0" } });
     fake.api.inject("createRepo", { kind: "status", status: 500 });
     space = await host.create(SPACE_URN, spaceInputs(), SPACE_MARKS);
-    expect(fake.api.sequence()).toEqual(["whoami!drop", "whoami", "createRepo!429", "createRepo!500", "createRepo"]);
+    expect(fake.api.sequence()).toEqual(["whoami!drop", "whoami", "createRepo!429", "createRepo!500", "createRepo", "spaceInfo"]);
     expect(space.id).toBe("alice/mlflow-demo");
-    expect(space.props).toMatchObject({ repoId: "alice/mlflow-demo", pageUrl: "https://huggingface.co/spaces/alice/mlflow-demo" });
+    expect(space.props).toMatchObject({ repoId: "alice/mlflow-demo", pageUrl: "https://huggingface.co/spaces/alice/mlflow-demo", host: "alice-mlflow-demo.hf.space" });
     expect(fake.spaces.get("alice/mlflow-demo")).toMatchObject({ sdk: "docker", private: true, hardware: "cpu-basic" });
     noLeaks(space);
   });
@@ -108,6 +108,37 @@ describe("hf:Space", () => {
     const adopted = await host.create(SPACE_URN, spaceInputs({ name: "left-behind" }), SPACE_MARKS);
     expect(adopted.id).toBe("alice/left-behind");
     expect(fake.api.sequence()).toEqual(["whoami", "createRepo!409", "spaceInfo"]);
+  });
+
+  it("adopting on 409 reconciles the visibility and hardware the Space already had, and reads its host from the Hub", async () => {
+    // Made public on a paid flavor by hand (or by another stack), and renamed: its subdomain is not <owner>-<name>.
+    fake.spaces.set("alice/hand-made", { sdk: "docker", private: false, hardware: "t4-small", sleepTime: null, files: {}, secrets: {}, variables: {}, stage: "RUNNING", buildPolls: 0, commits: 1, restarts: 0, subdomain: "alice-from-before" });
+    const adopted = await host.create(SPACE_URN, spaceInputs({ name: "hand-made" }), SPACE_MARKS);
+    expect(fake.api.sequence()).toEqual(["whoami", "createRepo!409", "spaceInfo", "updateSettings", "requestHardware"]);
+    expect(fake.spaces.get("alice/hand-made")).toMatchObject({ private: true, hardware: "cpu-basic" });
+    expect(adopted.props).toMatchObject({ visibility: "private", hardware: "cpu-basic", host: "alice-from-before.hf.space" });
+    // The state says what the Space is: a refresh finds nothing to change.
+    fake.api.reset();
+    const r = await host.read(SPACE_URN, adopted.id, adopted.props, SPACE_MARKS);
+    expect(await host.diff(SPACE_URN, r, spaceInputs({ name: "hand-made" }))).toMatchObject({ changes: "none" });
+  });
+
+  it("a create whose answer was lost: the retried POST gets 409 and adopts the one Space it made (the Hub refuses a second)", async () => {
+    fake.api.inject("createRepo", { kind: "drop-after" });
+    const s = await host.create(SPACE_URN, spaceInputs({ name: "lost-answer" }), SPACE_MARKS);
+    expect(fake.api.sequence()).toEqual(["whoami", "createRepo!drop", "createRepo!409", "spaceInfo"]);
+    expect([...fake.spaces.keys()].filter((k) => k === "alice/lost-answer")).toHaveLength(1);
+    await host.delete(SPACE_URN, s);
+  });
+
+  it("a refresh of a cpu-basic Space shows no sleepTimeSeconds (the Hub's fixed 48 h) and so no diff", async () => {
+    const s = await host.create(SPACE_URN, spaceInputs({ name: "basic" }), SPACE_MARKS);
+    fake.api.reset();
+    const r = await host.read(SPACE_URN, s.id, s.props, SPACE_MARKS);
+    expect(r.props.sleepTimeSeconds).toBeUndefined();
+    expect(r.props.host).toBe("alice-basic.hf.space");
+    expect(await host.diff(SPACE_URN, r, spaceInputs({ name: "basic" }))).toMatchObject({ changes: "none" });
+    await host.delete(SPACE_URN, s);
   });
 
   it("never takes over a Space of another SDK", async () => {
@@ -144,6 +175,15 @@ describe("hf:Space", () => {
     expect(fake.api.calls.filter((c) => c.operationId === "createRepo" && c.status === 503)).toHaveLength(8);
   });
 
+  it("a 429 waits the seconds the Hub's RateLimit header names (t), instead of retrying inside the window", async () => {
+    fake.api.inject("createRepo", hubRateLimited(1));
+    const started = Date.now();
+    const s = await host.create(SPACE_URN, spaceInputs({ name: "x8" }), SPACE_MARKS);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(fake.api.sequence()).toEqual(["whoami", "createRepo!429", "createRepo", "spaceInfo"]);
+    await host.delete(SPACE_URN, s);
+  });
+
   it("delete, and a delete of what is gone (404) is done", async () => {
     await host.delete(SPACE_URN, space);
     expect(fake.spaces.has("alice/mlflow-demo")).toBe(false);
@@ -161,11 +201,14 @@ describe("hf:SpaceRelease", () => {
   });
 
   it("create: secrets and variables first, then the files, then waits until it runs", async () => {
+    // A new Docker Space without a Dockerfile: the Hub reports NO_APP_FILE, and still does on the first read after the commit.
+    expect(fake.spaces.get("alice/mlflow-demo")!.stage).toBe("NO_APP_FILE");
     fake.api.inject("upsertSecret", { kind: "status", status: 500 });
     release = await host.create(RELEASE_URN, releaseInputs(), RELEASE_MARKS);
     expect(fake.api.sequence()).toEqual([
       "upsertSecret!500", "upsertSecret", "upsertSecret", "upsertVariable", "upsertVariable",
-      "preupload", "commit", "getRuntime", "getRuntime",
+      // The first read after the commit is the new Space's NO_APP_FILE of before it: not a failure.
+      "preupload", "commit", "getRuntime", "getRuntime", "getRuntime", "getRuntime",
     ]);
     const s = fake.spaces.get("alice/mlflow-demo")!;
     expect(s.secrets).toEqual({ MLFLOW_ADMIN_PASSWORD: ADMIN_PASSWORD, MLFLOW_BACKEND_STORE_URI: DB_URI });
@@ -182,7 +225,7 @@ describe("hf:SpaceRelease", () => {
     const rotated = releaseInputs({ secrets: { MLFLOW_ADMIN_PASSWORD: "Rotated-Pw-42", MLFLOW_BACKEND_STORE_URI: DB_URI } });
     expect(await host.diff(RELEASE_URN, release, rotated)).toMatchObject({ changes: "some", replaces: [] });
     release = await host.update(RELEASE_URN, release, rotated, RELEASE_MARKS);
-    expect(fake.api.sequence()).toEqual(["upsertSecret", "restartSpace", "getRuntime", "getRuntime"]);
+    expect(fake.api.sequence()).toEqual(["upsertSecret", "restartSpace", "getRuntime", "getRuntime", "getRuntime", "getRuntime"]);
     expect(fake.api.calls[0].body).toMatchObject({ key: "MLFLOW_ADMIN_PASSWORD" });
     expect(fake.spaces.get("alice/mlflow-demo")!.commits).toBe(1);
     noLeaks(release);
@@ -196,7 +239,7 @@ describe("hf:SpaceRelease", () => {
       variables: { PORT: "7860" },
     });
     release = await host.update(RELEASE_URN, release, news, RELEASE_MARKS);
-    expect(fake.api.sequence()).toEqual(["deleteVariable", "preupload", "commit", "getRuntime", "getRuntime"]);
+    expect(fake.api.sequence()).toEqual(["deleteVariable", "preupload", "commit", "getRuntime", "getRuntime", "getRuntime", "getRuntime"]);
     expect(fake.spaces.get("alice/mlflow-demo")!.files.Dockerfile).toContain(`FROM ${DIGEST(2)}`);
   });
 
@@ -206,9 +249,17 @@ describe("hf:SpaceRelease", () => {
     expect(await errorOf(host.update(RELEASE_URN, release, news, RELEASE_MARKS))).toMatch(/the Space alice\/mlflow-demo to build and run: failed \(BUILD_ERROR\)/);
   });
 
+  it("after a failed build, the next deploy is not failed by the BUILD_ERROR the Hub still reports right after the commit", async () => {
+    expect(fake.spaces.get("alice/mlflow-demo")!.stage).toBe("BUILD_ERROR");
+    const news = releaseInputs({ files: hfSpaceFiles({ imageRef: DIGEST(5), title: "t", appPort: 7860 }), secrets: release.props.secrets, variables: { PORT: "7860" } });
+    release = await host.update(RELEASE_URN, release, news, RELEASE_MARKS);
+    expect(release.props.stage).toBe("RUNNING");
+    expect(fake.api.sequence()).toEqual(["preupload", "commit", "getRuntime", "getRuntime", "getRuntime", "getRuntime"]);
+  });
+
   it("a wait past its limit fails naming what it waited for and the last stage", async () => {
     const news = releaseInputs({ files: hfSpaceFiles({ imageRef: DIGEST(4), title: "t", appPort: 7860 }), secrets: release.props.secrets, variables: { PORT: "7860" }, waitTimeoutSeconds: 0.1 });
-    expect(await errorOf(host.update(RELEASE_URN, release, news, RELEASE_MARKS))).toMatch(/Timed out after \d+ s \(\d+ checks\) waiting for the Space alice\/mlflow-demo to build and run; last state: (BUILDING|APP_STARTING)/);
+    expect(await errorOf(host.update(RELEASE_URN, release, news, RELEASE_MARKS))).toMatch(/Timed out after \d+ s \(\d+ checks\) waiting for the Space alice\/mlflow-demo to build and run; last state: (RUNNING|BUILDING|APP_STARTING)/);
   });
 
   it("check refuses a release without a Dockerfile or with a key that is both secret and variable", async () => {

@@ -71,6 +71,9 @@ async function failure(p: Promise<unknown>): Promise<string> {
   return msg;
 }
 
+/** An RFC 3339 time (seconds precision, as Neon stores it) this many days from now. */
+const inDays = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+
 /** The operationIds called since the last reset, without the operation polls. */
 const writes = () => fake.sequence().filter((c) => c !== "getProjectOperation");
 
@@ -105,7 +108,7 @@ describe("Neon providers through the engine's dynamic-provider host", () => {
   let role: State;
   let tracking: State;
   let auth: State;
-  const expiresAt = "2026-12-01T00:00:00Z";
+  const expiresAt = inDays(7);
 
   it("creates a project through 429 (Retry-After), 423 and a dropped connection, waiting for its operations", async () => {
     fake.api.inject("listProjects", { kind: "status", status: 429, headers: { "retry-after": "1" }, message: "rate limit exceeded" });
@@ -116,12 +119,16 @@ describe("Neon providers through the engine's dynamic-provider host", () => {
     // Retry-After: 1 was honoured.
     expect(Date.now() - started).toBeGreaterThanOrEqual(950);
     expect(fake.sequence()).toEqual([
+      // A personal key: Neon needs org_id, found as the one organization the key sees.
+      "getCurrentUserOrganizations",
       "listProjects!429", "listProjects", "createProject!423", "listProjects", "createProject",
       "getProjectOperation", "getProjectOperation", // create_timeline: finished on the 2nd read
       "getProjectOperation", "getProjectOperation", // start_compute
       "listProjectBranches!drop", "listProjectBranches",
     ]);
-    expect(project.props).toMatchObject({ name: "mlflow-kit-dev", managed: true });
+    expect(project.props).toMatchObject({ name: "mlflow-kit-dev", managed: true, resolvedOrgId: fake.key.orgs[0].id });
+    expect(fake.api.calls.find((c) => c.operationId === "createProject" && c.status === 201)?.body).toMatchObject({ project: { org_id: fake.key.orgs[0].id } });
+    expect(fake.api.calls.filter((c) => c.operationId === "listProjects").every((c) => c.query.org_id === fake.key.orgs[0].id)).toBe(true);
     expect(fake.projects.get(project.id)?.branches.get(project.props.defaultBranchId as string)?.default).toBe(true);
     expectNoLeaks(project);
   });
@@ -193,13 +200,14 @@ describe("Neon providers through the engine's dynamic-provider host", () => {
   });
 
   it("updates the expiry and renames the project in place", async () => {
-    const later = "2026-12-08T00:00:00Z";
+    const later = inDays(14);
     const inputs = { projectId: project.id, name: "mlflow-kit-dev", expiresAt: later };
     expect(await neon.branch.diff("branch", branch, inputs)).toMatchObject({ changes: "some", replaces: [] });
     fake.api.inject("updateProjectBranch", { kind: "status", status: 423 });
     branch = await neon.branch.update("branch", branch, inputs);
     expect(fake.projects.get(project.id)!.branches.get(branch.id)!.expires_at).toBe(later);
-    expect(writes()).toEqual(["updateProjectBranch!423", "updateProjectBranch"]);
+    // Read first: Neon lets no default, protected or parent branch expire.
+    expect(writes()).toEqual(["getProjectBranch", "listProjectBranches", "updateProjectBranch!423", "updateProjectBranch"]);
     expect(fake.api.calls.at(-1)?.body).toEqual({ branch: { expires_at: later } });
 
     fake.reset();
@@ -266,7 +274,8 @@ describe("Neon providers through the engine's dynamic-provider host", () => {
     fake.finishAll();
     fake.reset();
     const adopted = await neon.branch.create("review", inputs);
-    expect(writes()).toEqual(["listProjectBranches", "listProjectBranches"]);
+    // Default branch, the lookup by name, and (an expiry on what it adopts) no children under it.
+    expect(writes()).toEqual(["listProjectBranches", "listProjectBranches", "listProjectBranches"]);
     expect([...fake.projects.get(project.id)!.branches.values()].filter((b) => b.name === "review-7")).toHaveLength(1);
 
     // Same for a role: adopted, and given a new password (the old one never reached the state).
@@ -326,18 +335,95 @@ describe("Neon providers through the engine's dynamic-provider host", () => {
     await neon.branch.delete("opfail", b);
   });
 
+  it("a personal key in several organizations (or none): asks for database.orgId, naming them, before any project call", async () => {
+    const saved = fake.key;
+    try {
+      fake.key = { kind: "personal", orgs: [{ id: "org-first-00000001", name: "first" }, { id: "org-second-0000002", name: "second" }] };
+      const msg = await failure(neon.project.create("p-orgs", { name: "mlflow-kit-orgs", regionId: "aws-us-east-2" }));
+      expect(msg).toMatch(/mlflow-kit:database\.orgId: is unset and the key in mlflow-kit:neonApiKey belongs to 2 Neon organizations: first \(org-first-00000001\), second \(org-second-0000002\)\. Choose one: `pulumi config set --path mlflow-kit:database\.orgId <org-\.\.\.>`/);
+      fake.key = { kind: "personal", orgs: [] };
+      expect(await failure(neon.project.create("p-none", { name: "mlflow-kit-none", regionId: "aws-us-east-2" }))).toMatch(/mlflow-kit:database\.orgId: is unset and the key .* belongs to no Neon organization/);
+      expect(writes()).toEqual(["getCurrentUserOrganizations", "getCurrentUserOrganizations"]);
+
+      // Named: used as is, no lookup; the project lands in that organization.
+      fake.reset();
+      fake.key = { kind: "personal", orgs: [{ id: "org-first-00000001", name: "first" }, { id: "org-second-0000002", name: "second" }] };
+      const p = await neon.project.create("p-named", { name: "mlflow-kit-named", regionId: "aws-us-east-2", orgId: "org-second-0000002" });
+      expect(writes()).toEqual(["listProjects", "createProject", "listProjectBranches"]);
+      expect(fake.projects.get(p.id)!.project.org_id).toBe("org-second-0000002");
+      // Writing down the organization the lookup found (or dropping orgId) replaces nothing; another one does.
+      expect((await neon.project.diff("project", project, { name: "mlflow-kit-dev-2", regionId: "aws-us-east-2", orgId: project.props.resolvedOrgId })).replaces).toEqual([]);
+      expect((await neon.project.diff("p-named", p, { name: "mlflow-kit-named", regionId: "aws-us-east-2" })).replaces).toEqual([]);
+      expect((await neon.project.diff("p-named", p, { name: "mlflow-kit-named", regionId: "aws-us-east-2", orgId: "org-first-00000001" })).replaces).toEqual(["orgId"]);
+      await neon.project.delete("p-named", p);
+
+      // An organization key implies its organization: the lookup gives exactly that one.
+      fake.reset();
+      fake.key = { kind: "org", orgs: [{ id: "org-team-000000003", name: "team" }] };
+      const t = await neon.project.create("p-team", { name: "mlflow-kit-team", regionId: "aws-us-east-2" });
+      expect(fake.projects.get(t.id)!.project.org_id).toBe("org-team-000000003");
+      await neon.project.delete("p-team", t);
+    } finally {
+      fake.key = saved;
+    }
+  });
+
+  it("a branch expiry Neon would refuse is refused first, with the limit: past, over 30 days, default or parent branch", async () => {
+    const past = await neon.branch.check("x", { projectId: project.id, name: "x", expiresAt: inDays(-1) });
+    expect(past.failures).toEqual([{ property: "expiresAt", reason: expect.stringMatching(/has passed; Neon takes only a future expiry/) }]);
+    const far = await neon.branch.check("x", { projectId: project.id, name: "x", expiresAt: inDays(31) });
+    expect(far.failures).toEqual([{ property: "expiresAt", reason: expect.stringMatching(/more than 30 days ahead, the most Neon allows.*ttlHours of at most 719/) }]);
+    expect(fake.sequence()).toEqual([]);
+
+    // database.branch naming the default branch ("main") on an ephemeral stack: never expire it.
+    const msg = await failure(neon.branch.create("main", { projectId: project.id, name: "main", expiresAt }));
+    expect(msg).toMatch(/the branch main \(br-[a-z0-9-]+\) is the project's default branch, which Neon never lets expire/);
+    expect(fake.projects.get(project.id)!.branches.get(project.props.defaultBranchId as string)!.expires_at).toBeUndefined();
+
+    // A parent branch cannot expire: an expiry added to a branch that has a child is refused first.
+    const parent = await neon.branch.create("parent", { projectId: project.id, name: "expiry-parent" });
+    const child = await neon.branch.create("child", { projectId: project.id, name: "expiry-child", parentId: parent.id });
+    fake.reset();
+    const m2 = await failure(neon.branch.update("parent", parent, { projectId: project.id, name: "expiry-parent", expiresAt }));
+    expect(m2).toMatch(/has 1 child branch\(es\) \(expiry-child\), and Neon does not let a parent branch expire/);
+    expect(writes()).not.toContain("updateProjectBranch");
+    // ... nor a child made of an expiring branch.
+    const expiring = await neon.branch.create("expiring", { projectId: project.id, name: "expiry-short", expiresAt });
+    const m3 = await failure(neon.branch.create("grandchild", { projectId: project.id, name: "expiry-gc", parentId: expiring.id }));
+    expect(m3).toMatch(/cannot be a child of expiry-short .* which expires at .*Neon creates no branch from an expiring one/);
+    for (const b of [child, parent, expiring]) await neon.branch.delete(b.props.name as string, b);
+  });
+
+  it("the fake refuses what Neon refuses: an expiry in the past or beyond 30 days (branch-expiration.md)", async () => {
+    // Straight to the handler's rules, bypassing the provider's own check.
+    const b = await neon.branch.create("fake-rules", { projectId: project.id, name: "fake-rules" });
+    const url = `${fake.url}/projects/${project.id}/branches/${b.id}`;
+    for (const [at, said] of [[inDays(-1), /in the future/], [inDays(31), /at most 30 days/]] as const) {
+      const r = await fetch(url, { method: "PATCH", headers: { authorization: `Bearer ${NEON_FAKE_TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ branch: { expires_at: at } }) });
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as { message: string }).message).toMatch(said);
+    }
+    await neon.branch.delete("fake-rules", b);
+  });
+
   // A restore (README "Backup and restore"): a branch of the source branch as it was then,
   // the create call's parent_id + parent_timestamp, checked against Neon's OpenAPI document.
+  // The source carries no expiry: Neon creates no child of an expiring branch (branch-expiration.md).
   it("creates a branch from another branch at a point in time", async () => {
     const at = "2026-11-30T12:00:00Z";
-    const restored = await neon.branch.create("restored", { projectId: project.id, name: "mlflow-kit-restored", parentId: branch.id, parentTimestamp: at });
-    expect(fake.api.calls.find((c) => c.operationId === "createProjectBranch" && c.status === 201)?.body).toEqual({ branch: { name: "mlflow-kit-restored", parent_id: branch.id, parent_timestamp: at } });
-    expect(restored.props).toMatchObject({ parentBranchId: branch.id, parentTimestamp: at });
+    const source = await neon.branch.create("source", { projectId: project.id, name: "mlflow-kit-source" });
+    fake.reset();
+    const restored = await neon.branch.create("restored", { projectId: project.id, name: "mlflow-kit-restored", parentId: source.id, parentTimestamp: at });
+    expect(fake.api.calls.find((c) => c.operationId === "createProjectBranch" && c.status === 201)?.body).toEqual({ branch: { name: "mlflow-kit-restored", parent_id: source.id, parent_timestamp: at } });
+    expect(restored.props).toMatchObject({ parentBranchId: source.id, parentTimestamp: at });
+    // An ephemeral source (it expires) cannot be restored from by branching: said before any create.
+    expect(await failure(neon.branch.create("from-expiring", { projectId: project.id, name: "mlflow-kit-x", parentId: branch.id, parentTimestamp: at }))).toMatch(/Neon creates no branch from an expiring one/);
     const both = await neon.branch.check("both", { projectId: project.id, name: "x", parentId: branch.id, parentTimestamp: at, parentLsn: "0/1F4A3B8" });
     expect(both.failures).toEqual([{ property: "parentLsn", reason: "give parentTimestamp or parentLsn, not both" }]);
     const bad = await neon.branch.check("bad-time", { projectId: project.id, name: "x", parentId: branch.id, parentTimestamp: "yesterday" });
     expect(bad.failures).toEqual([{ property: "parentTimestamp", reason: expect.stringContaining("RFC 3339") }]);
     await neon.branch.delete("restored", restored);
+    await neon.branch.delete("source", source);
   });
 
   it("refuses bad inputs in check, before any call", async () => {

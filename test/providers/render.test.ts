@@ -106,11 +106,12 @@ describe("render:RegistryCredential", () => {
     expect(fake.credentials.has(state.id)).toBe(false);
   });
 
-  it("adopts the credential a lost create left behind (409), and fails clearly on 403", async () => {
+  it("a create whose answer was lost is looked up again inside the retry, never made twice; fails clearly on 403", async () => {
     const urn = urnOf(CRED_TYPE, "ghcr2");
     fake.api.inject("create-registry-credential", { kind: "drop-after" });
     const state = await host.create(urn, await checked(CRED_TYPE, "ghcr2", credInputs("kit-ghcr-2")), credMarks);
-    expect(fake.sequence()).toEqual(["list-owners", "list-registry-credentials", "create-registry-credential!drop", "create-registry-credential!409", "list-registry-credentials", "update-registry-credential"]);
+    // Render takes a second credential of the same name: the retry looks first, and adopts.
+    expect(fake.sequence()).toEqual(["list-owners", "list-registry-credentials", "create-registry-credential!drop", "list-registry-credentials", "update-registry-credential"]);
     expect([...fake.credentials.values()].filter((c) => c.name === "kit-ghcr-2").map((c) => c.id)).toEqual([state.id]);
 
     fake.api.reset();
@@ -154,7 +155,7 @@ describe("render:Service", () => {
     expect(plainSecretLeaks(read, SECRETS)).toEqual([]);
   });
 
-  it("update: an env change is one PUT of the whole set and a deploy; a new digest is a deploy only; 429 and 500 are retried", async () => {
+  it("update: an env change is one PUT of the whole set and a deploy; a new digest PATCHes the image then deploys; 429 and 500 are retried", async () => {
     const urn = urnOf(SVC_TYPE, "svc-update");
     const state = await createService("svc-update");
     const env2 = svcInputs("svc-update").envVars.map((e) => (e.key === "MLFLOW_ADMIN_PASSWORD" ? { ...e, value: `${ADMIN}-rotated` } : e));
@@ -176,9 +177,19 @@ describe("render:Service", () => {
 
     fake.api.reset();
     const news2 = await checked(SVC_TYPE, "svc-update", svcInputs("svc-update", { envVars: env2, imagePath: DIGEST(2) }), updated);
-    await host.update(urn, updated, news2, svcMarks);
-    expect(fake.sequence()).toEqual(["create-deploy", "retrieve-deploy", "retrieve-deploy"]);
-    expect((fake.api.calls[0].body as any).imageUrl).toBe(DIGEST(2));
+    const updated2 = await host.update(urn, updated, news2, svcMarks);
+    // A new digest is a PATCH of the service's image, then a deploy (as Render's Terraform provider does).
+    expect(fake.sequence()).toEqual(["update-service", "create-deploy", "retrieve-deploy", "retrieve-deploy"]);
+    expect(fake.api.calls[0].body).toEqual({ image: { ownerId: "tea-fake0001", imagePath: DIGEST(2) } });
+    expect((fake.api.calls[1].body as any).imageUrl).toBe(DIGEST(2));
+    expect(fake.services.get(state.id)!.imagePath).toBe(DIGEST(2));
+    // A deploy the kit does not make (dashboard Manual Deploy) runs the new digest, not the first.
+    fake.manualDeploy(state.id);
+    expect(fake.liveImage(state.id)).toBe(DIGEST(2));
+    // A refresh reads the configured image back: no drift.
+    const read = await host.read(urn, state.id, updated2.props, svcMarks);
+    expect(read.props.imagePath).toBe(DIGEST(2));
+    expect(await host.diff(urn, read, news2)).toMatchObject({ changes: "none" });
   });
 
   it("replace: a region change replaces, deleting the old service first; delete retries a dropped connection and 404 is done", async () => {
@@ -199,11 +210,11 @@ describe("render:Service", () => {
     expect((await host.read(urn, state.id, state.props, svcMarks)).id).toBe("");
   });
 
-  it("adopts the service a lost create left behind: 409 on the retried POST, found by name, converged and deployed", async () => {
+  it("a create whose answer was lost is looked up again inside the retry (Render would make a second service), converged and deployed", async () => {
     fake.api.inject("create-service", { kind: "drop-after" });
     const state = await createService("svc-adopt");
     expect(fake.sequence()).toEqual([
-      "list-owners", "list-services", "create-service!drop", "create-service!409", "list-services",
+      "list-owners", "list-services", "create-service!drop", "list-services",
       // The lost create's own deploy is still running: ours is queued (202) behind it.
       "get-env-vars-for-service", "create-deploy", "list-deploys", "retrieve-deploy", "retrieve-deploy", "retrieve-deploy", "retrieve-deploy",
     ]);
@@ -261,6 +272,21 @@ describe("render:Service", () => {
     expect(fake.sequence()).toEqual(["update-env-vars-for-service", "delete-custom-domain", "create-deploy", "retrieve-deploy", "retrieve-deploy"]);
     expect(updated.props.url).toBe("https://svc-domain.onrender.com");
     expect(fake.services.get(state.id)!.domains).toEqual([]);
+  });
+
+  it("a custom domain: a retried add that gets 409 finds it is ours; one another service holds fails naming the fix", async () => {
+    const env = (name: string) => svcInputs(name).envVars.map((e) => (e.key === "MLFLOW_PUBLIC_HOSTNAME" ? { ...e, value: "ml.example.com" } : e));
+    const { hostnameEnvKey: _h, ...withDomain } = svcInputs("svc-dom-a", { customDomain: "ml.example.com", envVars: env("svc-dom-a") });
+    fake.api.inject("create-custom-domain", { kind: "drop-after" });
+    const a = await host.create(urnOf(SVC_TYPE, "svc-dom-a"), await checked(SVC_TYPE, "svc-dom-a", withDomain), svcMarks);
+    expect(fake.sequence()).toContain("create-custom-domain!409");
+    expect(fake.services.get(a.id)!.domains).toEqual(["ml.example.com"]);
+
+    fake.api.reset();
+    const { hostnameEnvKey: _g, ...other } = svcInputs("svc-dom-b", { customDomain: "ml.example.com", envVars: env("svc-dom-b") });
+    const msg = await errorOf(host.create(urnOf(SVC_TYPE, "svc-dom-b"), await checked(SVC_TYPE, "svc-dom-b", other), svcMarks));
+    expect(msg).toMatch(/the custom domain ml\.example\.com is already added to another Render service or workspace \(409 Conflict\).*mlflow-kit:target\.domain/);
+    for (const x of SECRETS) expect(msg).not.toContain(x);
   });
 
   it("clear errors: 401, 402, 404, a failed deploy, bounded retries, several workspaces; nothing secret in them", async () => {

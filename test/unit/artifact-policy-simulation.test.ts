@@ -55,7 +55,7 @@ beforeAll(async () => {
   };
   identityPolicy = input("aws:iam/userPolicy:UserPolicy");
   bucketPolicy = input("aws:s3/bucketPolicy:BucketPolicy");
-  userArn = await new Promise<string>((r) => store!.userArn.apply((v) => { r(v); return v; }));
+  userArn = await new Promise<string>((r) => store!.userArn!.apply((v) => { r(v); return v; }));
   expect(userArn).toBe(`arn:aws:iam::${ACCOUNT}:user/mlflow-kit/mlflow-kit-sim-artifacts`);
 });
 

@@ -206,19 +206,19 @@ describe("ArtifactStore, ephemeral", () => {
     expect(await reveal(s.bucketArn)).toBe("arn:aws:s3:::mlflow-kit-review-42-artifacts");
     expect(await reveal(s.artifactsDestination)).toBe("s3://mlflow-kit-review-42-artifacts/mlflow");
     expect(await reveal(s.region)).toBe("eu-west-1");
-    expect(await reveal(s.userName)).toBe("mlflow-kit-review-42-artifacts");
-    expect(await reveal(s.userArn)).toBe("arn:aws:iam::123456789012:user/mlflow-kit/mlflow-kit-review-42-artifacts");
-    for (const o of [s.bucketName, s.bucketArn, s.artifactsDestination, s.region, s.userName, s.userArn]) {
+    expect(await reveal(s.userName!)).toBe("mlflow-kit-review-42-artifacts");
+    expect(await reveal(s.userArn!)).toBe("arn:aws:iam::123456789012:user/mlflow-kit/mlflow-kit-review-42-artifacts");
+    for (const o of [s.bucketName, s.bucketArn, s.artifactsDestination, s.region, s.userName!, s.userArn!]) {
       expect(await pulumi.isSecret(o)).toBe(false);
     }
   });
 
   it("keeps every key id and the secret access key as Pulumi secrets", async () => {
     const s = ev.store;
-    expect(await pulumi.isSecret(s.accessKeyId)).toBe(true);
-    expect(await pulumi.isSecret(s.secretAccessKey)).toBe(true);
-    expect(await pulumi.isSecret(s.keySlots.blue.accessKeyId)).toBe(true);
-    expect(await pulumi.isSecret(s.keySlots.green.accessKeyId)).toBe(true);
+    expect(await pulumi.isSecret(s.accessKeyId!)).toBe(true);
+    expect(await pulumi.isSecret(s.secretAccessKey!)).toBe(true);
+    expect(await pulumi.isSecret(s.keySlots!.blue.accessKeyId)).toBe(true);
+    expect(await pulumi.isSecret(s.keySlots!.green.accessKeyId)).toBe(true);
     // The settled stack outputs hide them too.
     expect(ev.stack.outputs).toEqual({ accessKeyId: SECRET, secretAccessKey: SECRET });
   });
@@ -269,13 +269,13 @@ describe("ArtifactStore key slots", () => {
     const slotKey = (slot: KeySlot) => byName(ev, `artifacts-key-${slot}`).resource as unknown as { id: pulumi.Output<string>; secret: pulumi.Output<string> };
     return {
       ev,
-      id: await reveal(ev.store.accessKeyId),
-      secret: await reveal(ev.store.secretAccessKey),
+      id: await reveal(ev.store.accessKeyId!),
+      secret: await reveal(ev.store.secretAccessKey!),
       slot: {
         blue: { id: await reveal(slotKey("blue").id), secret: await reveal(slotKey("blue").secret) },
         green: { id: await reveal(slotKey("green").id), secret: await reveal(slotKey("green").secret) },
       },
-      exported: { blue: await reveal(ev.store.keySlots.blue.accessKeyId), green: await reveal(ev.store.keySlots.green.accessKeyId) },
+      exported: { blue: await reveal(ev.store.keySlots!.blue.accessKeyId), green: await reveal(ev.store.keySlots!.green.accessKeyId) },
     };
   }
 

@@ -121,7 +121,8 @@ describe("ecs: secrets, logs, migrations", () => {
     }
     const mlflow = containers(one(prod, T.taskDef, "mlflow-target-mlflow-task"));
     // Basic mode behind the edge: the auth app's database and admin, the Flask key, the edge's secret, the API user.
-    for (const c of mlflow) expect(c.secrets.map((s: any) => s.name)).toEqual([
+    // The one-shot scratch-permissions container runs a shell only: no secret, no environment.
+    for (const c of mlflow) expect(c.secrets.map((s: any) => s.name)).toEqual(c.name === "scratch-permissions" ? [] : [
       "MLFLOW_ADMIN_PASSWORD", "MLFLOW_API_USER_PASSWORDS", "MLFLOW_AUTH_DATABASE_URI", "MLFLOW_BACKEND_STORE_URI", "MLFLOW_EDGE_SECRET", "MLFLOW_FLASK_SERVER_SECRET_KEY"]);
     // The task role replaces static keys: no AWS key reaches MLflow at all.
     for (const c of mlflow) expect(c.environment.map((e: any) => e.name)).not.toContain("AWS_ACCESS_KEY_ID");
@@ -146,7 +147,7 @@ describe("ecs: secrets, logs, migrations", () => {
       expect(JSON.stringify(policy)).not.toMatch(/"Resource":"\*"/);
     }
     const task = JSON.parse(String(one(prod, T.rolePolicy, "mlflow-target-mlflow-task").inputs.policy));
-    const bucket = String(of(prod, "aws:s3/bucket:Bucket")[0].inputs.bucket);
+    const bucket = String(of(prod, "aws:s3/bucket:Bucket").find((b) => /-art-/.test(String(b.inputs.bucket)))!.inputs.bucket);
     const resources = task.Statement.flatMap((s: any) => [s.Resource].flat());
     expect(resources.sort()).toEqual([`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/mlflow/*`]);
     expect(of(prod, T.rolePolicy).filter((r) => /-task$/.test(r.name)).map((r) => r.name)).toEqual(["mlflow-target-mlflow-task"]);

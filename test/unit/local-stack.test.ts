@@ -252,12 +252,13 @@ describe("local stack: settings carried through", () => {
 
   it("a local target may keep its artifacts in S3: no MinIO, no S3 endpoint, the IAM user's key", async () => {
     const withS3 = await planWith((c) => { c["mlflow-kit:artifacts"] = { kind: "s3" }; c["aws:region"] = "eu-west-1"; });
-    expect(byType(withS3, "aws:s3/bucket:Bucket")).toHaveLength(1);
+    // The artifact bucket, and (a long-lived stack) the bucket its access logs go to (FSBP S3.9).
+    expect(byType(withS3, "aws:s3/bucket:Bucket").map((b) => String(b.inputs.bucket).replace(/\d{12}$/, "<account>")).sort()).toEqual(["mlflow-kit-local-art-<account>", "mlflow-kit-local-logs-<account>"]);
     expect(byType(withS3, CONTAINER).map((c) => c.inputs.name).sort()).toEqual(["mlflow-kit-local-postgres", "mlflow-kit-local-postgres-setup", "mlflow-kit-local-server"]);
     const revealedS3 = await plan("local", { dir: path.dirname(lastPlanned!), strict: true, revealSecrets: true });
     const env = envOf(container(revealedS3, "mlflow-kit-local-server"));
     expect(env.MLFLOW_S3_ENDPOINT_URL).toBeUndefined();
-    const [bucket] = byType(revealedS3, "aws:s3/bucket:Bucket");
+    const bucket = byType(revealedS3, "aws:s3/bucket:Bucket").find((b) => /-art-/.test(String(b.inputs.bucket)))!;
     expect(env.MLFLOW_ARTIFACTS_DESTINATION).toBe(`s3://${bucket.inputs.bucket}/mlflow`);
     expect(env.AWS_DEFAULT_REGION).toBe("eu-west-1");
   });

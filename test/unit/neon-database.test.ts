@@ -37,7 +37,7 @@ function evaluate(args: NeonDatabaseArgs, revealSecrets = false): Promise<Evalua
     revealSecrets,
     program: () => {
       const db = new NeonDatabase("metadata", args);
-      return { trackingUri: db.trackingUri, authUri: db.authUri, ready: db.ready, projectId: db.projectId, branchId: db.branchId };
+      return { trackingUri: db.trackingUri, authUri: db.authUri, ready: db.ready, projectId: db.projectId, branchId: db.branchId, directHost: db.directHost };
     },
   });
 }
@@ -91,6 +91,15 @@ describe("NeonDatabase: ephemeral review stack on an existing project", async ()
     expect(s.outputs.ready).toBe("ready");
   });
 
+  it("gives the endpoint's own host (no -pooler) for migrations and the start-up lock", async () => {
+    // Neon's pooler is PgBouncer in transaction mode (neondatabase/website connect/connection-pooling.md):
+    // a session advisory lock through it excludes nothing. The direct host is the Endpoint's.
+    const endpoint = revealed.resources.find((r) => r.type === T.endpoint)!.resource as unknown as { host: pulumi.Output<string> };
+    const endpointHost = await new Promise<string>((resolve) => endpoint.host.apply(resolve));
+    expect(revealed.outputs.directHost).toBe(endpointHost);
+    expect(String(revealed.outputs.directHost)).not.toMatch(/-pooler/);
+  });
+
   it("lists the providers' secret outputs in additionalSecretOutputs (the engine marks them)", () => {
     expect(only(s, T.role).options.additionalSecretOutputs).toEqual(["password"]);
     expect(only(s, T.endpoint).options.additionalSecretOutputs).toEqual(["host"]);
@@ -130,4 +139,27 @@ describe("the policy pack on Neon stacks", () => {
     expect(p.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/neon:")).map((r) => r.type.split(":").pop()).sort()).toEqual(["Branch", "Database", "Database", "Endpoint", "Project", "Role"]);
     expect(p.violations.filter((v) => v.policy === "data-protected-when-long-lived")).toEqual([]);
   }, 120_000);
+});
+
+describe("NeonDatabase: what its role really is", () => {
+  // Neon's "Manage roles" (neondatabase/website content/docs/manage/roles.md): "Roles created with
+  // the Neon API are granted membership in the neon_superuser role" (CREATEDB, CREATEROLE,
+  // BYPASSRLS, pg_read_all_data, pg_write_all_data). The kit creates mlflow_app through the API.
+  const fs = require("node:fs") as typeof import("node:fs");
+  const path = require("node:path") as typeof import("node:path");
+  const root = path.join(__dirname, "..", "..");
+  const read = (f: string) => fs.readFileSync(path.join(root, f), "utf8");
+
+  it("the README's Neon section and the code say the role is a member of neon_superuser, never least-privilege", () => {
+    const readme = read("README.md");
+    const neonSection = readme.slice(readme.indexOf("## The Neon database"), readme.indexOf("\n## ", readme.indexOf("## The Neon database") + 5));
+    expect(neonSection).toMatch(/member of `neon_superuser`/);
+    expect(neonSection).toMatch(/not least-privilege/);
+    // Where a text calls the role least-privilege, it says Neon's is not.
+    for (const f of ["README.md", "infra/database/types.ts", "infra/database/neon.ts"]) {
+      for (const para of read(f).split(/\n\s*\n/).filter((p) => /least-privilege (application )?role|one least-privilege role/i.test(p) || (/least-privilege/i.test(p) && /neon/i.test(p) && /role/i.test(p)))) {
+        expect(para, `${f}: ${para.slice(0, 120)}`).toMatch(/neon_superuser/);
+      }
+    }
+  });
 });

@@ -19,7 +19,7 @@ describe("npm run plan", () => {
     const out = JSON.parse(r.stdout);
     expect(out.stack).toBe("prod");
     const types = out.resources.map((x: { type: string }) => x.type);
-    for (const t of ["aws:s3/bucket:Bucket", "aws:s3/bucketPolicy:BucketPolicy", "aws:iam/user:User", "aws:iam/accessKey:AccessKey", "aws:rds/instance:Instance", "aws:rds/subnetGroup:SubnetGroup", "aws:ec2/securityGroup:SecurityGroup", "pulumi-nodejs:dynamic/aws:FunctionInvocation"]) {
+    for (const t of ["aws:s3/bucket:Bucket", "aws:s3/bucketPolicy:BucketPolicy", "aws:iam/role:Role", "aws:rds/instance:Instance", "aws:rds/subnetGroup:SubnetGroup", "aws:ec2/securityGroup:SecurityGroup", "pulumi-nodejs:dynamic/aws:FunctionInvocation"]) {
       expect(types).toContain(t);
     }
     for (const x of out.resources) expect(Object.keys(x).sort()).toEqual(["inputs", "name", "parent", "type", "urn"]);
@@ -44,18 +44,22 @@ describe("npm run plan", () => {
   });
 
   it("a mandatory violation fails the plan; --json and the tree both show it", () => {
+    // dev made ephemeral on a 700 h lease against a 24 h ceiling: a ttlHours beyond 720 no longer
+    // reaches the policy on a Neon stack (settings refuse it: Neon caps a branch expiry at 30 days).
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-"));
     const dev = fs.readFileSync(path.join(root, "Pulumi.dev.yaml"), "utf8");
-    fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), dev.replace("mlflow-kit:lifecycle: long-lived", "mlflow-kit:lifecycle: ephemeral\n  mlflow-kit:ttlHours: 2000"));
-    const json = run(["--stack", "dev", "--dir", dir, "--json"]);
+    fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), dev.replace("mlflow-kit:lifecycle: long-lived", "mlflow-kit:lifecycle: ephemeral\n  mlflow-kit:ttlHours: 700"));
+    const file = path.join(dir, "policy.json");
+    fs.writeFileSync(file, JSON.stringify({ "ephemeral-stack-expires": { maxTtlHours: 24 } }));
+    const json = run(["--stack", "dev", "--dir", dir, "--json", "--policy-config", file]);
     expect(json.status).toBe(1);
     const [v] = JSON.parse(json.stdout).violations.filter((x: { policy: string }) => x.policy === "ephemeral-stack-expires");
     expect(Object.keys(v).sort()).toEqual(["level", "message", "policy", "urn"]);
     expect(v.level).toBe("mandatory");
     expect(v.urn).toMatch(/^urn:pulumi:dev::mlflow-kit::/);
-    expect(v.message).toMatch(/more than 720 hours from now/);
+    expect(v.message).toMatch(/more than 24 hours from now/);
     expect(json.stderr).toMatch(/policy: \d+ mandatory violation\(s\)/);
-    const text = run(["--stack", "dev", "--dir", dir]);
+    const text = run(["--stack", "dev", "--dir", dir, "--policy-config", file]);
     expect(text.status).toBe(1);
     expect(text.stdout).toMatch(/policy violations \(policies\/\): [1-9]\d* mandatory/);
     expect(text.stdout).toMatch(/\[mandatory\] ephemeral-stack-expires: /);
@@ -68,7 +72,7 @@ describe("npm run plan", () => {
     fs.writeFileSync(file, JSON.stringify({ "rds-backups-kept": { minBackupRetentionDays: 30 } }));
     const r = run(["--stack", "prod", "--policy-config", file]);
     expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/\[mandatory\] rds-backups-kept: mlflow-database-instance\n\s+backupRetentionPeriod is 14 days, below the 30/);
+    expect(r.stdout).toMatch(/\[mandatory\] rds-backups-kept: mlflow-database-instance\n\s+FSBP RDS\.11: backupRetentionPeriod is 14 days, below the 30/);
   });
 
   it("prints a readable tree without --json", () => {

@@ -169,7 +169,9 @@ describe("RdsDatabase: long-lived, own VPC, lambda bootstrap", async () => {
     }
     // No CIDR anywhere, and no legacy or inline rules that could add one.
     expect(ofType(s, "aws:ec2/securityGroupRule:SecurityGroupRule")).toHaveLength(0);
-    expect(JSON.stringify(s.resources.map((r) => r.inputs))).not.toContain("0.0.0.0/0");
+    // The default network ACL is the one place the world appears: it filters the whole VPC
+    // (load balancer, NAT), not the database, and keeps 22 and 3389 closed (FSBP EC2.21).
+    expect(JSON.stringify(s.resources.filter((r) => r.type !== "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl").map((r) => r.inputs))).not.toContain("0.0.0.0/0");
     // The function's group: out to the database's group on 5432, nothing else.
     expect(ofType(s, T.egress).map((r) => r.inputs)).toEqual([
       expect.objectContaining({ securityGroupId: await idOf(fnSg), referencedSecurityGroupId: dbSgId, ipProtocol: "tcp", fromPort: 5432, toPort: 5432 }),

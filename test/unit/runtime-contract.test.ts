@@ -42,6 +42,17 @@ describe("runtime contract (infra side)", () => {
     }
   });
 
+  it("a direct (non-pooled) database host reaches the container as MLFLOW_DB_DIRECT_HOST; the URIs stay as given", async () => {
+    const plain = (await settleDeep(runtimeEnvironment({ ...inputs("basic"), databaseDirectHost: "ep-cool-123.us-east-2.aws.neon.tech" }), true)) as Record<string, string>;
+    expect(plain.MLFLOW_DB_DIRECT_HOST).toBe("ep-cool-123.us-east-2.aws.neon.tech");
+    expect(plain.MLFLOW_BACKEND_STORE_URI).toContain("@db.internal:5432/");
+    expect(contractProblems(plain)).toEqual([]);
+    expect(contractProblems({ ...plain, MLFLOW_DB_DIRECT_HOST: "postgresql://u:p@h/db" })).toEqual([expect.stringMatching(/^MLFLOW_DB_DIRECT_HOST: does not match/)]);
+    expect(contractProblems({ ...plain, MLFLOW_DB_DIRECT_HOST: "db.internal:6432" })).toEqual([]);
+    // Unset: no variable, and the entrypoint uses the URIs for everything.
+    expect((await settleDeep(runtimeEnvironment(inputs("basic")), true)) as Record<string, string>).not.toHaveProperty("MLFLOW_DB_DIRECT_HOST");
+  });
+
   it("every variable the contract marks secret is a Pulumi secret, the others are not", async () => {
     const env = runtimeEnvironment(inputs("basic"));
     for (const [name, value] of Object.entries(env)) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseSettings, SettingsError, type Settings } from "../../infra/settings";
+import { expiryFrom, parseSettings, SettingsError, type Settings } from "../../infra/settings";
 import { readStackConfig } from "../../stacks/stack-config";
 
 /** A valid prod-like config; each bad case changes one thing. */
@@ -99,18 +99,46 @@ describe("settings: the expiry of ephemeral stacks", () => {
     return parseSettings({ project: "mlflow-kit", stack: "pr-7", values: raw, secretKeys: new Set(["mlflow-kit:ghcrToken"]), now: new Date(now) });
   };
 
-  it("tags an ephemeral stack ttlHours (default 168) after the start of the current hour", () => {
+  it("tags an ephemeral stack ttlHours (default 168) after the start of the next hour", () => {
     const s = at({ ...base(), "mlflow-kit:lifecycle": "ephemeral" }, "2026-11-24T00:47:13.512Z");
-    expect(s.expiresAt).toBe("2026-12-01T00:00:00Z");
-    expect(s.tags["mlflow-kit:expires-at"]).toBe("2026-12-01T00:00:00Z");
+    expect(s.expiresAt).toBe("2026-12-01T01:00:00Z");
+    expect(s.tags["mlflow-kit:expires-at"]).toBe("2026-12-01T01:00:00Z");
     // Same hour, same tags: two plans within an hour do not differ.
     expect(at({ ...base(), "mlflow-kit:lifecycle": "ephemeral" }, "2026-11-24T00:59:59Z").tags).toEqual(s.tags);
   });
 
   it("honours ttlHours across a day and a month boundary, in UTC", () => {
-    expect(at({ ...base(), "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:ttlHours": 30 }, "2026-11-30T23:10:00+00:00").expiresAt).toBe("2026-12-02T05:00:00Z");
+    expect(at({ ...base(), "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:ttlHours": 30 }, "2026-11-30T23:10:00+00:00").expiresAt).toBe("2026-12-02T06:00:00Z");
     // A local-time input is the same instant: 01:30 at +02:00 is 23:30 UTC the day before.
-    expect(at({ ...base(), "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:ttlHours": 1 }, "2026-12-01T01:30:00+02:00").expiresAt).toBe("2026-12-01T00:00:00Z");
+    expect(at({ ...base(), "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:ttlHours": 1 }, "2026-12-01T01:30:00+02:00").expiresAt).toBe("2026-12-01T01:00:00Z");
+  });
+
+  it("a short TTL is never past, nor minutes away, at creation: the expiry is at least ttlHours ahead", () => {
+    for (const t of ["2026-11-30T23:00:00Z", "2026-11-30T23:00:01Z", "2026-11-30T23:59:59Z"]) {
+      expect(Date.parse(expiryFrom(new Date(t), 1)) - Date.parse(t)).toBeGreaterThanOrEqual(3_600_000);
+    }
+  });
+
+  describe("on Neon, what Neon would refuse for the branch expiry is refused, with the limit", () => {
+    const neon = () => ({ ...base(), "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:database": { kind: "neon" }, "mlflow-kit:target": { kind: "render" }, "mlflow-kit:neonApiKey": "x" });
+    const problems = (values: Record<string, unknown>, now = "2026-11-24T00:30:00Z") => {
+      try {
+        at(values, now);
+        return [];
+      } catch (err) {
+        return (err as { problems?: string[] }).problems ?? [String(err)];
+      }
+    };
+    it("ttlHours over 719 (30 days, with the expiry rounded up to the next hour)", () => {
+      expect(problems({ ...neon(), "mlflow-kit:ttlHours": 720 }).join("\n")).toMatch(/mlflow-kit:ttlHours: 720 hours is beyond what Neon allows for the branch's expiry \(30 days ahead.*at most 719\)\. Set ttlHours to 719 or less/);
+      expect(problems({ ...neon(), "mlflow-kit:ttlHours": 719 }).join("\n")).not.toMatch(/ttlHours/);
+      // Other databases keep the 90-day bound.
+      expect(problems({ ...base(), "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:ttlHours": 2000 }).join("\n")).not.toMatch(/ttlHours/);
+    });
+    it("a pinned expiresAt more than 30 days ahead", () => {
+      expect(problems({ ...neon(), "mlflow-kit:expiresAt": "2026-12-24T01:00:00Z" }).join("\n")).toMatch(/mlflow-kit:expiresAt: 2026-12-24T01:00:00Z is more than 30 days ahead, which Neon refuses/);
+      expect(problems({ ...neon(), "mlflow-kit:expiresAt": "2026-12-23T00:00:00Z" }).join("\n")).not.toMatch(/expiresAt/);
+    });
   });
 
   it("a pinned expiresAt wins over ttlHours, normalised to UTC", () => {

@@ -15,14 +15,16 @@ beforeAll(async () => {
 });
 
 describe("prod (rds, long-lived)", () => {
-  it("creates the artifact store, its user and two key slots", () => {
-    const [bucket] = byType(prod, "aws:s3/bucket:Bucket");
+  it("creates the artifact store, without an IAM user or keys: the ECS tasks sign with their role", () => {
+    const bucket = byType(prod, "aws:s3/bucket:Bucket").find((b) => /-art-/.test(String(b.inputs.bucket)))!;
     // Unique per account: the offline account id is part of the name.
     expect(bucket.inputs.bucket).toBe("mlflow-kit-prod-art-123456789012");
     expect(bucket.inputs.forceDestroy).toBeFalsy();
     expect(bucket.options).toMatchObject({ protect: true, retainOnDelete: true });
-    expect(byType(prod, "aws:iam/user:User").map((u) => u.inputs.name)).toEqual(["mlflow-kit-prod-artifacts"]);
-    expect(byType(prod, "aws:iam/accessKey:AccessKey").map((k) => k.name).sort()).toEqual(["mlflow-artifacts-key-blue", "mlflow-artifacts-key-green"]);
+    // FSBP IAM.2, IAM.3, IAM.8: no user with a policy, no long-lived keys nothing uses.
+    expect(byType(prod, "aws:iam/user:User")).toEqual([]);
+    expect(byType(prod, "aws:iam/accessKey:AccessKey")).toEqual([]);
+    expect(prod.rawOutputs.activeAccessKeyId).toBeUndefined();
   });
 
   it("creates a private, encrypted, protected RDS instance and the bootstrap of its role and databases", () => {
@@ -53,7 +55,7 @@ describe("prod (rds, long-lived)", () => {
     const credential = /password|secret|token|key|uri|env/i;
     // trackingUri is the public https URL, not a connection string.
     const names = Object.keys(prod.rawOutputs).filter((k) => credential.test(k) && k !== "trackingUri" && prod.rawOutputs[k] !== undefined);
-    expect(names).toEqual(expect.arrayContaining(["adminPassword", "activeAccessKeyId", "trackingDatabaseUri", "authDatabaseUri", "envFile", "apiPassword"]));
+    expect(names).toEqual(expect.arrayContaining(["adminPassword", "trackingDatabaseUri", "authDatabaseUri", "envFile", "apiPassword"]));
     for (const name of names) expect(await pulumi.isSecret(prod.rawOutputs[name] as pulumi.Output<unknown>), name).toBe(true);
     for (const name of names) expect(prod.outputs[name], name).toBe("[secret]");
   });
@@ -77,7 +79,9 @@ describe("dev (neon + render, long-lived: the shared environment every merge dep
   });
 
   it("keeps its artifact store: protected, retained, never force-destroyed", () => {
-    const [bucket] = byType(dev, "aws:s3/bucket:Bucket");
+    // Beside it, long-lived: the log bucket its access logs go to (FSBP S3.9).
+    expect(byType(dev, "aws:s3/bucket:Bucket").map((b) => b.inputs.bucket).sort()).toEqual(["mlflow-kit-dev-art-123456789012", "mlflow-kit-dev-logs-123456789012"]);
+    const bucket = byType(dev, "aws:s3/bucket:Bucket").find((b) => b.inputs.bucket === "mlflow-kit-dev-art-123456789012")!;
     expect(bucket.inputs).toMatchObject({ bucket: "mlflow-kit-dev-art-123456789012", forceDestroy: false });
     expect(bucket.options).toMatchObject({ protect: true, retainOnDelete: true });
     expect(byType(dev, "aws:iam/accessKey:AccessKey")).toHaveLength(2);

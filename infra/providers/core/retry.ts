@@ -14,7 +14,13 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 8, maxElapsedMs: 180_000, baseDelayMs: 250, maxDelayMs: 20_000 };
+/*
+ * maxElapsedMs covers one full rate-limit window of the slowest vendor: the Hugging Face Hub
+ * counts requests over 5-minute fixed windows and names the seconds left (`t`) in its RateLimit
+ * header (huggingface/hub-docs docs/hub/rate-limits.md), so a 429 early in a window asks for up
+ * to 300 s; a shorter limit would give up inside the window the Hub said it would reopen.
+ */
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 8, maxElapsedMs: 330_000, baseDelayMs: 250, maxDelayMs: 20_000 };
 
 /**
  * DEFAULT_RETRY, with the first backoff step from MLFLOW_KIT_RETRY_BASE_DELAY_MS when set (the
@@ -51,6 +57,11 @@ export function isDroppedConnection(err: unknown): boolean {
  * How long the vendor asked us to wait, from Retry-After (seconds or an HTTP date), the IETF
  * RateLimit-Reset / RateLimit header (seconds), or X-RateLimit-Reset (epoch seconds, or seconds
  * when small). Undefined when it did not say.
+ *
+ * The RateLimit field comes in two drafts: `limit=30, remaining=0, reset=4` (older) and
+ * `"api";r=0;t=55` (draft 9), which the Hugging Face Hub sends: `t` is the seconds until the
+ * window resets (huggingface/hub-docs docs/hub/rate-limits.md; huggingface_hub
+ * utils/_http.py `_RATELIMIT_REGEX` parses it the same way and sleeps `t` before retrying).
  */
 export function retryAfterMs(header: (name: string) => string | null | undefined, now = Date.now()): number | undefined {
   const retryAfter = header("retry-after");
@@ -60,7 +71,8 @@ export function retryAfterMs(header: (name: string) => string | null | undefined
     const at = Date.parse(retryAfter);
     if (Number.isFinite(at)) return Math.max(0, at - now);
   }
-  const reset = header("ratelimit-reset") ?? header("x-ratelimit-reset") ?? /(?:^|[;,\s])reset=(\d+)/.exec(header("ratelimit") ?? "")?.[1];
+  const field = header("ratelimit") ?? "";
+  const reset = header("ratelimit-reset") ?? header("x-ratelimit-reset") ?? /(?:^|[;,\s])reset=(\d+)/.exec(field)?.[1] ?? /;\s*t\s*=\s*(\d+)/.exec(field)?.[1];
   if (reset) {
     const n = Number(reset);
     if (Number.isFinite(n)) return n > 1e9 ? Math.max(0, n * 1000 - now) : Math.max(0, n * 1000);

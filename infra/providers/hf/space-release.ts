@@ -34,6 +34,8 @@ const FAILED_STAGES = ["BUILD_ERROR", "RUNTIME_ERROR", "CONFIG_ERROR", "NO_APP_F
 /** A stage that proves the Space picked up a change (before it, RUNNING may be the old build). */
 const CHANGING_STAGES = ["BUILDING", "RUNNING_BUILDING", "APP_STARTING", "RUNNING_APP_STARTING"];
 const KEY = /^[A-Z_][A-Z0-9_]*$/;
+/** How long a stage from before a change may linger before it counts as the new build's. */
+const STALE_STAGE_GRACE_MS = 30_000;
 
 class SpaceReleaseProvider implements pulumi.dynamic.ResourceProvider {
   private token = "";
@@ -141,9 +143,12 @@ class SpaceReleaseProvider implements pulumi.dynamic.ResourceProvider {
   }
 
   /**
-   * Polls the runtime until RUNNING. After a change, a RUNNING seen before any building stage is
-   * the old container: it counts only once a changing stage was seen, or after a grace period
-   * (a change the Hub finished between two polls).
+   * Polls the runtime until RUNNING. Right after a commit or a restart the Hub can still report
+   * the stage of before it: RUNNING (the old container), NO_APP_FILE (a new Docker Space before
+   * its Dockerfile was seen), BUILD_ERROR or RUNTIME_ERROR (the last build). So both RUNNING and
+   * a failed stage count only once a changing stage (BUILDING, APP_STARTING, ...) was seen, or
+   * once the stage stayed the same past a grace period (a build the Hub started and finished,
+   * or failed, between two polls).
    */
   private async waitRunning(i: SpaceReleaseInputs, changed: boolean): Promise<string> {
     const started = Date.now();
@@ -151,9 +156,9 @@ class SpaceReleaseProvider implements pulumi.dynamic.ResourceProvider {
     const s = await pollUntil({ what: `the Space ${i.repoId} to build and run`, timeoutMs: i.waitTimeoutSeconds * 1000, maxIntervalMs: 10_000 }, async () => {
       const rt = await this.stage(i.apiUrl, i.repoId);
       if (CHANGING_STAGES.includes(rt.stage)) sawChange = true;
-      if (FAILED_STAGES.includes(rt.stage)) return { done: false, failed: rt.errorMessage ?? "see the Space's logs", state: rt.stage };
-      const done = rt.stage === "RUNNING" && (sawChange || Date.now() - started > 30_000);
-      return { done, state: rt.stage };
+      const settled = sawChange || Date.now() - started > STALE_STAGE_GRACE_MS;
+      if (FAILED_STAGES.includes(rt.stage) && settled) return { done: false, failed: rt.errorMessage ?? "see the Space's logs", state: rt.stage };
+      return { done: rt.stage === "RUNNING" && settled, state: rt.stage };
     });
     return s.state;
   }

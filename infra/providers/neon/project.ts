@@ -10,7 +10,11 @@ export interface ProjectInputs extends NeonCommonInputs {
   name: string;
   regionId: string;
   pgVersion?: number;
-  /** Neon organization (org-...); needed with a personal API key that belongs to several. */
+  /**
+   * Neon organization (org-...) of a created project. Unset: the one organization the key sees
+   * (GET /users/me/organizations). Personal accounts are organizations now, and with a personal
+   * key Neon refuses to list or create projects without org_id.
+   */
   orgId?: string;
   /** Reference this project instead of creating one. */
   existingProjectId?: string;
@@ -21,9 +25,11 @@ export interface ProjectOutputs extends ProjectInputs {
   defaultBranchId: string;
   /** False for a referenced project: delete leaves it alone. */
   managed: boolean;
+  /** The organization the project was created in (orgId, or the one the key sees). */
+  resolvedOrgId?: string;
 }
 
-const REPLACES = ["regionId", "pgVersion", "orgId", "existingProjectId"] as const;
+const REPLACES = ["regionId", "pgVersion", "existingProjectId"] as const;
 
 export class NeonProjectProvider implements pulumi.dynamic.ResourceProvider {
   private apiKey: string | undefined;
@@ -43,6 +49,10 @@ export class NeonProjectProvider implements pulumi.dynamic.ResourceProvider {
 
   async diff(_id: string, olds: ProjectOutputs, news: ProjectInputs): Promise<pulumi.dynamic.DiffResult> {
     const replaces = changed(olds, news, REPLACES);
+    // Another organization is another project; writing down the one found by lookup (or dropping
+    // orgId again) changes nothing, nor does naming one for a project of a state that never said.
+    const before = olds.orgId ?? olds.resolvedOrgId;
+    if (news.orgId && before && news.orgId !== before) replaces.push("orgId");
     const updates = changed(olds, news, ["name"]);
     return { changes: replaces.length + updates.length > 0, replaces, deleteBeforeReplace: false };
   }
@@ -55,16 +65,32 @@ export class NeonProjectProvider implements pulumi.dynamic.ResourceProvider {
       return { id, outs: { ...inputs, projectId: id, defaultBranchId: branch, managed: false } };
     }
     const what = `creating the Neon project ${inputs.name}`;
+    const orgId = inputs.orgId ?? (await this.onlyOrganization(api));
     const created = await retried(this.apiKey, what, async () => {
       // A project of this name left by an interrupted run (or a retried POST that did reach Neon) is adopted.
-      const found = await findProject(api, inputs.name, inputs.orgId);
+      const found = await findProject(api, inputs.name, orgId);
       if (found) return { id: found, operations: [] };
-      const r = await neon(() => api.createProject({ project: { name: inputs.name, region_id: inputs.regionId, ...(inputs.pgVersion ? { pg_version: inputs.pgVersion as 17 } : {}), ...(inputs.orgId ? { org_id: inputs.orgId } : {}) } }));
+      const r = await neon(() => api.createProject({ project: { name: inputs.name, region_id: inputs.regionId, ...(inputs.pgVersion ? { pg_version: inputs.pgVersion as 17 } : {}), org_id: orgId } }));
       return { id: r.project.id, operations: r.operations };
     });
     await waitForOperations(api, this.apiKey, created.id, created.operations, what);
     const branch = await defaultBranch(api, this.apiKey, created.id);
-    return { id: created.id, outs: { ...inputs, projectId: created.id, defaultBranchId: branch, managed: true } };
+    return { id: created.id, outs: { ...inputs, projectId: created.id, defaultBranchId: branch, managed: true, resolvedOrgId: orgId } };
+  }
+
+  /**
+   * The one organization the key sees. With a personal key Neon needs org_id to list or create
+   * projects (its document: "If using a personal API key, include the org_id"); an organization
+   * key sees exactly its own. None or several: the setting to choose with, and the choices.
+   */
+  private async onlyOrganization(api: ReturnType<typeof neonClient>): Promise<string> {
+    const r = await retried(this.apiKey, "listing the Neon organizations of the API key (GET /users/me/organizations)", () => neon(() => api.getCurrentUserOrganizations()));
+    const orgs = r.organizations ?? [];
+    if (orgs.length === 1) return orgs[0].id;
+    const how = "`pulumi config set --path mlflow-kit:database.orgId <org-...>` (Neon console: Organization settings > General), or use an organization API key";
+    throw new Error(orgs.length === 0
+      ? `mlflow-kit:database.orgId: is unset and the key in ${NEON_TOKEN_KEY} belongs to no Neon organization, and Neon creates every project in one. Set it: ${how}`
+      : `mlflow-kit:database.orgId: is unset and the key in ${NEON_TOKEN_KEY} belongs to ${orgs.length} Neon organizations: ${orgs.map((o) => `${o.name} (${o.id})`).join(", ")}. Choose one: ${how}`);
   }
 
   async read(id: string, props: ProjectOutputs): Promise<pulumi.dynamic.ReadResult<ProjectOutputs>> {
@@ -90,7 +116,7 @@ export class NeonProjectProvider implements pulumi.dynamic.ResourceProvider {
       const r = await retried(this.apiKey, what, () => neon(() => api.updateProject(id, { project: { name: news.name } })));
       await waitForOperations(api, this.apiKey, id, r.operations, what);
     }
-    return { outs: { ...news, projectId: id, defaultBranchId: olds.defaultBranchId, managed: olds.managed } };
+    return { outs: { ...news, projectId: id, defaultBranchId: olds.defaultBranchId, managed: olds.managed, ...(olds.resolvedOrgId ? { resolvedOrgId: olds.resolvedOrgId } : {}) } };
   }
 
   async delete(id: string, props: ProjectOutputs): Promise<void> {
@@ -130,6 +156,6 @@ export class Project extends pulumi.dynamic.Resource {
   declare readonly managed: pulumi.Output<boolean>;
 
   constructor(name: string, args: { [K in keyof ProjectInputs]: pulumi.Input<ProjectInputs[K]> }, opts?: pulumi.CustomResourceOptions) {
-    super(neonProjectProvider, name, { projectId: undefined, defaultBranchId: undefined, managed: undefined, ...args }, opts, "neon", "Project");
+    super(neonProjectProvider, name, { projectId: undefined, defaultBranchId: undefined, managed: undefined, resolvedOrgId: undefined, ...args }, opts, "neon", "Project");
   }
 }

@@ -43,12 +43,30 @@ interface Answer<T> {
   response: Response;
 }
 
+/** One call, no retries: a non-2xx answer becomes ApiError (for use inside a withRetry of its own). */
+export async function renderOnce<T>(call: () => Promise<Answer<T>>): Promise<{ data: T; status: number }> {
+  const r = await call();
+  if (!r.response.ok) throw apiErrorFrom(r.response.status, (n) => r.response.headers.get(n), r.error);
+  return { data: r.data as T, status: r.response.status };
+}
+
 /** A vendor call with retries; non-2xx answers become ApiError, the last one a VendorError sentence. */
 export async function renderCall<T>(ctx: CallContext, call: () => Promise<Answer<T>>): Promise<{ data: T; status: number }> {
-  return withRetry(ctx, async () => {
-    const r = await call();
-    if (!r.response.ok) throw apiErrorFrom(r.response.status, (n) => r.response.headers.get(n), r.error);
-    return { data: r.data as T, status: r.response.status };
+  return withRetry(ctx, () => renderOnce(call));
+}
+
+/**
+ * A create that is safe to retry: before every attempt after the first it looks for what an
+ * earlier attempt may have made (a POST whose answer was lost still created it, and Render does
+ * not refuse a second object of the same name: it would make, and bill, a second one).
+ */
+export async function createOnce<T, F>(ctx: CallContext, lookup: () => Promise<F | undefined>, create: () => Promise<T>): Promise<{ created: T } | { found: F }> {
+  return withRetry(ctx, async (attempt) => {
+    if (attempt > 1) {
+      const found = await lookup();
+      if (found !== undefined) return { found };
+    }
+    return { created: await create() };
   });
 }
 

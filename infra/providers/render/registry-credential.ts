@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { hasStatus } from "../core/errors";
-import { callContext, isGone, renderCall, renderClient, requireToken, resolveOwnerId, RENDER_API_URL, RENDER_TOKEN_KEY, type Schemas } from "./client";
+import { callContext, createOnce, isGone, renderCall, renderClient, renderOnce, requireToken, resolveOwnerId, RENDER_API_URL, RENDER_TOKEN_KEY, type Schemas } from "./client";
 
 export interface RegistryCredentialInputs {
   /** Render's API root; the contract tests point it at the fake. Never replaces. */
@@ -67,7 +67,11 @@ export class RegistryCredentialProvider implements pulumi.dynamic.ResourceProvid
       credential = (await renderCall(ctx("adopting"), () => client.PATCH("/registrycredentials/{registryCredentialId}", { params: { path: { registryCredentialId: existing.id } }, body }))).data;
     } else {
       try {
-        credential = (await renderCall(ctx("creating"), () => client.POST("/registrycredentials", { body: { ...body, ownerId } }))).data;
+        // A retried POST first looks again: a lost answer's create would otherwise be made twice.
+        const r = await createOnce(ctx("creating"), () => findOnce(client, inputs, ownerId),
+          async () => (await renderOnce(() => client.POST("/registrycredentials", { body: { ...body, ownerId } }))).data);
+        credential = "created" in r ? r.created
+          : (await renderCall(ctx("adopting"), () => client.PATCH("/registrycredentials/{registryCredentialId}", { params: { path: { registryCredentialId: r.found.id } }, body }))).data;
       } catch (err) {
         // 409: a create whose answer was lost made it; adopt that one.
         const again = hasStatus(err, 409) ? await findByName(client, token, inputs, ownerId) : undefined;
@@ -112,9 +116,18 @@ export class RegistryCredentialProvider implements pulumi.dynamic.ResourceProvid
 }
 
 async function findByName(client: ReturnType<typeof renderClient>, token: string, inputs: RegistryCredentialInputs, ownerId: string): Promise<Schemas["registryCredential"] | undefined> {
-  const { data } = await renderCall(callContext(`looking for the Render registry credential ${inputs.name}`, token), () =>
-    client.GET("/registrycredentials", { params: { query: { name: [inputs.name], ownerId: [ownerId], limit: 100 } } }));
+  const { data } = await renderCall(callContext(`looking for the Render registry credential ${inputs.name}`, token), () => listByName(client, inputs, ownerId));
   return (data ?? []).find((c) => c.name === inputs.name && c.registry === inputs.registry);
+}
+
+/** findByName without retries, for use inside a retried create. */
+async function findOnce(client: ReturnType<typeof renderClient>, inputs: RegistryCredentialInputs, ownerId: string): Promise<Schemas["registryCredential"] | undefined> {
+  const { data } = await renderOnce(() => listByName(client, inputs, ownerId));
+  return (data ?? []).find((c) => c.name === inputs.name && c.registry === inputs.registry);
+}
+
+function listByName(client: ReturnType<typeof renderClient>, inputs: RegistryCredentialInputs, ownerId: string) {
+  return client.GET("/registrycredentials", { params: { query: { name: [inputs.name], ownerId: [ownerId], limit: 100 } } });
 }
 
 export const registryCredentialProvider = new RegistryCredentialProvider();

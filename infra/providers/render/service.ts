@@ -10,7 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { hasStatus } from "../core/errors";
 import { pollUntil } from "../core/poll";
-import { callContext, isGone, renderCall, renderClient, requireToken, resolveOwnerId, RENDER_API_URL, RENDER_TOKEN_KEY, type RenderClient, type Schemas } from "./client";
+import { callContext, createOnce, isGone, renderCall, renderClient, renderOnce, requireToken, resolveOwnerId, RENDER_API_URL, RENDER_TOKEN_KEY, type RenderClient, type Schemas } from "./client";
 
 export interface EnvVar {
   key: string;
@@ -147,7 +147,8 @@ export class ServiceProvider implements pulumi.dynamic.ResourceProvider<ServiceI
 
     let deployId: string | undefined;
     try {
-      const { data } = await renderCall(api.ctx("creating"), () => api.client.POST("/services", {
+      // A retried POST first looks again by name: Render would make (and bill) a second service.
+      const r = await createOnce(api.ctx("creating"), () => api.findByNameOnce(ownerId), async () => (await renderOnce(() => api.client.POST("/services", {
         body: {
           type: "web_service",
           name: inputs.name,
@@ -157,9 +158,10 @@ export class ServiceProvider implements pulumi.dynamic.ResourceProvider<ServiceI
           envVars: inputs.envVars.map(({ key, value }) => ({ key, value })),
           serviceDetails: { runtime: "image", plan: inputs.plan as Schemas["paidPlan"], region: inputs.region, healthCheckPath: inputs.healthCheckPath, numInstances: inputs.numInstances },
         },
-      }));
-      service = data.service;
-      deployId = data.deployId;
+      }))).data);
+      if ("found" in r) return this.adopt(api, r.found, inputs, ownerId);
+      service = r.created.service;
+      deployId = r.created.deployId;
     } catch (err) {
       // 409: a create whose answer was lost made it; adopt that one.
       const again = hasStatus(err, 409) ? await api.findByName(ownerId) : undefined;
@@ -215,8 +217,8 @@ export class ServiceProvider implements pulumi.dynamic.ResourceProvider<ServiceI
     // The provider owns the host name variable: keep the input's value so refresh shows no drift.
     const hostKey = props.hostnameEnvKey;
     const envVars = env.map((e) => (e.key === hostKey ? props.envVars?.find((p) => p.key === hostKey) ?? e : e));
-    // Render keeps the path it was created with; the digest deployed since is the state's.
-    const imagePath = props.imagePath && repositoryOf(props.imagePath) === repositoryOf(service.imagePath ?? "") ? props.imagePath : service.imagePath ?? "";
+    // The configured image is what every deploy runs, the kit's or not (see converge).
+    const imagePath = service.imagePath ?? "";
     const hostname = hostOf(service);
     return {
       id,
@@ -291,9 +293,18 @@ class Api {
   }
 
   async findByName(ownerId: string): Promise<RenderService | undefined> {
-    const { data } = await renderCall(this.ctx("looking for"), () =>
-      this.client.GET("/services", { params: { query: { name: [this.inputs.name], ownerId: [ownerId], includePreviews: false, limit: 100 } } }));
+    const { data } = await renderCall(this.ctx("looking for"), () => this.listByName(ownerId));
     return (data ?? []).map((s) => s.service).find((s) => s.name === this.inputs.name);
+  }
+
+  /** findByName without retries, for use inside a retried create. */
+  async findByNameOnce(ownerId: string): Promise<RenderService | undefined> {
+    const { data } = await renderOnce(() => this.listByName(ownerId));
+    return (data ?? []).map((s) => s.service).find((s) => s.name === this.inputs.name);
+  }
+
+  private listByName(ownerId: string) {
+    return this.client.GET("/services", { params: { query: { name: [this.inputs.name], ownerId: [ownerId], includePreviews: false, limit: 100 } } });
   }
 
   /** Every env var of the service (paginated by cursor, bounded). */
@@ -356,17 +367,37 @@ class Api {
     } catch (err) {
       if (!isGone(err)) throw err;
     }
-    await renderCall(this.ctx(`adding the custom domain ${wanted} to`), () =>
-      this.client.POST("/services/{serviceId}/custom-domains", { params: { path: { serviceId } }, body: { name: wanted } }));
+    try {
+      await renderCall(this.ctx(`adding the custom domain ${wanted} to`), () =>
+        this.client.POST("/services/{serviceId}/custom-domains", { params: { path: { serviceId } }, body: { name: wanted } }));
+    } catch (err) {
+      if (!hasStatus(err, 409)) throw err;
+      // 409: a retried POST whose first answer was lost added it already, or another service has it.
+      try {
+        await renderCall(this.ctx(`looking for the custom domain ${wanted} of`), () =>
+          this.client.GET("/services/{serviceId}/custom-domains/{customDomainIdOrName}", { params: { path: { serviceId, customDomainIdOrName: wanted } } }));
+        return; // ours
+      } catch (again) {
+        if (!isGone(again)) throw again;
+      }
+      throw new Error(`Render: the custom domain ${wanted} is already added to another Render service or workspace (409 Conflict), so the service ${this.inputs.name} cannot have it. Remove it there (Render dashboard: that service > Settings > Custom Domains), then run \`pulumi up\` again; or set mlflow-kit:target.domain to another name`);
+    }
   }
 
   /**
    * The calls that take the service from `now` to `want`: PATCH image and details, scale, PUT the
    * env as one set, custom domain, then a deploy of the digest when the digest, the image or the
    * env changed (or always, for an adopted service whose running image is unknown).
+   *
+   * A new digest alone is a PATCH of the service's image too, not only a deploy with imageUrl:
+   * every deploy the kit does not make (dashboard "Manual Deploy", an env change saved with
+   * "save, rebuild and deploy") runs the configured image, which would otherwise stay the first
+   * digest. Render's own Terraform provider does the same: it PATCHes `image` with the full
+   * reference, digest included (render-oss/terraform-provider-render, internal/provider/common
+   * applyImageRuntimeSourceFieldsForUpdate, webservice/resource/internal/update.go), then deploys.
    */
   async converge(serviceId: string, now: Observed, want: ServiceInputs, ownerId: string, hostname: string, forceDeploy: boolean): Promise<Schemas["deploy"] | undefined> {
-    const imageChanged = repositoryOf(now.imagePath ?? "") !== repositoryOf(want.imagePath) || (now.registryCredentialId ?? undefined) !== (want.registryCredentialId ?? undefined);
+    const imageChanged = (now.imagePath ?? "") !== want.imagePath || (now.registryCredentialId ?? undefined) !== (want.registryCredentialId ?? undefined);
     const details: Schemas["webServiceDetailsPATCH"] = {};
     if (now.healthCheckPath !== want.healthCheckPath) details.healthCheckPath = want.healthCheckPath;
     if (want.plan !== "free" && now.plan !== want.plan) details.plan = want.plan;
@@ -387,7 +418,7 @@ class Api {
     const envChanged = !sameEnv(now.env, env);
     if (envChanged) await this.putEnv(serviceId, env);
     if (now.customDomain !== want.customDomain || forceDeploy) await this.ensureCustomDomain(serviceId, want.customDomain, now.customDomain);
-    if (!(forceDeploy || envChanged || imageChanged || now.imagePath !== want.imagePath)) return undefined;
+    if (!(forceDeploy || envChanged || imageChanged)) return undefined;
     return this.waitLive(serviceId, await this.triggerDeploy(serviceId));
   }
 }
@@ -420,10 +451,6 @@ function sameEnv(a: EnvVar[] | undefined, b: EnvVar[] | undefined): boolean {
 /** Without undefined properties: the engine's property structs cannot carry them. */
 function defined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}
-
-function repositoryOf(ref: string): string {
-  return ref.replace(/@sha256:[0-9a-f]+$/, "").replace(/:[^/:]+$/, "");
 }
 
 function outputs(i: ServiceInputs, ownerId: string, service: RenderService, hostname: string, deploy: Schemas["deploy"]): ServiceOutputs {

@@ -4,7 +4,17 @@
  * each commit or restart, then runs (or fails, when a test says so).
  */
 import * as path from "node:path";
-import { FakeApi } from "../support/fake-api";
+import { FakeApi, type Fault } from "../support/fake-api";
+
+/**
+ * A 429 as the Hub sends it: the IETF draft-9 RateLimit fields, over 5-minute fixed windows,
+ * `t` the seconds until the window resets (huggingface/hub-docs docs/hub/rate-limits.md, "HTTP
+ * Headers"; huggingface_hub utils/_http.py parse_ratelimit_headers reads the same shape). No
+ * Retry-After: the Hub's documented headers are these two.
+ */
+export function hubRateLimited(secondsLeft: number, quota = 1000): Fault {
+  return { kind: "status", status: 429, message: "You have exceeded our rate limit", headers: { ratelimit: `"api";r=0;t=${secondsLeft}`, "ratelimit-policy": `"fixed window";"api";q=${quota};w=300` } };
+}
 
 export interface FakeSpace {
   sdk: string;
@@ -17,8 +27,16 @@ export interface FakeSpace {
   stage: string;
   /** Runtime polls left in the current build before it runs. */
   buildPolls: number;
+  /** Runtime reads after a commit or restart that still report the stage of before it. */
+  staleReads?: number;
   commits: number;
   restarts: number;
+  /**
+   * The Space's subdomain (<subdomain>.hf.space), as spaceInfo reports it (@huggingface/hub
+   * api-space.d.ts `subdomain`). The Hub derives it; the fake's rule for a new Space (lower
+   * case, "." and "_" as "-") is an assumption, and a seeded Space may carry any.
+   */
+  subdomain?: string;
 }
 
 export interface HfFake {
@@ -28,11 +46,19 @@ export interface HfFake {
   failNextBuild: () => void;
   /** The token's role as whoami reports it. */
   role: { value: string };
+  /**
+   * How many runtime reads after a commit or restart still report the stage of before it
+   * (NO_APP_FILE on a new Docker Space, BUILD_ERROR after a failed build, RUNNING of the old
+   * container). Reported in issue 15 item 5 from the real Hub; the Hub's documents do not say
+   * how long the lag lasts (not checked against vendor material).
+   */
+  staleRuntimeReads: { value: number };
 }
 
 export async function startHfFake(token: string, user = "alice"): Promise<HfFake> {
   const spaces = new Map<string, FakeSpace>();
   const role = { value: "write" };
+  const staleRuntimeReads = { value: 1 };
   let failBuild = false;
   const err = (status: number, message: string) => ({ status, body: { error: message } });
   const repoOf = (c: { request: { params: Record<string, unknown> } }) => `${c.request.params.namespace}/${c.request.params.repo}`;
@@ -42,10 +68,16 @@ export async function startHfFake(token: string, user = "alice"): Promise<HfFake
     return s ? f(s, id) : err(404, `Repository not found: ${id}`);
   };
   const rebuild = (s: FakeSpace) => {
-    s.stage = "BUILDING";
     s.buildPolls = 2;
+    s.staleReads = staleRuntimeReads.value;
+    if (!s.staleReads) s.stage = "BUILDING";
   };
-  const runtime = (s: FakeSpace) => ({ stage: s.stage, hardware: { current: s.stage === "RUNNING" ? s.hardware : null, requested: s.hardware }, gcTimeout: s.sleepTime, ...(s.stage.endsWith("ERROR") ? { errorMessage: "Build failed: see logs" } : {}) });
+  // gcTimeout: a free cpu-basic Space reports the Hub's fixed 48 hours (172800 s) when no sleep
+  // time was set (huggingface_hub _space_api.py SpaceRuntime.sleep_time: "will go to sleep after
+  // 48 hours on a free 'cpu-basic' hardware"; the runtime JSON carries it as gcTimeout, as
+  // captured spaceInfo answers show: "gcTimeout":172800); upgraded hardware: null, never sleeps.
+  const runtime = (s: FakeSpace) => ({ stage: s.stage, hardware: { current: s.stage === "RUNNING" ? s.hardware : null, requested: s.hardware }, gcTimeout: s.sleepTime ?? (s.hardware === "cpu-basic" ? 172800 : null), ...(s.stage.endsWith("ERROR") ? { errorMessage: "Build failed: see logs" } : {}) });
+  const subdomainOf = (s: FakeSpace, id: string) => s.subdomain ?? id.toLowerCase().replace(/[/._]/g, "-");
 
   const api = await FakeApi.start({
     name: "Hugging Face",
@@ -67,7 +99,7 @@ export async function startHfFake(token: string, user = "alice"): Promise<HfFake
         if (!spaces.delete(id)) return err(404, `Repository not found: ${id}`);
         return { status: 200 };
       },
-      spaceInfo: (c) => withSpace(c, (s, id) => ({ status: 200, body: { _id: `id-${id}`, id, sdk: s.sdk, likes: 0, private: s.private, lastModified: "2026-11-24T00:00:00.000Z", sha: `sha${s.commits}`, runtime: runtime(s) } })),
+      spaceInfo: (c) => withSpace(c, (s, id) => ({ status: 200, body: { _id: `id-${id}`, id, sdk: s.sdk, likes: 0, private: s.private, lastModified: "2026-11-24T00:00:00.000Z", sha: `sha${s.commits}`, subdomain: subdomainOf(s, id), runtime: runtime(s) } })),
       preupload: (_c, b) => ({ status: 200, body: { files: b.files.map((f: { path: string }) => ({ path: f.path, uploadMode: "regular", shouldIgnore: false })) } }),
       commit: (c, b) => withSpace(c, (s, id) => {
         for (const line of String(b).split("\n").filter(Boolean)) {
@@ -97,6 +129,15 @@ export async function startHfFake(token: string, user = "alice"): Promise<HfFake
         return { status: 200, body: {} };
       }),
       getRuntime: (c) => withSpace(c, (s) => {
+        if (s.staleReads) {
+          // The stage of before the change, once more; the build shows from the next read.
+          const body = runtime(s);
+          if (--s.staleReads === 0) {
+            s.stage = "BUILDING";
+            s.buildPolls = 3; // reported as BUILDING once, then APP_STARTING (or the failure), then RUNNING
+          }
+          return { status: 200, body };
+        }
         if (s.stage === "BUILDING" || s.stage === "APP_STARTING") {
           s.buildPolls--;
           if (s.buildPolls === 1) s.stage = failBuild ? "BUILD_ERROR" : "APP_STARTING";
@@ -126,5 +167,5 @@ export async function startHfFake(token: string, user = "alice"): Promise<HfFake
       }),
     },
   });
-  return { api, spaces, role, failNextBuild: () => { failBuild = true; } };
+  return { api, spaces, role, staleRuntimeReads, failNextBuild: () => { failBuild = true; } };
 }

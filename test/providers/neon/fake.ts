@@ -25,6 +25,7 @@ interface ProjectState {
 }
 
 const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+const DAY_MS = 86_400_000;
 const word = () => randomBytes(4).toString("hex");
 const err = (status: number, message: string): FakeReply => ({ status, body: { code: "", message } });
 
@@ -36,6 +37,15 @@ export class NeonFake {
   /** Reads of an operation before it reports finished; a test may set it to fail one. */
   pollsToFinish = 2;
   failNextOperation: string | undefined;
+  /**
+   * What the API key is. Personal accounts are organizations now: with a personal key, listing or
+   * creating projects without `org_id` is refused (400 "org_id is required"); an organization key
+   * implies its organization. Sources: @neondatabase/api-client public-v2-for-users.gen.yaml,
+   * GET/POST /projects ("If using a personal API key, include the `org_id` parameter ... If using an
+   * org API key, `org_id` is automatically inferred from the key"); the 400 and its message are
+   * as issue 15 item 1 reports from the real API (the document names no status for it).
+   */
+  key: { kind: "personal" | "org"; orgs: Array<{ id: string; name: string }> } = { kind: "personal", orgs: [{ id: "org-fake-personal-00000001", name: "alice" }] };
   private readonly pastProblems: string[] = [];
 
   private constructor(readonly api: FakeApi) {}
@@ -53,8 +63,11 @@ export class NeonFake {
       token: NEON_FAKE_TOKEN,
       errorBody: (status, message) => ({ code: "", message, request_id: randomUUID() }),
       handlers: {
-        listProjects: h((_p, q) => fake.listProjects(q)),
-        createProject: h((_p, _q, b) => fake.createProject(b)),
+        listProjects: h((_p, q) => fake.orgOf(q.org_id, (org) => fake.listProjects(q, org))),
+        createProject: h((_p, _q, b) => fake.orgOf(b?.project?.org_id, (org) => fake.createProject(b, org))),
+        // GET /users/me/organizations: the key's user's organizations; with an organization key,
+        // "the single organization that owns the key" (the same document, getCurrentUserOrganizations).
+        getCurrentUserOrganizations: h(() => ({ status: 200, body: { organizations: fake.key.orgs.map(orgBody) } })),
         getProject: h((p) => fake.withProject(p, (s) => ({ status: 200, body: { project: s.project } }))),
         updateProject: h((p, _q, b) => fake.write(p, (s) => {
           if (b.project?.name) s.project.name = b.project.name;
@@ -74,6 +87,10 @@ export class NeonFake {
         createProjectBranch: h((p, _q, b) => fake.write(p, (s) => fake.createBranch(s, b))),
         getProjectBranch: h((p) => fake.withBranch(p, (_s, br) => ({ status: 200, body: { branch: br, annotation: { object: { type: "console/branch", id: br.id }, value: {} } } }))),
         updateProjectBranch: h((p, _q, b) => fake.write(p, (s) => fake.withBranch(p, (_s, br) => {
+          if (b.branch.expires_at) {
+            const refused = expiryRefusal(s, br, b.branch.expires_at);
+            if (refused) return refused;
+          }
           if (b.branch.name !== undefined) br.name = b.branch.name;
           if (b.branch.expires_at === null) delete br.expires_at;
           else if (b.branch.expires_at !== undefined) br.expires_at = b.branch.expires_at;
@@ -174,7 +191,7 @@ export class NeonFake {
 
   /** An existing project (a referenced one, or one left by an interrupted run). */
   seedProject(name: string): ProjectState {
-    const r = this.createProject({ project: { name, region_id: "aws-us-east-2" } });
+    const r = this.createProject({ project: { name, region_id: "aws-us-east-2" } }, this.key.orgs[0].id);
     for (const op of (r.body as { operations: Op[] }).operations) this.operations.get(op.id)!.pollsLeft = 0;
     return this.projects.get((r.body as { project: { id: string } }).project.id)!;
   }
@@ -193,13 +210,20 @@ export class NeonFake {
     return pw;
   }
 
-  private listProjects(q: Record<string, any>): FakeReply {
+  /** The organization a project call works in, or Neon's refusal when a personal key names none. */
+  private orgOf(orgId: string | undefined, fn: (org: string) => FakeReply): FakeReply {
+    if (orgId) return fn(orgId);
+    if (this.key.kind === "org") return fn(this.key.orgs[0].id);
+    return err(400, "org_id is required");
+  }
+
+  private listProjects(q: Record<string, any>, org: string): FakeReply {
     const term = q.search as string | undefined;
-    const projects = [...this.projects.values()].map((s) => s.project).filter((p) => !term || p.name.includes(term) || p.id.includes(term));
+    const projects = [...this.projects.values()].map((s) => s.project).filter((p) => p.org_id === org && (!term || p.name.includes(term) || p.id.includes(term)));
     return { status: 200, body: { projects: projects.map(listItem), applications: {}, integrations: {} } };
   }
 
-  private createProject(b: any): FakeReply {
+  private createProject(b: any, org: string): FakeReply {
     const id = `fake-${word()}-${String(Math.floor(Math.random() * 1e6)).padStart(6, "0")}`;
     const region = b.project.region_id ?? "aws-us-east-2";
     const t = now();
@@ -208,7 +232,7 @@ export class NeonFake {
       proxy_host: `${region.replace(/^aws-/, "")}.aws.neon.tech`, branch_logical_size_limit: 512, branch_logical_size_limit_bytes: 536870912, store_passwords: true,
       cpu_used_sec: 0, active_time_seconds: 0, compute_time_seconds: 0, written_data_bytes: 0, data_transfer_bytes: 0, data_storage_bytes_hour: 0,
       creation_source: "console", history_retention_seconds: 86400, created_at: t, updated_at: t, owner_id: "fake-owner",
-      consumption_period_start: t, consumption_period_end: t, ...(b.project.org_id ? { org_id: b.project.org_id } : {}),
+      consumption_period_start: t, consumption_period_end: t, org_id: org,
     };
     const s: ProjectState = { project, branches: new Map(), endpoints: new Map(), roles: new Map(), databases: new Map() };
     this.projects.set(id, s);
@@ -234,6 +258,12 @@ export class NeonFake {
     if ([...s.branches.values()].some((x) => x.name === name)) return err(409, `branch with name "${name}" already exists`);
     const parent = b?.branch?.parent_id ?? [...s.branches.values()].find((x) => x.default)!.id;
     if (!s.branches.has(parent)) return err(404, `parent branch ${parent} not found`);
+    // "Cannot ... create children from expiring branches" (branch-expiration.md, Restrictions).
+    if (s.branches.get(parent)!.expires_at) return err(400, "cannot create a child of a branch that has an expiration");
+    if (b?.branch?.expires_at) {
+      const refused = expiryRefusal(s, undefined, b.branch.expires_at);
+      if (refused) return refused;
+    }
     const br = this.branch(s, name, parent, false, b?.branch?.expires_at);
     // Copy-on-write: the child sees the parent's roles and databases.
     for (const m of [s.roles, s.databases]) for (const [k, v] of [...m]) if (k.startsWith(`${parent}/`)) m.set(`${br.id}/${v.name}`, { ...v, branch_id: br.id });
@@ -334,6 +364,27 @@ export class NeonFake {
       return d ? fn(s, d) : err(404, `database ${p.database_name} not found`);
     });
   }
+}
+
+/**
+ * Neon's rules for `expires_at`, from neondatabase/website content/docs/guides/branch-expiration.md:
+ * "Timestamp must be in the future", "Maximum expiration is 30 days from the current time", and
+ * under Restrictions: no expiry on protected branches, default branches, or branches that have
+ * children. The status (400) and the wording of these refusals are not documented: assumed.
+ */
+function expiryRefusal(s: ProjectState, br: Record<string, any> | undefined, expiresAt: string): FakeReply | undefined {
+  const at = Date.parse(expiresAt);
+  if (!(at > Date.now())) return err(400, "expires_at must be in the future");
+  if (at > Date.now() + 30 * DAY_MS) return err(400, "expires_at must be at most 30 days from now");
+  if (br?.protected) return err(400, "cannot set an expiration on a protected branch");
+  if (br?.default) return err(400, "cannot set an expiration on the default branch");
+  if (br && [...s.branches.values()].some((x) => x.parent_id === br.id)) return err(400, "cannot set an expiration on a branch that has children");
+  return undefined;
+}
+
+function orgBody(o: { id: string; name: string }): Record<string, any> {
+  const t = "2026-01-01T00:00:00Z";
+  return { id: o.id, name: o.name, handle: o.name, plan: "free_v3", created_at: t, updated_at: t, managed_by: "console" };
 }
 
 function publicRole(r: Record<string, any>): Record<string, any> {

@@ -12,7 +12,18 @@
  *   taken (the test says which are taken);
  * - a deploy is build_in_progress on its first `livePolls` reads, then live (or the status a test
  *   asks for); a deploy triggered while another is in progress is queued (202, no body);
- * - names of services and registry credentials are unique per workspace: a second create is 409.
+ * - names of services and registry credentials are NOT unique: a second create with the same
+ *   name makes a second object (and, for a service, a second bill), so a POST retried after its
+ *   answer was lost duplicates it. Issue 15 item 10 reports this of the real API; Render's
+ *   document lists 409 for these POSTs without saying when, and its list endpoints filter by name
+ *   and return lists. Not confirmed in Render's own material.
+ * - a deploy runs the service's configured image (`imagePath`), unless the POST names another
+ *   digest of the same repository in `imageUrl` ("The host, repository, and image name all must
+ *   match the currently configured image for the service": Render's document, create-deploy).
+ *   A deploy the kit does not make (dashboard "Manual Deploy", "save, rebuild and deploy" of an
+ *   env change) names none: `manualDeploy` plays it.
+ * - a custom domain is 409 when any service already has it (the document lists 409 for
+ *   create-custom-domain: "The current state of the resource conflicts with this request").
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -22,7 +33,7 @@ export const RENDER_DOCUMENT = path.resolve(__dirname, "..", "..", "..", "infra"
 
 interface Owner { id: string; name: string; email: string; type: "user" | "team" }
 interface Credential { id: string; name: string; registry: string; username: string; authToken: string; ownerId: string; updatedAt: string }
-interface Deploy { id: string; status: string; reads: number; imageUrl?: string; finalStatus: string }
+interface Deploy { id: string; status: string; reads: number; imageUrl?: string; finalStatus: string; /** The image it runs. */ runs: string }
 export interface FakeService {
   id: string;
   name: string;
@@ -122,9 +133,21 @@ export class RenderFake {
     return { id: d.id, status: d.status as any, trigger: "api" as const, createdAt: now, updatedAt: now, ...(d.imageUrl ? { image: { ref: d.imageUrl } } : {}) };
   }
 
+  /** A deploy the kit did not make (dashboard Manual Deploy): the configured image. */
+  manualDeploy(serviceId: string): string {
+    return this.startDeploy(this.services.get(serviceId)!).deploy.id;
+  }
+
+  /** The image the live deploy of a service runs (after letting its deploys finish). */
+  liveImage(serviceId: string): string | undefined {
+    const s = this.services.get(serviceId)!;
+    for (let i = 0; i < 20 && s.deploys.some((d) => ["queued", "build_in_progress"].includes(d.status)); i++) this.tick(s);
+    return [...s.deploys].reverse().find((d) => d.status === "live")?.runs;
+  }
+
   private startDeploy(s: FakeService, imageUrl?: string): { deploy: Deploy; queued: boolean } {
     const queued = s.deploys.some((d) => !["live", "deactivated", "build_failed", "update_failed", "canceled", "pre_deploy_failed"].includes(d.status));
-    const deploy: Deploy = { id: `dep-${this.nextId()}`, status: queued ? "queued" : "build_in_progress", reads: 0, imageUrl, finalStatus: this.nextDeployStatus };
+    const deploy: Deploy = { id: `dep-${this.nextId()}`, status: queued ? "queued" : "build_in_progress", reads: 0, imageUrl, finalStatus: this.nextDeployStatus, runs: imageUrl ?? s.imagePath };
     s.deploys.push(deploy);
     return { deploy, queued };
   }
@@ -167,7 +190,6 @@ export class RenderFake {
         return { status: 200, body: found.map(({ id, name, registry, username, updatedAt }) => ({ id, name, registry, username, updatedAt })) };
       },
       "create-registry-credential": (_c, b) => {
-        if ([...this.credentials.values()].some((x) => x.name === b.name && x.ownerId === b.ownerId)) return { status: 409, body: { id: "conflict", message: "a credential with this name exists" } };
         const cred: Credential = { id: `rgc-${this.nextId()}`, name: b.name, registry: b.registry, username: b.username, authToken: b.authToken, ownerId: b.ownerId, updatedAt: new Date().toISOString() };
         this.credentials.set(cred.id, cred);
         return { status: 200, body: { id: cred.id, name: cred.name, registry: cred.registry as any, username: cred.username, updatedAt: cred.updatedAt } };
@@ -192,7 +214,6 @@ export class RenderFake {
         return { status: 200, body: found.map((s) => ({ service: this.serviceBody(s), cursor: s.id })) };
       },
       "create-service": (_c, b) => {
-        if ([...this.services.values()].some((s) => s.name === b.name && s.ownerId === b.ownerId)) return { status: 409, body: { id: "conflict", message: "a service with this name exists" } };
         let sub = b.name as string;
         if (this.takenSubdomains.has(sub)) sub = `${sub}-${this.nextId().slice(0, 4)}`;
         this.takenSubdomains.add(sub);
@@ -202,7 +223,7 @@ export class RenderFake {
           region: d.region ?? "oregon", healthCheckPath: d.healthCheckPath ?? "", numInstances: d.numInstances ?? 1, url: `https://${sub}.onrender.com`,
           env: (b.envVars ?? []).map((e: any) => ({ key: e.key, value: e.value })),
         });
-        const { deploy } = this.startDeploy(svc, svc.imagePath);
+        const { deploy } = this.startDeploy(svc);
         return { status: 201, body: { service: this.serviceBody(svc), deployId: deploy.id } };
       },
       "retrieve-service": (c) => {
@@ -276,7 +297,7 @@ export class RenderFake {
       "create-custom-domain": (c, b) => {
         const s = this.service(c);
         if (!s) return this.notFound("service");
-        if (s.domains.includes(b.name)) return { status: 409, body: { id: "conflict", message: "domain exists" } };
+        if ([...this.services.values()].some((x) => x.domains.includes(b.name))) return { status: 409, body: { id: "conflict", message: "custom domain already exists" } };
         s.domains.push(b.name);
         return { status: 201, body: [this.domainBody(s, b.name)] };
       },

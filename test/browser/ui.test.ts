@@ -1,0 +1,361 @@
+/**
+ * The MLflow UI driven by a real browser (Debian's chromium through puppeteer-core) on the
+ * dev stack's public host name, as a person uses it: https://mlflow-kit-dev.onrender.com/ mapped
+ * to a TLS edge on 127.0.0.1 in front of the built image, which runs with the env the runtime
+ * contract computes for that stack. A test on http://127.0.0.1 would pass while the public host
+ * fails: MLflow refuses state-changing requests (and the UI sends its reads as POST) whose
+ * Origin it does not allow, and only the public host's Origin shows whether it does.
+ *
+ * Asserts on what the page shows and on the answers the browser got; a screenshot of every
+ * step goes to .cache/browser/<stack>/ (not committed). Run by test/browser/run.sh.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import puppeteer, { type Browser, type BrowserContext, type HTTPResponse, type Page } from "puppeteer-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  type Container, type Databases, type Edge, freePort, ROOT, type S3, stackEnv, startContainer, startDatabases,
+  startEdge, startS3, tempDir, token,
+} from "./fixtures";
+
+const STACK = process.env.MLFLOW_KIT_BROWSER_STACK ?? "dev";
+const IMAGE = process.env.MLFLOW_KIT_TEST_IMAGE;
+const CHROMIUM = process.env.MLFLOW_KIT_CHROMIUM ?? "/usr/bin/chromium";
+const SHOTS = path.join(ROOT, ".cache", "browser", STACK);
+/** How long the UI gets to show what a step expects (the 2 cores are shared). */
+const UI_WAIT_MS = 30_000;
+
+interface Answer {
+  method: string;
+  path: string;
+  status: number;
+  body: string;
+}
+
+/** A signed-in person: a browser context of their own, its page, and every API answer it got. */
+interface Person {
+  context: BrowserContext;
+  page: Page;
+  answers: Answer[];
+}
+
+let dir: string;
+let db: Databases | undefined;
+let s3: S3 | undefined;
+let server: Container | undefined;
+let edge: Edge | undefined;
+let browser: Browser | undefined;
+let env: Record<string, string>;
+let host: string;
+let admin: { username: string; password: string };
+const reader = { username: "reader", password: "Reader-" + token() };
+let run: { experimentId: string; runId: string; note: string };
+let shot = 0;
+
+/** The server's REST API straight on 127.0.0.1 (no Origin: what MLflow's clients send). */
+async function api<T = Record<string, unknown>>(method: string, p: string, body?: unknown, who = admin): Promise<T> {
+  const answer = await fetch(`${server!.url}${p}`, {
+    method,
+    headers: { authorization: `Basic ${Buffer.from(`${who.username}:${who.password}`).toString("base64")}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await answer.text();
+  if (!answer.ok) throw new Error(`${method} ${p}: ${answer.status} ${text}`);
+  return (text ? JSON.parse(text) : {}) as T;
+}
+
+/** A run with a param, a metric, a text file and a model directory, logged through the REST API. */
+async function logRun(experimentId: string) {
+  const created = await api<{ run: { info: { run_id: string; artifact_uri: string } } }>("POST", "/api/2.0/mlflow/runs/create", { experiment_id: experimentId, run_name: "trained-by-rest", start_time: Date.now() });
+  const { run_id: runId, artifact_uri: artifactUri } = created.run.info;
+  await api("POST", "/api/2.0/mlflow/runs/log-parameter", { run_id: runId, key: "learning_rate", value: "0.01" });
+  await api("POST", "/api/2.0/mlflow/runs/log-metric", { run_id: runId, key: "loss", value: 0.25, timestamp: Date.now(), step: 0 });
+  // Proxied artifacts (--serve-artifacts): the run's mlflow-artifacts:/<experiment>/<run>/artifacts.
+  const base = artifactUri.replace(/^mlflow-artifacts:\//, "");
+  const note = `model card ${token(6)}`;
+  const files: Record<string, string> = {
+    "docs/model-card.txt": `${note}\n`,
+    // The UI offers "Register model" on a directory holding an MLmodel file.
+    "model/MLmodel": `artifact_path: model\nflavors:\n  python_function:\n    loader_module: mlflow.pyfunc.model\n    python_version: 3.11.0\nmlflow_version: 3.17.2\nrun_id: ${runId}\n`,
+  };
+  for (const [file, content] of Object.entries(files)) await api("PUT", `/api/2.0/mlflow-artifacts/artifacts/${base}/${file}`, content);
+  await api("POST", "/api/2.0/mlflow/runs/update", { run_id: runId, status: "FINISHED", end_time: Date.now() });
+  return { runId, note };
+}
+
+async function signIn(who: { username: string; password: string }): Promise<Person> {
+  const context = await browser!.createBrowserContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(UI_WAIT_MS);
+  await page.setViewport({ width: 1400, height: 900 });
+  // Answers MLflow's Basic challenge, as a person types into the browser's sign-in prompt.
+  await page.authenticate(who);
+  const answers: Answer[] = [];
+  page.on("response", (r: HTTPResponse) => {
+    const url = new URL(r.url());
+    if (!/^\/(ajax-)?api\//.test(url.pathname)) return;
+    const answer: Answer = { method: r.request().method(), path: url.pathname, status: r.status(), body: "" };
+    answers.push(answer);
+    if (r.status() >= 400) void r.text().then((t) => { answer.body = t; }, () => undefined);
+  });
+  return { context, page, answers };
+}
+
+async function screenshot(page: Page, name: string, settle = true) {
+  // The UI re-renders while its requests settle: the picture after they did (bounded wait).
+  if (settle) await page.waitForNetworkIdle({ idleTime: 500, timeout: 10_000 }).catch(() => undefined);
+  shot += 1;
+  await page.screenshot({ path: path.join(SHOTS, `${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
+}
+
+/** The first answer to `method path-suffix` from now on. */
+function answerTo(page: Page, method: string, suffix: string) {
+  return page.waitForResponse((r) => r.request().method() === method && new URL(r.url()).pathname.endsWith(suffix), { timeout: UI_WAIT_MS });
+}
+
+async function click(page: Page, xpath: string) {
+  await (await page.waitForSelector(`xpath/${xpath}`, { visible: true }))!.click();
+}
+
+const button = (label: string, within = "") => `${within}//button[.//span[normalize-space(text())="${label}"] or normalize-space(.)="${label}"]`;
+const inDialog = (label: string) => button(label, `//div[@role="dialog"]`);
+
+// The functions below run in the page: given as source text, since the tests are compiled for Node.
+async function hashShows(page: Page, part: string) {
+  await page.waitForFunction(`location.hash.includes(${JSON.stringify(part)})`, { timeout: UI_WAIT_MS });
+}
+
+async function textShown(page: Page, text: string) {
+  await page.waitForFunction(`document.body.innerText.includes(${JSON.stringify(text)})`, { timeout: UI_WAIT_MS });
+}
+
+/** Every API answer so far was neither refused (403, the cross-origin block) nor an error (5xx). */
+function expectNoRefusal(person: Person, allowed: (a: Answer) => boolean = () => false) {
+  const bad = person.answers.filter((a) => (a.status === 403 || a.status >= 500) && !allowed(a));
+  expect(bad.map((a) => `${a.status} ${a.method} ${a.path} ${a.body}`)).toEqual([]);
+}
+
+async function replaceInput(page: Page, selector: string, value: string) {
+  const input = (await page.waitForSelector(selector, { visible: true }))!;
+  await input.click();
+  await page.keyboard.down("Control");
+  await page.keyboard.press("a");
+  await page.keyboard.up("Control");
+  await page.keyboard.press("Backspace");
+  await input.type(value);
+}
+
+/**
+ * Clicks `xpath` until `then` shows (3 tries): a click that lands while React is still wiring the
+ * element up (the page was just routed) does nothing, as it would for a person, who clicks again.
+ */
+async function clickUntil(page: Page, xpath: string, then: string) {
+  for (let attempt = 1; ; attempt++) {
+    await click(page, xpath);
+    try {
+      await page.waitForSelector(`xpath/${then}`, { visible: true, timeout: 5_000 });
+      return;
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
+}
+
+async function openEditExperiment(page: Page) {
+  await clickUntil(page, `//button[@aria-label="Open header dropdown menu"]`, `//*[@role="menuitem"][contains(., "Edit experiment")]`);
+  await clickUntil(page, `//*[@role="menuitem"][contains(., "Edit experiment")]`, `//div[@role="dialog"]//input[@id="mlflow.experiment.edit.name"]`);
+}
+
+/** The experiment's runs page (Model training view), shown once its runs/search answered. */
+async function openRunsPage(page: Page, experimentId: string) {
+  const searched = answerTo(page, "POST", "/runs/search");
+  await page.goto(`https://${host}/#/experiments/${experimentId}/runs?workflowType=machine_learning`, { waitUntil: "domcontentloaded" });
+  const answer = await searched;
+  expect(answer.status(), await answer.text()).toBe(200);
+  await page.waitForFunction("/matching runs?|No runs logged/.test(document.body.innerText)", { timeout: UI_WAIT_MS });
+}
+
+beforeAll(async () => {
+  if (!IMAGE) throw new Error("MLFLOW_KIT_TEST_IMAGE is not set: run bash test/browser/run.sh, which builds the image");
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: run bash test/browser/setup.sh (apt-get install chromium)`);
+  fs.rmSync(SHOTS, { recursive: true, force: true });
+  fs.mkdirSync(SHOTS, { recursive: true });
+  dir = tempDir("mlflow-kit-browser-");
+  db = await startDatabases();
+  s3 = await startS3(dir);
+  const port = await freePort();
+  admin = { username: "", password: "Admin-" + token() };
+  const bucket = `browser-${token(4).toLowerCase()}`;
+  env = await stackEnv(STACK, db, s3, port, { adminPassword: admin.password, flaskSecretKey: token(40) }, bucket);
+  admin.username = env.MLFLOW_ADMIN_USERNAME;
+  host = env.MLFLOW_PUBLIC_HOSTNAME;
+  await s3.createBucket(bucket, env.AWS_DEFAULT_REGION);
+  server = await startContainer(IMAGE, env, dir);
+  edge = await startEdge(host, port, dir);
+  browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // The edge's certificate is a throwaway self-signed one.
+    acceptInsecureCerts: true,
+    args: [
+      "--no-sandbox",
+      // The public host is this machine's edge; every other name resolves to nothing, so the
+      // browser reaches nothing outside 127.0.0.1.
+      `--host-resolver-rules=MAP ${host}:443 127.0.0.1:${edge.port}, MAP * ~NOTFOUND`,
+      "--disable-background-networking",
+      "--no-first-run",
+    ],
+  });
+  await api("POST", "/api/2.0/mlflow/users/create", reader);
+  const experimentId = (await api<{ experiment_id: string }>("POST", "/api/2.0/mlflow/experiments/create", { name: `logged-by-rest-${token(4)}` })).experiment_id;
+  run = { experimentId, ...(await logRun(experimentId)) };
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close().catch(() => undefined);
+  await edge?.stop().catch(() => undefined);
+  if (server) {
+    fs.writeFileSync(path.join(SHOTS, "server.log"), await server.logs());
+    await server.stop();
+  }
+  await s3?.stop().catch(() => undefined);
+  await db?.cluster.stop().catch(() => undefined);
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+}, 120_000);
+
+describe(`the MLflow UI in Chromium on the ${STACK} stack's public host`, () => {
+  let person: Person;
+  // What the page showed when a step failed, beside the steps' own screenshots.
+  afterEach(async (context) => {
+    if (context.task.result?.state !== "fail" || !browser) return;
+    for (const [i, page] of (await browser.pages()).entries()) {
+      await page.screenshot({ path: path.join(SHOTS, `failed-${context.task.name.replace(/\W+/g, "-")}-${i}.png`), fullPage: true }).catch(() => undefined);
+    }
+  });
+  let experimentId: string;
+  const name = `made-in-the-browser-${token(4)}`;
+  const renamed = `${name}-renamed`;
+  const model = `registered-in-the-browser-${token(4)}`;
+
+  it("signs in and lists the experiments", async () => {
+    person = await signIn(admin);
+    const { page } = person;
+    const me = answerTo(page, "GET", "/users/current");
+    await page.goto(`https://${host}/#/experiments?workflowType=machine_learning`, { waitUntil: "domcontentloaded" });
+    expect((await me).status()).toBe(200);
+    await textShown(page, "logged-by-rest-");
+    await textShown(page, admin.username);
+    expect(new URL(page.url()).host).toBe(host);
+    await screenshot(page, "signed-in-experiments");
+    expectNoRefusal(person);
+  });
+
+  it("creates an experiment", async () => {
+    const { page } = person;
+    await click(page, button("Create"));
+    await page.waitForSelector("#experimentName", { visible: true });
+    await page.type("#experimentName", name);
+    const created = answerTo(page, "POST", "/experiments/create");
+    await click(page, inDialog("Create"));
+    const answer = await created;
+    expect(answer.status(), await answer.text()).toBe(200);
+    experimentId = ((await answer.json()) as { experiment_id: string }).experiment_id;
+    await hashShows(page, `/experiments/${experimentId}`);
+    await textShown(page, name);
+    await screenshot(page, "experiment-created");
+    expectNoRefusal(person);
+  });
+
+  it("renames it", async () => {
+    const { page } = person;
+    await openRunsPage(page, experimentId);
+    await textShown(page, name);
+    await openEditExperiment(page);
+    await replaceInput(page, `[role=dialog] input[id="mlflow.experiment.edit.name"]`, renamed);
+    const updated = answerTo(page, "POST", "/experiments/update");
+    await click(page, inDialog("Save"));
+    expect((await updated).status()).toBe(200);
+    await textShown(page, renamed);
+    const stored = await api<{ experiment: { name: string } }>("GET", `/api/2.0/mlflow/experiments/get?experiment_id=${experimentId}`);
+    expect(stored.experiment.name).toBe(renamed);
+    await screenshot(page, "experiment-renamed");
+    expectNoRefusal(person);
+  });
+
+  it("lists the runs, opens one and its artifacts", async () => {
+    const { page } = person;
+    // The runs table: the view MLflow's POST runs/search feeds, the first to break on a refused Origin.
+    await openRunsPage(page, run.experimentId);
+    await textShown(page, "trained-by-rest");
+    await textShown(page, "1 matching run");
+    await screenshot(page, "runs-table");
+    await click(page, `//a[normalize-space(.)="trained-by-rest"]`);
+    await hashShows(page, `/runs/${run.runId}`);
+    await textShown(page, "learning_rate");
+    await screenshot(page, "run-overview");
+    const listed = answerTo(page, "GET", "/artifacts/list");
+    await click(page, `//*[@role="tab"][normalize-space(.)="Artifacts"]`);
+    expect((await listed).status()).toBe(200);
+    await clickUntil(page, `//*[normalize-space(text())="docs"]`, `//*[normalize-space(text())="model-card.txt"]`);
+    const fetched = answerTo(page, "GET", "/get-artifact");
+    await click(page, `//*[normalize-space(text())="model-card.txt"]`);
+    expect((await fetched).status()).toBe(200);
+    await textShown(page, run.note);
+    // At once: the run page (opened from the runs table it shows in MLflow's GenAI view) later
+    // re-renders its artifact pane as a loading skeleton; the preview was shown, as asserted.
+    await screenshot(page, "run-artifact-preview", false);
+    expectNoRefusal(person);
+  });
+
+  it("registers the run's model", async () => {
+    const { page } = person;
+    await click(page, `//*[normalize-space(text())="model"]`);
+    await click(page, button("Register model"));
+    await page.waitForSelector("#selectedModel", { visible: true });
+    await page.click("#selectedModel");
+    // The first option of the model list is "Create New Model".
+    await textShown(page, "Create New Model");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#modelName", { visible: true });
+    await page.type("#modelName", model);
+    const createdModel = answerTo(page, "POST", "/registered-models/create");
+    const createdVersion = answerTo(page, "POST", "/model-versions/create");
+    await click(page, inDialog("Register"));
+    expect((await createdModel).status()).toBe(200);
+    expect((await createdVersion).status()).toBe(200);
+    await screenshot(page, "model-registered");
+    await page.goto(`https://${host}/#/models`, { waitUntil: "domcontentloaded" });
+    await textShown(page, model);
+    await textShown(page, "Version 1");
+    // MLflow announces its new registry view in a dialog over the list: closed, as a person would.
+    if (await page.$(`xpath/${inDialog("Try it now")}`)) {
+      await click(page, `//div[@role="dialog"]//button[@aria-label="Close"]`);
+      await page.waitForSelector(`xpath/${inDialog("Try it now")}`, { hidden: true });
+    }
+    const versions = await api<{ model_versions: { version: string; run_id: string }[] }>("GET", `/api/2.0/mlflow/model-versions/search?filter=${encodeURIComponent(`name='${model}'`)}`);
+    expect(versions.model_versions.map((v) => [v.version, v.run_id])).toEqual([["1", run.runId]]);
+    await screenshot(page, "model-registry");
+    expectNoRefusal(person);
+  });
+
+  it("a READ user sees the experiment but cannot rename it", async () => {
+    const readerPerson = await signIn(reader);
+    const { page } = readerPerson;
+    await openRunsPage(page, experimentId);
+    await textShown(page, renamed);
+    await textShown(page, reader.username);
+    await openEditExperiment(page);
+    await replaceInput(page, `[role=dialog] input[id="mlflow.experiment.edit.name"]`, `taken-over-${token(4)}`);
+    const updated = answerTo(page, "POST", "/experiments/update");
+    await click(page, inDialog("Save"));
+    const answer = await updated;
+    // Refused by MLflow's permissions, not by the origin check ("Cross-origin request blocked").
+    expect([answer.status(), await answer.text()]).toEqual([403, "Permission denied"]);
+    await page.waitForFunction(`document.querySelector("[role=dialog]")?.textContent?.includes("Permission denied")`, { timeout: UI_WAIT_MS });
+    await screenshot(page, "read-user-refused");
+    const stored = await api<{ experiment: { name: string } }>("GET", `/api/2.0/mlflow/experiments/get?experiment_id=${experimentId}`);
+    expect(stored.experiment.name).toBe(renamed);
+    expectNoRefusal(readerPerson, (a) => a.status === 403 && a.path.endsWith("/experiments/update") && a.body === "Permission denied");
+    await readerPerson.context.close();
+  });
+});
