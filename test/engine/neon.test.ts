@@ -42,7 +42,9 @@ beforeAll(async () => {
     stack: "neon",
     config: { "engine:apiUrl": fake.url, "mlflow-kit:lifecycle": "ephemeral" },
     secrets: { "mlflow-kit:neonApiKey": NEON_FAKE_TOKEN },
-    env: { MLFLOW_KIT_RETRY_BASE_DELAY_MS: "2" },
+    // 50 ms: eight retries outlast the fake's project lock (an operation runs until polled twice, ~0.5 s),
+    // which the engine's parallel deletes meet; 2 ms gave up inside it.
+    env: { MLFLOW_KIT_RETRY_BASE_DELAY_MS: "50" },
   });
 }, 120_000);
 
