@@ -75,11 +75,13 @@ export const RULES: readonly EffectRule[] = [
     example: { blue: 1, green: 0 },
   },
   {
-    key: "monitoring.enabled",
-    appliesWhere: "every target but ecs",
-    // Decided by the value: `enabled: false` is what ecs does anyway.
-    noEffect: (c) => (c.target === "ecs" && c.monitoringEnabled ? "not yet on ecs: Traefik would route /metrics from the public host to the server (where any signed-in user could read it) until the edge refuses that path" : undefined),
-    fix: "Leave monitoring.enabled false on ecs; the CloudWatch alarms stay",
+    key: "monitoring.managedPrometheus",
+    appliesWhere: "target.kind ecs with monitoring.enabled",
+    // Decided by the value: false is what every other stack does anyway.
+    noEffect: (c) => (c.value("monitoring.managedPrometheus") === true && (c.target !== "ecs" || !c.monitoringEnabled)
+      ? `it creates an Amazon Managed Service for Prometheus workspace fed from the ECS tasks; it needs target.kind ecs and monitoring.enabled true (this stack: target.kind ${c.target}, monitoring.enabled ${c.monitoringEnabled})`
+      : undefined),
+    fix: "Or turn monitoring.enabled on for an ecs target",
     example: true,
   },
   ...(["prometheusPort", "grafanaPort", "prometheusImage", "grafanaImage"] as const).map((k): EffectRule => ({
@@ -265,6 +267,7 @@ export const EVERYWHERE: Record<string, string> = {
   "artifacts.noncurrentVersionDays": "the S3 bucket's lifecycle rule, every target with S3",
   "artifacts.image": "MinIO's image (artifacts.kind minio, which runs with target.kind local only)",
   "artifacts.keyRotation": "MinIO's server user (artifacts.kind minio, target.kind local only)",
+  "monitoring.enabled": "MLFLOW_METRICS (/metrics) on every target; beside it Prometheus and Grafana on local, the CloudWatch dashboard on ecs (the edge refuses /metrics from outside)",
   "server.workers": "MLFLOW_WORKERS of the runtime contract, every target",
   "server.adminUsername": "MLflow's basic-auth admin: every target runs MLflow's auth app (ecs too, behind the edge)",
   "server.defaultPermission": "MLflow's auth app, every target",

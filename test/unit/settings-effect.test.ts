@@ -70,6 +70,7 @@ const BASES: Record<string, Base> = {
  */
 const NO_EFFECT: Record<string, string[]> = {
   "local/local/minio": [
+    "monitoring.managedPrometheus",
     "monitoring.prometheusPort", "monitoring.grafanaPort", "monitoring.prometheusImage", "monitoring.grafanaImage", // monitoring off
     "image.owner", "image.name", "image.username", "ghcrToken",
     "rotation.apiUserPassword", "rotation.autheliaSecrets", "autheliaPasswordHashes",
@@ -77,12 +78,14 @@ const NO_EFFECT: Record<string, string[]> = {
     "ttlHours", "review", "aws:region", "renderApiKey", "hfToken", "neonApiKey",
   ],
   "local/local/minio monitoring": [
+    "monitoring.managedPrometheus",
     "image.owner", "image.name", "image.username", "ghcrToken",
     "rotation.apiUserPassword", "rotation.autheliaSecrets", "autheliaPasswordHashes",
     "logging.accessLogs", "logging.flowLogs", "logging.databaseLogs", "logging.enhancedMonitoringSeconds", "logging.retentionDays",
     "ttlHours", "review", "aws:region", "renderApiKey", "hfToken", "neonApiKey",
   ],
   "local/neon/s3 ephemeral": [
+    "monitoring.managedPrometheus",
     "monitoring.prometheusPort", "monitoring.grafanaPort", "monitoring.prometheusImage", "monitoring.grafanaImage",
     "image.owner", "image.name", "image.username", "ghcrToken",
     "rotation.apiUserPassword", "rotation.autheliaSecrets", "autheliaPasswordHashes",
@@ -92,12 +95,14 @@ const NO_EFFECT: Record<string, string[]> = {
     "decommission", "review", "renderApiKey", "hfToken",
   ],
   "render/neon/s3": [
+    "monitoring.managedPrometheus",
     "monitoring.prometheusPort", "monitoring.grafanaPort", "monitoring.prometheusImage", "monitoring.grafanaImage",
     "rotation.apiUserPassword", "rotation.autheliaSecrets", "autheliaPasswordHashes",
     "logging.flowLogs", "logging.databaseLogs", "logging.enhancedMonitoringSeconds",
     "ttlHours", "review", "hfToken",
   ],
   "render/neon(projectId)/s3 ephemeral": [
+    "monitoring.managedPrometheus",
     "monitoring.prometheusPort", "monitoring.grafanaPort", "monitoring.prometheusImage", "monitoring.grafanaImage",
     "rotation.apiUserPassword", "rotation.autheliaSecrets", "autheliaPasswordHashes",
     "logging.flowLogs", "logging.databaseLogs", "logging.enhancedMonitoringSeconds", "logging.retentionDays",
@@ -105,18 +110,19 @@ const NO_EFFECT: Record<string, string[]> = {
     "decommission", "review", "hfToken",
   ],
   "hf-space/neon/s3 ephemeral": [
+    "monitoring.managedPrometheus",
     "monitoring.prometheusPort", "monitoring.grafanaPort", "monitoring.prometheusImage", "monitoring.grafanaImage",
     "rotation.apiUserPassword", "rotation.autheliaSecrets", "autheliaPasswordHashes",
     "logging.flowLogs", "logging.databaseLogs", "logging.enhancedMonitoringSeconds", "logging.retentionDays",
     "decommission", "review", "renderApiKey",
   ],
   "ecs/rds/s3": [
-    "artifacts.activeKey", "artifacts.keyRotations", "monitoring.enabled",
+    "artifacts.activeKey", "artifacts.keyRotations", "monitoring.managedPrometheus", // monitoring off
     "monitoring.prometheusPort", "monitoring.grafanaPort", "monitoring.prometheusImage", "monitoring.grafanaImage",
     "ttlHours", "review", "renderApiKey", "hfToken", "neonApiKey",
   ],
   "ecs/rds(vpcId)/s3 ephemeral": [
-    "artifacts.activeKey", "artifacts.keyRotations", "monitoring.enabled",
+    "artifacts.activeKey", "artifacts.keyRotations", "monitoring.managedPrometheus", // monitoring off
     "monitoring.prometheusPort", "monitoring.grafanaPort", "monitoring.prometheusImage", "monitoring.grafanaImage",
     // ephemeral: every log defaults off, so retentionDays governs nothing; flow logs: not our VPC
     "logging.flowLogs", "logging.retentionDays", "database.cidrBlock", "database.availabilityZones",
@@ -217,8 +223,8 @@ describe("settings that have no effect on a stack are refused there (issue 14)",
     }
   }
 
-  it("a setting's value that does what the target does anyway passes (monitoring.enabled false on ecs, a zero counter off ecs)", () => {
-    expect(() => parse({ ...BASES["ecs/rds/s3"], config: { ...BASES["ecs/rds/s3"].config, monitoring: { enabled: false } } })).not.toThrow();
+  it("a setting's value that does what the target does anyway passes (managedPrometheus false off ecs, a zero counter off ecs)", () => {
+    expect(() => parse({ ...BASES["render/neon/s3"], config: { ...BASES["render/neon/s3"].config, monitoring: { managedPrometheus: false } } })).not.toThrow();
     expect(() => parse({ ...BASES["render/neon/s3"], config: { ...BASES["render/neon/s3"].config, rotation: { apiUserPassword: 0, autheliaSecrets: 0 } } })).not.toThrow();
   });
 
@@ -235,6 +241,12 @@ describe("settings that have no effect on a stack are refused there (issue 14)",
     const rule = RULES.find((r) => r.key === "ttlHours")!;
     const problems = problemsOf(() => parse({ ...b, config: { ...b.config, expiresAt: "2026-12-20T00:00:00Z" } }, rule));
     expect(problems).toEqual([expect.stringMatching(/^mlflow-kit:ttlHours: has no effect with target\.kind .*mlflow-kit:expiresAt fixes the expiry instead/)]);
+  });
+
+  it("monitoring.managedPrometheus acts on ecs with monitoring.enabled", () => {
+    const rule = RULES.find((r) => r.key === "monitoring.managedPrometheus")!;
+    const ecs = BASES["ecs/rds/s3"];
+    expect(() => parse({ ...ecs, config: { ...ecs.config, monitoring: { enabled: true } } }, rule)).not.toThrow();
   });
 
   it("review is read on dev only", () => {
