@@ -5,7 +5,8 @@
  * the process's peak RSS. The plan runs as the pull request runs it (stacks/plan-command.ts):
  * - warm: its caches (.cache/ts-run: transformed TypeScript, V8's code cache) filled by an
  *   earlier run, as on a developer's machine and as measured for the previous release;
- * - cold: an empty cache each sample, as on a fresh CI runner (the pull request's own job);
+ * - cold: empty caches each sample (and the Lambda bundle's), as on a fresh CI runner (the pull
+ *   request's own job);
  * - tsx: the same code under `tsx stacks/plan.ts`, the launcher before this version.
  * The cases take turns sample by sample, so a change of load on a shared machine hits each alike;
  * the load average is printed before and after. Every sample's output must be the whole plan with
@@ -34,6 +35,8 @@ const cases: Case[] = [
     env: () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mlflow-kit-ts-run-"));
       coldDirs.push(dir);
+      // The Lambda bundle's cache too (infra/database/bootstrap/bundle.ts): this sample builds it again.
+      fs.rmSync(path.join(root, ".cache", "bootstrap-bundle.json"), { force: true });
       return { MLFLOW_KIT_TS_RUN_CACHE: dir };
     },
     plan: true,
