@@ -128,6 +128,10 @@ async function main() {
     },
     allowPositionals: false,
   });
+  // Pulumi records a stack trace on every promise it makes (debuggablePromise), read only to
+  // report leaked promises under PULUMI_DEBUG_PROMISE_LEAKS: ~0.3 s of CPU in a prod plan. The
+  // CLI prints messages, never stacks; resources' source positions set their own limit.
+  if (!process.env.PULUMI_DEBUG_PROMISE_LEAKS) Error.stackTraceLimit = 0;
   try {
     const policyConfig = values["policy-config"] ? readPolicyConfig(values["policy-config"]) : undefined;
     const p = await plan(values.stack!, { strict: values.strict, requireSecrets: values.strict, dir: values.dir, policyConfig });

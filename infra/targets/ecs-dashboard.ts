@@ -76,7 +76,7 @@ export function dashboardBody(i: DashboardInputs): string {
       expr("artifacts", emfSearch("mlflow_kit_artifact_bytes_total", ["stack", "direction"], "Sum", i.stack), "bytes /min"),
     ], i.region),
     graph("Errors (5xx) by endpoint", 12, 12, [
-      expr("errors", emfSearch("mlflow_kit_http_requests_total", ["stack", "endpoint", "status"], "Sum", i.stack, ' status=("500" OR "502" OR "503" OR "504")'), "MLflow 5xx"),
+      expr("errors", emfSearch("mlflow_kit_http_requests_total", ["stack", "endpoint", "status"], "Sum", i.stack, ' (status="500" OR status="502" OR status="503" OR status="504")'), "MLflow 5xx"),
       ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", ...lb, { stat: "Sum", label: "load balancer's own 5xx" }],
       ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", ...tg, ...lb, { stat: "Sum", label: "targets' 5xx" }],
     ], i.region),

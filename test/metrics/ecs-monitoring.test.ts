@@ -133,6 +133,12 @@ describe("ecs monitoring: on", () => {
         if (!Array.isArray(m) || typeof m[0] !== "string") {
           // A SEARCH over this stack's EMF metrics.
           expect(m[0].expression).toMatch(new RegExp(`^SEARCH\\('\\{${EMF_NAMESPACE},stack[,a-z]*\\} .*stack="mlflow-kit-prod"`));
+          // A SEARCH schema matches metrics with exactly these dimensions: the collector must send that set.
+          const schema = /\{[^,]+,([^}]*)\}/.exec(m[0].expression)![1].split(",");
+          const name = /MetricName="(mlflow_kit_[a-z_]+?)(?:_total)?"/.exec(m[0].expression)![1];
+          const declared = EMF_METRICS.find((e) => e.name.replace(/_total$/, "") === name)!;
+          expect(declared, name).toBeDefined();
+          expect(declared.dimensions.map((d) => [...d].sort().join(",")), name).toContain([...schema].sort().join(","));
           continue;
         }
         const [namespace, , ...rest] = m;

@@ -19,12 +19,16 @@ import signal
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
 
 from metrics_server import ROOT, free_port, log_metrics, serve, stores, token, wait_until
+
+TSX = ROOT / "node_modules" / ".bin" / "tsx"
+PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 
 DASHBOARD = ROOT / "infra" / "monitoring" / "mlflow-dashboard.json"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -72,27 +76,18 @@ def server(workdir):
         yield srv
 
 
-@pytest.fixture(scope="module")
-def prometheus(workdir, server):
+@contextmanager
+def running_prometheus(workdir, name, config):
+    """The real Prometheus on a free loopback port with this configuration; yields its URL."""
     if not os.access(PROMETHEUS, os.X_OK):
         pytest.fail("prometheus not installed: run test/metrics/setup.sh")
-    secret = workdir / "scrape-password"
-    secret.write_text(server.auth[1])
-    secret.chmod(0o600)
-    config = workdir / "prometheus.yml"
-    config.write_text(json.dumps({  # JSON is YAML
-        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [{
-            "job_name": JOB,
-            "metrics_path": "/metrics",
-            "static_configs": [{"targets": [f"127.0.0.1:{server.port}"]}],
-            "basic_auth": {"username": server.auth[0], "password_file": str(secret)},
-        }],
-    }))
+    path = workdir / f"{name}.yml"
+    path.write_text(json.dumps(config))  # JSON is YAML
+    path.chmod(0o600)
     port = free_port()
-    log = open(workdir / "prometheus.log", "w")
+    log = open(workdir / f"{name}.log", "w")
     proc = subprocess.Popen(
-        [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'tsdb'}",
+        [PROMETHEUS, f"--config.file={path}", f"--storage.tsdb.path={workdir / (name + '-tsdb')}",
          f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -100,7 +95,7 @@ def prometheus(workdir, server):
         def ready():
             if proc.poll() is not None:
                 raise RuntimeError(f"prometheus exited {proc.returncode}:\n"
-                                   + (workdir / "prometheus.log").read_text()[-4000:])
+                                   + (workdir / f"{name}.log").read_text()[-4000:])
             try:
                 return requests.get(f"{url}/-/ready", timeout=2).status_code == 200
             except requests.RequestException:
@@ -117,6 +112,24 @@ def prometheus(workdir, server):
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def prometheus(workdir, server):
+    secret = workdir / "scrape-password"
+    secret.write_text(server.auth[1])
+    secret.chmod(0o600)
+    config = {
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [{
+            "job_name": JOB,
+            "metrics_path": "/metrics",
+            "static_configs": [{"targets": [f"127.0.0.1:{server.port}"]}],
+            "basic_auth": {"username": server.auth[0], "password_file": str(secret)},
+        }],
+    }
+    with running_prometheus(workdir, "prometheus", config) as url:
+        yield url
 
 
 def query(prometheus_url, promql):
@@ -257,3 +270,49 @@ def test_prometheus_scrapes_the_dashboards_series_and_they_move(server, promethe
     pool_rate = [v for expr, v in rates.items() if "db_pool_checkouts_total" in expr]
     assert pool_rate and pool_rate[0] > 0, rates  # the pool panel has a real rate under load
     assert time.time() - started < 600
+
+
+def ecs_collector(port, username):
+    """The ECS collector's configuration and metric selectors, as infra/targets/ecs-monitoring.ts
+    renders them (the same function the ECS target calls), for a server on this port."""
+    script = (
+        'import { collectorConfig, EMF_METRICS, bothSpellings } from "./infra/targets/ecs-monitoring";'
+        f'const config = collectorConfig({{ stack: "metrics-test", mlflowPort: {int(port)}, adminUsername: {json.dumps(username)},'
+        ' passwordEnv: "MLFLOW_ADMIN_PASSWORD", region: "eu-west-1", emfLogGroupName: "/ecs/metrics-test/mlflow-metrics" });'
+        "process.stdout.write(JSON.stringify({ config, selectors: EMF_METRICS.map((m) => bothSpellings(m.name)) }));")
+    out = subprocess.run([str(TSX), "-e", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_the_ecs_collectors_scrape_configuration_scrapes_the_real_server(server, workdir):
+    """The ADOT collector's Prometheus receiver runs Prometheus' own scrape code on the
+    receiver's `config`: the real Prometheus and its promtool, given that section as rendered for
+    ECS (only the password expanded as the collector expands ${env:...}, and a 1 s interval so
+    the test need not wait 60 s), must accept it, scrape the real server as the admin, and find
+    every metric the collector sends to CloudWatch."""
+    import yaml  # PyYAML, in the image's lock (MLflow needs it)
+
+    rendered = ecs_collector(server.port, server.auth[0])
+    receiver = yaml.safe_load(rendered["config"])["receivers"]["prometheus"]["config"]
+    job = receiver["scrape_configs"][0]
+    assert job["basic_auth"]["password"] == "${env:MLFLOW_ADMIN_PASSWORD}"  # never the secret itself
+    job["basic_auth"]["password"] = server.auth[1]
+    receiver["global"]["scrape_interval"] = "1s"
+    receiver["global"]["scrape_timeout"] = "1s"
+    path = workdir / "ecs-receiver.yml"
+    path.write_text(json.dumps(receiver))
+    path.chmod(0o600)
+    assert os.access(PROMTOOL, os.X_OK), "promtool (Debian's prometheus package) not installed: run test/metrics/setup.sh"
+    check = subprocess.run([PROMTOOL, "check", "config", str(path)], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+    load(server)  # every metric has a series once something was counted
+    with running_prometheus(workdir, "ecs-receiver", receiver) as url:
+        def up():
+            return any(v == 1 for _, v in query(url, 'up{job="mlflow", stack="metrics-test"}'))
+
+        wait_until(up, 30, "the ECS receiver's scrape of the server", interval=0.5)
+        missing = [s for s in rendered["selectors"]
+                   if not query(url, f'{{__name__=~"{s.strip("^$")}", stack="metrics-test"}}')]
+        assert not missing, f"metrics the ECS collector declares but the server's scrape lacks: {missing}"
