@@ -36,7 +36,7 @@ export interface PlanOptions {
 }
 
 export async function plan(stack: string, opts: PlanOptions = {}): Promise<Plan> {
-  const cfg = readStackConfig(stack, process.env, opts.dir);
+  const cfg = readStackConfig(stack, process.env, opts.dir, opts.overrides);
   const dropped = new Set(opts.requireSecrets ? cfg.missing.filter((k) => !(k in (opts.overrides ?? {}))) : []);
   const config = Object.fromEntries(Object.entries({ ...cfg.config, ...opts.overrides }).filter(([k]) => !dropped.has(k)));
   let skipped: string[] = [];
