@@ -255,12 +255,13 @@ const monitoringPort = (fallback: number, what: string) => z.number().int({ mess
 
 /** Prometheus metrics of the server (MLFLOW_METRICS) and, on local, Prometheus + Grafana beside it. */
 const monitoring = z.strictObject({
-  enabled: z.boolean().default(false).describe("Serve /metrics from the server (never through the public edge; behind basic auth where that is on); on target.kind local also run Prometheus and Grafana beside it"),
+  enabled: z.boolean().default(false).describe("Serve /metrics from the server (never through the public edge; behind basic auth where that is on); on target.kind local also run Prometheus and Grafana beside it; on ecs a collector in each MLflow task sends the metrics to CloudWatch, with a dashboard"),
   prometheusPort: monitoringPort(9090, "Prometheus"),
   grafanaPort: monitoringPort(3000, "Grafana"),
   prometheusImage: pinnedImage(PROMETHEUS_IMAGE, "Prometheus"),
   grafanaImage: pinnedImage(GRAFANA_IMAGE, "Grafana"),
-}).default({ enabled: false, prometheusPort: 9090, grafanaPort: 3000, prometheusImage: PROMETHEUS_IMAGE, grafanaImage: GRAFANA_IMAGE });
+  managedPrometheus: z.boolean().default(false).describe("target.kind ecs with monitoring.enabled: also send the metrics to an Amazon Managed Service for Prometheus workspace the stack creates (remote write, SigV4). CloudWatch (the dashboard) gets them either way"),
+}).default({ enabled: false, prometheusPort: 9090, grafanaPort: 3000, prometheusImage: PROMETHEUS_IMAGE, grafanaImage: GRAFANA_IMAGE, managedPrometheus: false });
 
 /** Config keys (without the "mlflow-kit:" namespace) and their schemas. */
 const plainKeys = {
@@ -479,8 +480,8 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   if (s.database.kind === "local" && s.target.kind !== "local") {
     problems.push(`${ns}database.kind: local runs PostgreSQL in Docker on the machine running \`pulumi up\`, which a ${s.target.kind} server could never reach. Use database.kind ${s.target.kind === "ecs" ? "rds" : "neon"} for ${s.target.kind}, or target.kind local`);
   }
-  if (s.monitoring.enabled && s.target.kind === "ecs") {
-    problems.push(`${ns}monitoring.enabled: not yet on ecs: Traefik would route /metrics from the public host to the server (where any signed-in user could read it) until the edge refuses that path. Leave monitoring.enabled false on ecs; the CloudWatch alarms stay`);
+  if (s.monitoring.managedPrometheus && (s.target.kind !== "ecs" || !s.monitoring.enabled)) {
+    problems.push(`${ns}monitoring.managedPrometheus: creates an Amazon Managed Service for Prometheus workspace fed from the ECS tasks; it needs target.kind ecs and monitoring.enabled true (this stack: target.kind ${s.target.kind}, monitoring.enabled ${s.monitoring.enabled}). Remove it, or turn monitoring.enabled on for an ecs target`);
   }
   if (s.monitoring.enabled && s.target.kind === "local" && [s.monitoring.prometheusPort, s.monitoring.grafanaPort].includes(s.target.port)) {
     problems.push(`${ns}monitoring: prometheusPort and grafanaPort must differ from target.port (${s.target.port}); all three are published on 127.0.0.1`);

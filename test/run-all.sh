@@ -64,6 +64,6 @@ stage browser npm run test:browser
 stage edge npm run test:edge
 stage ops npm run test:ops
 stage adopt npm run test:adopt
-# The real Prometheus scraping the real server under a bounded load (~35 s on 2 cores).
+# The real Prometheus scraping the real server under a bounded load, and the ECS collector's scrape configuration (~1-2 min on 2 shared cores).
 stage metrics npm run test:metrics
 summary
