@@ -10,6 +10,7 @@ import { POSTGRES_MAJORS, storageCeilingProblem, subnetCidrs, VPC_PREFIX } from 
 import { DIGEST_PINNED, MINIO_IMAGE, POSTGRES_IMAGE } from "./docker/pinned-images";
 import { GRAFANA_IMAGE, PROMETHEUS_IMAGE } from "./monitoring/images";
 import { type EffectContext, RULES } from "./settings-effect";
+import { CONFIG_TIME_HINT, configTime } from "./config-time";
 
 export const PROJECT = "mlflow-kit";
 
@@ -72,7 +73,7 @@ const rdsDatabase = z.strictObject({
   restoreFrom: z.strictObject({
     snapshotIdentifier: z.string().regex(/^(arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:snapshot:)?[a-zA-Z][a-zA-Z0-9:-]{0,254}$/, { message: "must be an RDS snapshot identifier or ARN, such as mlflow-kit-prod-db-backup-20261204t1200z (npm run backup prints it)" }).optional().describe("Create the instance from this DB snapshot"),
     sourceInstance: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { message: "must be an RDS instance identifier such as mlflow-kit-prod-db" }).optional().describe("Create the instance from this instance's automated backups at `time` (or the latest restorable time)"),
-    time: z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time such as 2026-12-01T12:00:00Z" }).optional().describe("With sourceInstance: the point in time to restore (within its backupRetentionDays)"),
+    time: z.iso.datetime({ offset: true, message: `must be an ISO 8601 date-time with an offset such as 2026-12-01T12:00:00Z. ${CONFIG_TIME_HINT}` }).optional().describe("With sourceInstance: the point in time to restore (within its backupRetentionDays)"),
     latest: z.boolean().optional().describe("With sourceInstance: restore to the latest restorable time"),
   }).optional().describe("Create the instance from a backup: a snapshot (snapshotIdentifier) or a point in time of another instance (sourceInstance with time or latest). Read when the instance is created only"),
 });
@@ -90,7 +91,7 @@ const neonDatabase = z.strictObject({
   // parent_lsn of the branch create call). Read when the branch is created only.
   restoreFrom: z.strictObject({
     branchId: z.string().regex(/^br-[a-z0-9-]{1,57}$/, { message: "must be a Neon branch id such as br-wispy-meadow-12345678 (npm run backup prints it)" }).describe("The branch to restore from (the source stack's)"),
-    timestamp: z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time such as 2026-12-01T12:00:00Z" }).optional().describe("Its state at this time (within the project's history window)"),
+    timestamp: z.iso.datetime({ offset: true, message: `must be an ISO 8601 date-time with an offset such as 2026-12-01T12:00:00Z. ${CONFIG_TIME_HINT}` }).optional().describe("Its state at this time (within the project's history window)"),
     lsn: z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, { message: "must be a PostgreSQL LSN such as 0/1F4A3B8" }).optional().describe("Its state at this LSN, instead of a timestamp"),
   }).optional().describe("Create this stack's branch from another branch as it was at a timestamp or LSN (needs projectId: the source's project). Read when the branch is created only"),
 });
@@ -278,7 +279,7 @@ const plainKeys = {
   /** Ephemeral stacks only: how long after its last `pulumi up` the stack may be torn down. */
   ttlHours: z.number().int().min(1).max(24 * 90, { message: "must be at most 2160 (90 days): an ephemeral stack that lives longer is long-lived" }).default(DEFAULT_TTL_HOURS).describe("Ephemeral stacks: hours after the last pulumi up until the stack expires (the mlflow-kit:expires-at tag); at most 719 on a Neon database (Neon caps a branch expiry at 30 days)"),
   /** Ephemeral stacks only: a fixed expiry instead of ttlHours (review tooling pins it). */
-  expiresAt: z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time such as 2026-12-01T00:00:00Z" }).optional().describe("Ephemeral stacks: a fixed expiry (ISO 8601) instead of ttlHours"),
+  expiresAt: z.iso.datetime({ offset: true, message: `must be an ISO 8601 date-time with an offset such as 2026-12-01T00:00:00Z. ${CONFIG_TIME_HINT}` }).optional().describe("Ephemeral stacks: a fixed expiry (ISO 8601) instead of ttlHours"),
   /** Deploy storage, database and image only (a target that is not yet supported, or a data-first rollout). */
   skipTarget: z.boolean().default(false).describe("Deploy storage, database and image only"),
   /** Step 1 of "Decommissioning a long-lived stack" (README): protection off, data kept. */
@@ -399,7 +400,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
       problems.push(`${fullKey}: is not a setting of mlflow-kit.${hint ? ` Did you mean ${ns}${hint}?` : ""} See the configuration reference in README.md, or remove it with \`pulumi config rm ${fullKey}\``);
       continue;
     }
-    input[key] = parseValue(value);
+    input[key] = withConfigTimes(parseValue(value));
     for (const path of credentialLikePaths(input[key], key)) {
       problems.push(`${ns}${path}: looks like a credential in plain config. Credentials are separate secret keys (${Object.keys(SECRET_KEYS).map((k) => ns + k).join(", ")}): remove it from this object and use \`pulumi config set --secret\``);
     }
@@ -760,6 +761,17 @@ const MISSING_HINT: Record<string, string> = {
   target: "Choose where MLflow runs, e.g. `mlflow-kit:target: {kind: ecs, domain: mlflow.example.com}` (or render, hf-space, local)",
   image: "Name the GHCR owner the image is pushed to: `mlflow-kit:image: {owner: <github user or org>}` (target.kind local needs none)",
 };
+
+/**
+ * Every string that is a time in Go's form (an unquoted time in Pulumi.<stack>.yaml, as the CLI
+ * hands it on) back in RFC 3339, wherever it is: expiresAt, database.restoreFrom.time/timestamp.
+ */
+function withConfigTimes(value: unknown): unknown {
+  if (typeof value === "string") return configTime(value);
+  if (Array.isArray(value)) return value.map(withConfigTimes);
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withConfigTimes(v)]));
+  return value;
+}
 
 /** The engine gives structured config as JSON text, scalars as plain text. */
 function parseValue(value: string): unknown {

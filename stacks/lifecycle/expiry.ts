@@ -4,15 +4,18 @@
  * same instant wherever the teardown runs. Anything else is refused, never guessed.
  */
 
+import { CONFIG_TIME_HINT, configTime } from "../../infra/config-time";
+
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
 
 /** The instant an RFC 3339 timestamp names, or a reason it names none. */
 export function parseExpiry(text: string): { ok: true; at: Date } | { ok: false; reason: string } {
-  const m = RFC3339.exec(text.trim());
+  // An unquoted time in Pulumi.<stack>.yaml reaches us in Go's form (infra/config-time.ts).
+  const m = RFC3339.exec(configTime(text.trim()));
   if (!m) {
     return {
       ok: false,
-      reason: `"${text}" is not an RFC 3339 timestamp with an offset, such as 2026-12-01T18:00:00Z or 2026-12-01T19:00:00+01:00 (a time without Z or an offset would mean a different instant in every time zone)`,
+      reason: `"${text}" is not an RFC 3339 timestamp with an offset, such as 2026-12-01T18:00:00Z or 2026-12-01T19:00:00+01:00 (a time without Z or an offset would mean a different instant in every time zone). ${CONFIG_TIME_HINT}`,
     };
   }
   const [, y, mo, d, h, mi, s, , zone, oh, om] = m;

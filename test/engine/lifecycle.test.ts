@@ -31,18 +31,17 @@ const configFile = (stack: string) => path.join(dir, `Pulumi.${stack}.yaml`);
 const readConfig = (stack: string) => (parse(fs.readFileSync(configFile(stack), "utf8")) as { config: Record<string, unknown> }).config;
 
 /**
- * `pulumi stack init`, then the kit's config written into Pulumi.<stack>.yaml as a person would;
- * plain strings with `pulumi config set`, which quotes them (an unquoted RFC 3339 time in the
- * file reaches the program as Go's "2026-12-04 16:01:24 +0000 UTC": seen under the engine).
+ * `pulumi stack init`, then the kit's config written into Pulumi.<stack>.yaml, every string as a
+ * quoted YAML string: the `yaml` package (YAML 1.2) would leave a time such as
+ * 2026-12-04T16:01:24Z unquoted, which the CLI's Go YAML decoder reads as a timestamp and hands
+ * the program as "2026-12-04 16:01:24 +0000 UTC" (the teardown test below keeps one such file,
+ * as a person might write it, to show the readers take both).
  */
 async function initStack(stack: string, config: Record<string, unknown>): Promise<void> {
   await must(pulumi(["stack", "init", stack]));
   const doc = (parse(fs.readFileSync(configFile(stack), "utf8")) ?? {}) as Record<string, unknown>;
-  doc.config = Object.fromEntries(Object.entries(config).filter(([, v]) => typeof v !== "string").map(([k, v]) => [`${PROJECT_NAME}:${k}`, v]));
-  fs.writeFileSync(configFile(stack), stringify(doc));
-  for (const [k, v] of Object.entries(config).filter(([, v]) => typeof v === "string")) {
-    await must(pulumi(["config", "set", "--stack", stack, `${PROJECT_NAME}:${k}`, String(v)]));
-  }
+  doc.config = Object.fromEntries(Object.entries(config).map(([k, v]) => [`${PROJECT_NAME}:${k}`, v]));
+  fs.writeFileSync(configFile(stack), stringify(doc, { defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN" }));
 }
 
 async function outputs(stack: string): Promise<Record<string, any>> {
@@ -159,22 +158,49 @@ describe("npm run teardown", () => {
   beforeAll(async () => {
     await initStack("pr-3", { lifecycle: "ephemeral", expiresAt: past, target: { kind: "render" } });
     await must(pulumi(["up", "--yes", "--skip-preview", "--stack", "pr-3"]));
+    // pr-4's file as a person writes it: the time unquoted (issue 16: such a stack was refused).
+    await must(pulumi(["stack", "init", "pr-4"]));
+    fs.appendFileSync(configFile("pr-4"), `config:\n  ${PROJECT_NAME}:lifecycle: ephemeral\n  ${PROJECT_NAME}:expiresAt: ${past}\n  ${PROJECT_NAME}:target:\n    kind: render\n`);
+    await must(pulumi(["up", "--yes", "--skip-preview", "--stack", "pr-4"]));
   }, 300_000);
 
-  it("--expired --dry-run --json lists the expired stack and keeps the long-lived one, destroying nothing", async () => {
+  it("an unquoted time in Pulumi.<stack>.yaml reaches readers in Go's form, and they take it", async () => {
+    // The engine's side, as measured: this is what every reader of the config gets.
+    const cfg = JSON.parse((await must(pulumi(["config", "--json", "--stack", "pr-4"]))).stdout) as Record<string, { value: string }>;
+    const go = cfg[`${PROJECT_NAME}:expiresAt`].value;
+    expect(go).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \+0000 UTC$/);
+    expect(Date.parse(go.replace(" ", "T").replace(" +0000 UTC", "Z"))).toBe(Date.parse(past));
+    // The program (the stand-in reads it as the kit's settings do) tags its resources in RFC 3339.
+    expect((await outputs("pr-4")).expiresAt).toBe(past);
+  });
+
+  it("--expired --dry-run --json lists the expired stacks and keeps the long-lived one, destroying nothing", async () => {
     const r = await must(command("teardown", ["--expired", "--dry-run", "--json"]));
     const result = JSON.parse(r.stdout) as { decisions: Array<{ stack: string; action: string }> };
     const byStack = Object.fromEntries(result.decisions.map((d) => [d.stack, d.action]));
     expect(byStack["pr-3"]).toBe("destroy");
+    expect(byStack["pr-4"]).toBe("destroy");
     expect(byStack.prod).not.toBe("destroy");
-    expect(await stacks()).toEqual(["pr-3", "prod", "staging"]);
+    expect(await stacks()).toEqual(["pr-3", "pr-4", "prod", "staging"]);
   });
 
-  it("--expired destroys the expired stack's resources and removes it", async () => {
+  it("--expired destroys the expired stacks' resources and removes them", async () => {
     const r = await must(command("teardown", ["--expired"]));
     expect(r.stdout).toContain("removed pr-3");
+    expect(r.stdout).toContain("removed pr-4");
     expect(await stacks()).toEqual(["prod", "staging"]);
     expect(fs.existsSync(configFile("pr-3"))).toBe(false);
+    expect(fs.existsSync(configFile("pr-4"))).toBe(false);
+  });
+
+  it("a time in neither form is refused by the schedule, naming the value and the fix, and the stack stays", async () => {
+    await must(pulumi(["stack", "init", "pr-5"]));
+    fs.appendFileSync(configFile("pr-5"), `config:\n  ${PROJECT_NAME}:lifecycle: ephemeral\n  ${PROJECT_NAME}:expiresAt: next tuesday\n`);
+    const r = await command("teardown", ["--expired"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(/pr-5: cannot tell when it expires: config mlflow-kit:expiresAt: "next tuesday" is not an RFC 3339 timestamp.*quote it/);
+    expect(await stacks()).toEqual(["pr-5", "prod", "staging"]);
+    await must(pulumi(["stack", "rm", "--yes", "--stack", "pr-5"]));
   });
 
   it("--stack prod is refused (long-lived, protected data), exit 1, and prod is untouched", async () => {

@@ -57,3 +57,20 @@ describe("parseExpiry: RFC 3339 with an explicit offset", () => {
   );
 
 });
+
+describe("parseExpiry: an unquoted time in Pulumi.<stack>.yaml, as the CLI hands it on (Go's time.Time String())", () => {
+  it("reads Go's form as the instant it was (UTC, offsets, fractions)", () => {
+    expect(at("2026-12-04 16:01:24 +0000 UTC")).toBe("2026-12-04T16:01:24.000Z");
+    expect(at("2026-12-04 17:01:24 +0100 +0100")).toBe("2026-12-04T16:01:24.000Z");
+    expect(at("2026-12-04 11:01:24 -0500 EST")).toBe("2026-12-04T16:01:24.000Z");
+    expect(at("2026-12-04 16:01:24.5 +0000 UTC")).toBe("2026-12-04T16:01:24.500Z");
+  });
+
+  it("refuses anything else with the fix: quote it", () => {
+    for (const text of ["next tuesday", "2026-12-04 16:01:24", "2026-12-04 16:01:24 UTC", "2026-12-04 16:01:24 +00:00 UTC"]) {
+      const p = parseExpiry(text);
+      expect(p.ok, text).toBe(false);
+      if (!p.ok) expect(p.reason).toMatch(/not an RFC 3339 timestamp.*quote it/);
+    }
+  });
+});

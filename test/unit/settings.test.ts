@@ -143,6 +143,14 @@ describe("settings: the expiry of ephemeral stacks", () => {
     });
   });
 
+  it("an unquoted time in Pulumi.<stack>.yaml (Go's form through the CLI) is read as the RFC 3339 time it was; anything else is refused with the fix", () => {
+    const eph = { ...base(), "mlflow-kit:lifecycle": "ephemeral" };
+    expect(at({ ...eph, "mlflow-kit:expiresAt": "2026-12-20 17:00:00 +0100 +0100" }, "2026-12-04T00:00:00Z").expiresAt).toBe("2026-12-20T16:00:00Z");
+    const rds = { ...base(), "mlflow-kit:database": { kind: "rds", restoreFrom: { sourceInstance: "mlflow-kit-old-db", time: "2026-12-01 12:00:00 +0000 UTC" } } };
+    expect(parse(rds).database).toMatchObject({ restoreFrom: { time: "2026-12-01T12:00:00Z" } });
+    expect(problems({ ...eph, "mlflow-kit:expiresAt": "next tuesday" }).join("\n")).toMatch(/mlflow-kit:expiresAt: must be an ISO 8601 date-time with an offset.*quote it/);
+  });
+
   it("a pinned expiresAt wins over ttlHours, normalised to UTC", () => {
     const s = at({ ...base(), "mlflow-kit:lifecycle": "ephemeral", "mlflow-kit:expiresAt": "2026-12-24T18:00:00+01:00" }, "2026-11-24T00:00:00Z");
     expect(s.tags["mlflow-kit:expires-at"]).toBe("2026-12-24T17:00:00Z");

@@ -8,6 +8,7 @@
  * credentials they rotate (secrets).
  */
 import * as pulumi from "@pulumi/pulumi";
+import { configTime } from "../../../../infra/config-time";
 import { expiryFrom } from "../../../../infra/settings";
 import { Generated } from "./generated";
 
@@ -16,7 +17,9 @@ const lifecycle = cfg.require("lifecycle");
 if (lifecycle !== "ephemeral" && lifecycle !== "long-lived") throw new Error(`mlflow-kit:lifecycle: "${lifecycle}" is not ephemeral or long-lived`);
 const ttlHours = cfg.getNumber("ttlHours");
 // As settings do: a lease of ttlHours from this update, or a pinned expiresAt.
-const expiresAt = ttlHours !== undefined ? expiryFrom(new Date(), ttlHours) : cfg.get("expiresAt");
+// An unquoted time in the file arrives in Go's form: settings take it back to RFC 3339, so here too.
+const pinned = cfg.get("expiresAt");
+const expiresAt = ttlHours !== undefined ? expiryFrom(new Date(), ttlHours) : pinned === undefined ? undefined : configTime(pinned);
 const rotation = cfg.getObject<Record<string, number>>("rotation") ?? {};
 const artifacts = cfg.getObject<{ activeKey?: "blue" | "green"; keyRotations?: { blue?: number; green?: number } }>("artifacts") ?? {};
 const target = cfg.getObject<{ kind?: string }>("target") ?? {};
