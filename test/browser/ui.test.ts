@@ -20,7 +20,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import puppeteer, { type Browser, type BrowserContext, type HTTPResponse, type Page } from "puppeteer-core";
+import puppeteer, { type Browser, type BrowserContext, type HTTPRequest, type HTTPResponse, type Page } from "puppeteer-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   type Container, type Databases, type Edge, freePort, ROOT, type S3, stackEnv, startContainer, startDatabases,
@@ -72,6 +72,8 @@ interface Person {
   answers: Answer[];
   /** Every request, console error, page error and failed load, for the failure log. */
   trace: string[];
+  /** Requests sent and not yet answered. */
+  inFlight: Set<HTTPRequest>;
 }
 
 let dir: string;
@@ -140,11 +142,19 @@ async function newPerson(): Promise<Person> {
     answers.push(answer);
     if (r.status() >= 400) void r.text().then((t) => { answer.body = t; }, () => undefined);
   });
-  page.on("requestfailed", (r) => note(`FAILED ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ""}`));
+  const inFlight = new Set<HTTPRequest>();
+  // The UI's telemetry worker script: the page never sees its request finish (it loads in the
+  // worker), so it would keep the page from ever settling.
+  page.on("request", (r) => { if (!r.url().endsWith(".worker.js")) inFlight.add(r); });
+  page.on("requestfinished", (r) => inFlight.delete(r));
+  page.on("requestfailed", (r) => {
+    inFlight.delete(r);
+    note(`FAILED ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ""}`);
+  });
   page.on("console", (m) => { if (m.type() === "error") note(`console.error ${m.text().slice(0, 500)}`); });
   page.on("pageerror", (e) => note(`pageerror ${String(e).slice(0, 500)}`));
   page.on("framenavigated", (f) => { if (f === page.mainFrame()) note(`at ${f.url()}`); });
-  const person = { context, page, answers, trace };
+  const person = { context, page, answers, trace, inFlight };
   people.push(person);
   return person;
 }
@@ -182,11 +192,27 @@ async function signIn(who: Credentials): Promise<Person> {
   return person;
 }
 
-async function screenshot(page: Page, name: string, settle = true) {
-  // The UI re-renders while its requests settle: the picture after they did (bounded wait).
-  if (settle) await page.waitForNetworkIdle({ idleTime: 500, timeout: 10_000 }).catch(() => undefined);
+/** Until no request has been in flight for 500 ms (at most 10 s): the UI re-renders as its requests settle. */
+async function settle(page: Page) {
+  const person = people.find((p) => p.page === page);
+  const deadline = Date.now() + 10_000;
+  let quietSince = Date.now();
+  while (person && Date.now() < deadline) {
+    if (person.inFlight.size > 0) quietSince = Date.now();
+    else if (Date.now() - quietSince >= 500) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * The viewport only: MLflow's pages fill it and scroll inside. A full-page screenshot (CDP's
+ * captureBeyondViewport) makes MLflow 3.17's run page mount its artifact browser twice anew,
+ * which drops the open preview and, under load, can leave the pane a loading skeleton for good.
+ */
+async function screenshot(page: Page, name: string) {
+  await settle(page);
   shot += 1;
-  await page.screenshot({ path: path.join(SHOTS, `${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
+  await page.screenshot({ path: path.join(SHOTS, `${String(shot).padStart(2, "0")}-${name}.png`) });
 }
 
 /** The first answer to `method path-suffix` from now on. */
@@ -196,6 +222,22 @@ function answerTo(page: Page, method: string, suffix: string) {
 
 async function click(page: Page, xpath: string) {
   await (await page.waitForSelector(`xpath/${xpath}`, { visible: true }))!.click();
+}
+
+/**
+ * Clicks `xpath` once it stays put: the artifact tree slides a folder's children in, and a
+ * click during that lands on whatever row is passing under the pointer.
+ */
+async function clickSteady(page: Page, xpath: string) {
+  const element = (await page.waitForSelector(`xpath/${xpath}`, { visible: true }))!;
+  let last = "";
+  for (let i = 0; i < 50; i++) {
+    const box = JSON.stringify(await element.boundingBox());
+    if (box === last) break;
+    last = box;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await element.click();
 }
 
 const button = (label: string, within = "") => `${within}//button[.//span[normalize-space(text())="${label}"] or normalize-space(.)="${label}"]`;
@@ -338,7 +380,7 @@ describe(`the MLflow UI in Chromium on the ${STACK} stack's public host${ECS ? "
     if (context.task.result?.state !== "fail" || !browser) return;
     const step = context.task.name.replace(/\W+/g, "-");
     for (const [i, p] of people.entries()) {
-      await p.page.screenshot({ path: path.join(SHOTS, `failed-${step}-${i}.png`), fullPage: true }).catch(() => undefined);
+      await p.page.screenshot({ path: path.join(SHOTS, `failed-${step}-${i}.png`) }).catch(() => undefined);
       fs.writeFileSync(path.join(SHOTS, `failed-${step}-${i}.log`), `${p.trace.join("\n")}\n`);
     }
   });
@@ -351,11 +393,17 @@ describe(`the MLflow UI in Chromium on the ${STACK} stack's public host${ECS ? "
     person = await signIn(me);
     const { page } = person;
     const current = answerTo(page, "GET", "/users/current");
-    await page.goto(`https://${host}/#/experiments?workflowType=machine_learning`, { waitUntil: "domcontentloaded" });
+    await page.goto(`https://${host}/#/experiments`, { waitUntil: "domcontentloaded" });
     expect((await current).status()).toBe(200);
     await textShown(page, run.experimentName);
     await textShown(page, me.username);
     expect(new URL(page.url()).host).toBe(host);
+    // The person works on classic ML runs: "Model training" rather than the GenAI view MLflow
+    // 3.17 opens by default. The choice is kept in the browser (localStorage), so a run opened
+    // from the runs table gets the classic run page too.
+    await settle(page);
+    await click(page, `//*[normalize-space(text())="Model training"]`);
+    await page.waitForFunction(`localStorage.getItem("mlflow.workflowType_v1") === '"machine_learning"'`, { timeout: UI_WAIT_MS });
     await screenshot(page, "signed-in-experiments");
     expectNoRefusal(person);
   });
@@ -402,24 +450,34 @@ describe(`the MLflow UI in Chromium on the ${STACK} stack's public host${ECS ? "
     await click(page, `//a[normalize-space(.)="trained-by-rest"]`);
     await hashShows(page, `/runs/${run.runId}`);
     await textShown(page, "learning_rate");
+    // The classic run page (breadcrumb "<experiment> > Runs"), not the GenAI one ("Evaluations").
+    await page.waitForSelector(`xpath///a[normalize-space(.)="Runs"]`, { visible: true });
+    expect(await page.$(`xpath///a[normalize-space(.)="Evaluations"]`)).toBeNull();
     await screenshot(page, "run-overview");
     const listed = answerTo(page, "GET", "/artifacts/list");
     await click(page, `//*[@role="tab"][normalize-space(.)="Artifacts"]`);
     expect((await listed).status()).toBe(200);
+    // The tree, once the run page's own requests are answered (it re-renders as they come in).
+    await page.waitForSelector(`xpath///*[normalize-space(text())="docs"]`, { visible: true });
+    await settle(page);
     const listedDocs = answerTo(page, "GET", "/artifacts/list");
-    await clickUntil(page, `//*[normalize-space(text())="docs"]`, `//*[normalize-space(text())="model-card.txt"]`);
+    await clickSteady(page, `//*[normalize-space(text())="docs"]`);
+    expect((await listedDocs).url()).toContain("path=docs");
     expect((await listedDocs).status()).toBe(200);
     const fetched = answerTo(page, "GET", "/get-artifact");
-    await click(page, `//*[normalize-space(text())="model-card.txt"]`);
+    await clickSteady(page, `//*[normalize-space(text())="model-card.txt"]`);
+    expect((await fetched).url()).toContain("path=docs%2Fmodel-card.txt");
     expect((await fetched).status()).toBe(200);
     await textShown(page, run.note);
     await screenshot(page, "run-artifact-preview");
+    // Still shown once the page settled: the pane did not fall back to a loading skeleton.
+    expect(await page.evaluate(`document.body.innerText.includes(${JSON.stringify(run.note)})`)).toBe(true);
     expectNoRefusal(person);
   });
 
   it("registers the run's model", async () => {
     const { page } = person;
-    await click(page, `//*[normalize-space(text())="model"]`);
+    await clickSteady(page, `//*[normalize-space(text())="model"]`);
     await click(page, button("Register model"));
     await page.waitForSelector("#selectedModel", { visible: true });
     await page.click("#selectedModel");
