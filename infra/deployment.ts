@@ -189,6 +189,7 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           users: t.users,
           userPasswordHashes: s.secrets.autheliaPasswordHashes,
           alarmEmails: t.alarmEmails,
+          monitoring: s.monitoring.enabled ? { managedPrometheus: s.monitoring.managedPrometheus, adminUsername: s.server.adminUsername } : undefined,
           rotation: s.rotation,
           decommission: s.decommission,
           accessLogs: s.logging.accessLogs && this.logBucket ? { bucketName: this.logBucket.readyBucketName, prefix: LOG_PREFIXES.loadBalancer } : undefined,

@@ -95,23 +95,33 @@ class Mlflow2Server:
         self.log.close()
 
 
-def permissions_seen_by_alice(url, password, experiments):
-    """What alice may do, by what the server answers her (status codes)."""
+def permissions_seen_by_alice(url, password, logged):
+    """What alice may do, by what the server answers her (status codes, and what searches show)."""
     alice = requests.Session()
     alice.auth = ("alice", password)
 
     def post(path, body):
-        return alice.post(f"{url}/api/2.0/mlflow/{path}", json=body, timeout=30).status_code
+        return alice.post(f"{url}/api/2.0/mlflow/{path}", json=body, timeout=30)
 
     def get(path, params):
-        return alice.get(f"{url}/api/2.0/mlflow/{path}", params=params, timeout=30).status_code
+        return alice.get(f"{url}/api/2.0/mlflow/{path}", params=params, timeout=30)
 
-    a, b = experiments["adopt-a"], experiments["adopt-b"]
+    a, b = logged["experiments"]["adopt-a"], logged["experiments"]["adopt-b"]
+    experiments = post("experiments/search", {"max_results": 100, "view_type": "ALL"})
+    models = get("registered-models/search", {"max_results": 100})
+    assert experiments.status_code == 200 and models.status_code == 200, (experiments.text, models.text)
     return {
-        "read a": get("experiments/get", {"experiment_id": a}),
-        "edit a (EDIT)": post("experiments/set-experiment-tag", {"experiment_id": a, "key": "k", "value": "v"}),
-        "read b (NO_PERMISSIONS)": get("experiments/get", {"experiment_id": b}),
-        "tag model (MANAGE)": post("registered-models/set-tag", {"name": "adopt-model", "key": "k", "value": "v"}),
+        "read a": get("experiments/get", {"experiment_id": a}).status_code,
+        "edit a (EDIT)": post("experiments/set-experiment-tag",
+                              {"experiment_id": a, "key": "k", "value": "v"}).status_code,
+        "read b (NO_PERMISSIONS)": get("experiments/get", {"experiment_id": b}).status_code,
+        "read a run of b": get("runs/get", {"run_id": logged["run_in_b"]}).status_code,
+        "experiments she finds": sorted(e["name"] for e in experiments.json().get("experiments", [])),
+        "tag model (MANAGE)": post("registered-models/set-tag",
+                                   {"name": "adopt-model", "key": "k", "value": "v"}).status_code,
+        "read adopt-private (NO_PERMISSIONS)": get("registered-models/get",
+                                                   {"name": "adopt-private"}).status_code,
+        "models she finds": sorted(m["name"] for m in models.json().get("registered_models", [])),
         "wrong password": requests.get(f"{url}/api/2.0/mlflow/experiments/get",
                                        params={"experiment_id": a}, auth=("alice", "not-her-password"),
                                        timeout=30).status_code,
@@ -126,7 +136,7 @@ def old_server(postgres, s3, tmp_path_factory):
         env = client_env(server.url, "admin", server.admin_password, s3)
         logged = json.loads(run_python(MLFLOW2_PYTHON, HERE / "log_dataset.py", env).strip().splitlines()[-1])
         # alice's checks write tags (EDIT, MANAGE): before the snapshot, so it holds them too.
-        allowed = permissions_seen_by_alice(server.url, logged["alice_password"], logged["experiments"])
+        allowed = permissions_seen_by_alice(server.url, logged["alice_password"], logged)
         before = json.loads(run_python(MLFLOW2_PYTHON, HERE / "snapshot.py", env).strip().splitlines()[-1])
     finally:
         server.stop()
@@ -157,8 +167,11 @@ def without_locations(snapshot):
 def test_adopting_a_2x_server_keeps_everything(old_server, postgres, s3, make_env, tmp_path):
     server, logged, before, allowed_before = old_server
     assert len(before["runs"]) == 6 and before["models"]["adopt-model"]["aliases"] == {"champion": "2"}
-    assert allowed_before == {"read a": 200, "edit a (EDIT)": 200, "read b (NO_PERMISSIONS)": 403,
-                              "tag model (MANAGE)": 200, "wrong password": 401}
+    assert allowed_before == {
+        "read a": 200, "edit a (EDIT)": 200, "read b (NO_PERMISSIONS)": 403, "read a run of b": 403,
+        "experiments she finds": ["Default", "adopt-a"], "tag model (MANAGE)": 200,
+        "read adopt-private (NO_PERMISSIONS)": 403, "models she finds": ["adopt-model"],
+        "wrong password": 401}
     env, creds = make_env("adopt")
 
     # 1. Both databases, dumped and restored into the kit's with the app role as owner.
@@ -202,8 +215,8 @@ def test_adopting_a_2x_server_keeps_everything(old_server, postgres, s3, make_en
         assert "schema gate: tracking database" in kit.output() and ": upgrade" in kit.output()
         after = json.loads(run_python(sys.executable, HERE / "snapshot.py", client_env(
             kit.url, "admin", creds.admin_password)).strip().splitlines()[-1])
-        allowed_after = permissions_seen_by_alice(kit.url, logged["alice_password"],
-                                                  logged["experiments"])
+        allowed_after = permissions_seen_by_alice(kit.url, logged["alice_password"], logged)
+        kit_output = kit.output()
         old_admin = requests.get(f"{kit.url}/api/2.0/mlflow/experiments/search",
                                  params={"max_results": 1}, timeout=30,
                                  auth=("admin", server.admin_password)).status_code
@@ -217,9 +230,20 @@ def test_adopting_a_2x_server_keeps_everything(old_server, postgres, s3, make_en
         assert after["locations"][name] == moved, name
     assert all(v.startswith(("mlflow-artifacts:/", "runs:/", "models:/"))
                for v in after["locations"].values()), after["locations"]
-    # alice, her password and her EDIT/MANAGE grants came over. Measured with 3.17.2: her
-    # NO_PERMISSIONS grant on adopt-b does not hold after the auth upgrade (she reads it under
-    # the default READ); the README's runbook says so. Fails here once MLflow keeps it.
-    assert allowed_after == {**allowed_before, "read b (NO_PERMISSIONS)": 200}
+    # alice, her password and every grant came over, her NO_PERMISSIONS ones included: 3.17's
+    # RBAC migration drops them (she would read adopt-b and adopt-private under the default
+    # READ); the entrypoint writes them as DENY (images/mlflow/auth_carryover.py).
+    assert allowed_after == allowed_before
+    assert "auth database: 2 NO_PERMISSIONS grant(s) carried over as DENY" in kit_output, kit_output
+    auth_db = env["MLFLOW_AUTH_DATABASE_URI"].rsplit("/", 1)[1]
+    grants = postgres.sql(
+        "SELECT string_agg(rp.resource_type || ' ' || rp.resource_pattern || ' ' || rp.permission,"
+        " ', ' ORDER BY rp.resource_type, rp.permission) FROM role_permissions rp"
+        " JOIN roles r ON r.id = rp.role_id JOIN user_role_assignments a ON a.role_id = r.id"
+        " JOIN users u ON u.id = a.user_id WHERE u.username = 'alice'", auth_db)
+    a, b = logged["experiments"]["adopt-a"], logged["experiments"]["adopt-b"]
+    assert grants == (f"experiment {b} DENY, experiment {a} EDIT, "
+                      "registered_model adopt-private DENY, registered_model adopt-model MANAGE"), grants
+    assert postgres.sql("SELECT to_regclass('mlflow_kit_legacy_denies') IS NULL", auth_db) == "t"
     # The kit's admin password replaced the old one.
     assert old_admin == 401

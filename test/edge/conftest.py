@@ -63,6 +63,8 @@ def mlflow_env(postgres, s3, edge_credentials):
     assert env["MLFLOW_AUTH_MODE"] == "basic" and env["MLFLOW_MIGRATE"] == "off"
     assert "AWS_ACCESS_KEY_ID" not in env  # the task role gives credentials on ECS
     env.update(edge_mlflow_env(edge_credentials))
+    # As with monitoring.enabled on ECS: the server serves /metrics, which the edge must refuse.
+    env["MLFLOW_METRICS"] = "on"
     # What the task role's credentials endpoint would give the container, for the emulator.
     env.update(AWS_ACCESS_KEY_ID=s3.access_key_id, AWS_SECRET_ACCESS_KEY=s3.secret_access_key, MLFLOW_DB_WAIT_SECONDS="30")
     s3.ensure_bucket(urlsplit(env["MLFLOW_ARTIFACTS_DESTINATION"]).netloc, env["AWS_DEFAULT_REGION"])
