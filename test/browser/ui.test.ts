@@ -225,18 +225,20 @@ async function click(page: Page, xpath: string) {
 }
 
 /**
- * Clicks `xpath` once it stays put: the artifact tree slides a folder's children in, and a
- * click during that lands on whatever row is passing under the pointer.
+ * Clicks `xpath` once it is what the pointer would hit: the artifact tree slides a folder's
+ * children in (the new rows are laid out, but hidden under the rows below until the slide ends),
+ * and a click before that lands on the row shown there. Waits at most UI_WAIT_MS.
  */
-async function clickSteady(page: Page, xpath: string) {
+async function clickShown(page: Page, xpath: string) {
   const element = (await page.waitForSelector(`xpath/${xpath}`, { visible: true }))!;
-  let last = "";
-  for (let i = 0; i < 50; i++) {
-    const box = JSON.stringify(await element.boundingBox());
-    if (box === last) break;
-    last = box;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  // Runs in the page (the tests are compiled without the DOM's types).
+  interface Node { getBoundingClientRect(): { left: number; top: number; width: number; height: number }; contains(other: Node): boolean }
+  await page.waitForFunction((el: Node) => {
+    const box = el.getBoundingClientRect();
+    const hit = (globalThis as unknown as { document: { elementFromPoint(x: number, y: number): Node | null } }).document
+      .elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+    return hit !== null && (el.contains(hit) || hit.contains(el));
+  }, { timeout: UI_WAIT_MS, polling: 100 }, element);
   await element.click();
 }
 
@@ -461,11 +463,11 @@ describe(`the MLflow UI in Chromium on the ${STACK} stack's public host${ECS ? "
     await page.waitForSelector(`xpath///*[normalize-space(text())="docs"]`, { visible: true });
     await settle(page);
     const listedDocs = answerTo(page, "GET", "/artifacts/list");
-    await clickSteady(page, `//*[normalize-space(text())="docs"]`);
+    await clickShown(page, `//*[normalize-space(text())="docs"]`);
     expect((await listedDocs).url()).toContain("path=docs");
     expect((await listedDocs).status()).toBe(200);
     const fetched = answerTo(page, "GET", "/get-artifact");
-    await clickSteady(page, `//*[normalize-space(text())="model-card.txt"]`);
+    await clickShown(page, `//*[normalize-space(text())="model-card.txt"]`);
     expect((await fetched).url()).toContain("path=docs%2Fmodel-card.txt");
     expect((await fetched).status()).toBe(200);
     await textShown(page, run.note);
@@ -477,7 +479,7 @@ describe(`the MLflow UI in Chromium on the ${STACK} stack's public host${ECS ? "
 
   it("registers the run's model", async () => {
     const { page } = person;
-    await clickSteady(page, `//*[normalize-space(text())="model"]`);
+    await clickShown(page, `//*[normalize-space(text())="model"]`);
     await click(page, button("Register model"));
     await page.waitForSelector("#selectedModel", { visible: true });
     await page.click("#selectedModel");
