@@ -9,6 +9,7 @@ import { z } from "zod";
 import { POSTGRES_MAJORS, storageCeilingProblem, subnetCidrs, VPC_PREFIX } from "./database/rds-rules";
 import { DIGEST_PINNED, MINIO_IMAGE, POSTGRES_IMAGE } from "./docker/pinned-images";
 import { GRAFANA_IMAGE, PROMETHEUS_IMAGE } from "./monitoring/images";
+import { type EffectContext, RULES } from "./settings-effect";
 
 export const PROJECT = "mlflow-kit";
 
@@ -204,8 +205,8 @@ const image = z.strictObject({
   owner: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38})$/, { message: "must be a lower-case GitHub user or organization name (GHCR names are lower-case)" }).optional().describe("GitHub user or organization: ghcr.io/<owner>/<name> (not needed by target.kind local, which builds without pushing)"),
   name: z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*$/, { message: "must be a lower-case image name such as mlflow-kit-server" }).default("mlflow-kit-server").describe("Image name under the owner"),
   username: z.string().optional().describe("GitHub user the token belongs to; owner when unset"),
-  platform: z.enum(["linux/amd64", "linux/arm64"]).default("linux/amd64").describe("Platform of the pushed image (target.kind local builds for the machine's own)"),
-}).default({ name: "mlflow-kit-server", platform: "linux/amd64" });
+  platform: z.enum(["linux/amd64", "linux/arm64"]).optional().describe("Platform of the image: linux/amd64 when unset where it is pushed; target.kind local builds for it when set, else for DOCKER_DEFAULT_PLATFORM or the Docker engine's own platform"),
+}).default({ name: "mlflow-kit-server" });
 
 const credentialRotation = z
   .strictObject({
@@ -255,12 +256,13 @@ const monitoringPort = (fallback: number, what: string) => z.number().int({ mess
 
 /** Prometheus metrics of the server (MLFLOW_METRICS) and, on local, Prometheus + Grafana beside it. */
 const monitoring = z.strictObject({
-  enabled: z.boolean().default(false).describe("Serve /metrics from the server (never through the public edge; behind basic auth where that is on); on target.kind local also run Prometheus and Grafana beside it"),
+  enabled: z.boolean().default(false).describe("Serve /metrics from the server (never through the public edge; behind basic auth where that is on); on target.kind local also run Prometheus and Grafana beside it; on ecs a collector in each MLflow task sends the metrics to CloudWatch, with a dashboard"),
   prometheusPort: monitoringPort(9090, "Prometheus"),
   grafanaPort: monitoringPort(3000, "Grafana"),
   prometheusImage: pinnedImage(PROMETHEUS_IMAGE, "Prometheus"),
   grafanaImage: pinnedImage(GRAFANA_IMAGE, "Grafana"),
-}).default({ enabled: false, prometheusPort: 9090, grafanaPort: 3000, prometheusImage: PROMETHEUS_IMAGE, grafanaImage: GRAFANA_IMAGE });
+  managedPrometheus: z.boolean().default(false).describe("target.kind ecs with monitoring.enabled: also send the metrics to an Amazon Managed Service for Prometheus workspace the stack creates (remote write, SigV4). CloudWatch (the dashboard) gets them either way"),
+}).default({ enabled: false, prometheusPort: 9090, grafanaPort: 3000, prometheusImage: PROMETHEUS_IMAGE, grafanaImage: GRAFANA_IMAGE, managedPrometheus: false });
 
 /** Config keys (without the "mlflow-kit:" namespace) and their schemas. */
 const plainKeys = {
@@ -479,9 +481,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
   if (s.database.kind === "local" && s.target.kind !== "local") {
     problems.push(`${ns}database.kind: local runs PostgreSQL in Docker on the machine running \`pulumi up\`, which a ${s.target.kind} server could never reach. Use database.kind ${s.target.kind === "ecs" ? "rds" : "neon"} for ${s.target.kind}, or target.kind local`);
   }
-  if (s.monitoring.enabled && s.target.kind === "ecs") {
-    problems.push(`${ns}monitoring.enabled: not yet on ecs: Traefik would route /metrics from the public host to the server (where any signed-in user could read it) until the edge refuses that path. Leave monitoring.enabled false on ecs; the CloudWatch alarms stay`);
-  }
+  // monitoring.managedPrometheus off ecs or without monitoring.enabled: settings-effect.ts.
   if (s.monitoring.enabled && s.target.kind === "local" && [s.monitoring.prometheusPort, s.monitoring.grafanaPort].includes(s.target.port)) {
     problems.push(`${ns}monitoring: prometheusPort and grafanaPort must differ from target.port (${s.target.port}); all three are published on 127.0.0.1`);
   }
@@ -495,7 +495,8 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     problems.push(`${ns}image.owner: is missing; a ${s.target.kind} server pulls the image from ghcr.io/<owner>/${s.image.name}. Set it, e.g. \`mlflow-kit:image: {owner: <github user or org>}\``);
   }
   if (s.target.kind === "ecs") problems.push(...ecsProblems(s, raw, ns));
-  problems.push(...noEffectProblems(s, raw, ns));
+  const noEffect = noEffectFindings(s, raw, input);
+  problems.push(...noEffect.problems);
   if (s.lifecycle === "long-lived" && s.database.kind === "rds" && s.database.backupRetentionDays < 7) {
     problems.push(`${ns}database.backupRetentionDays: a long-lived stack keeps at least 7 days of automated backups (got ${s.database.backupRetentionDays}). Raise it to 7 or more`);
   }
@@ -547,13 +548,12 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
     else problems.push(`${why}. To deploy storage, database and image now, set \`pulumi config set ${ns}skipTarget true\``);
     deploy.target = false;
   }
-  if (problems.length) throw new SettingsError(problems);
-
   // Names are lower-cased (S3, Render, Neon): "Dev" would plan dev's names and adopt, then
-  // delete, dev's service. Refused before anything exists.
+  // delete, dev's service. Refused before anything exists, beside any other problem.
   if (/[A-Z]/.test(raw.stack)) {
-    throw new SettingsError([`stack name: "${raw.stack}" has upper-case letters, and every resource name is lower-case, so it would collide with stack "${raw.stack.toLowerCase()}" (the same bucket, database and service). Use a lower-case stack name: \`pulumi stack rename ${raw.stack.toLowerCase()}\` (or \`pulumi stack init ${raw.stack.toLowerCase()}\`)`]);
+    throw new SettingsError([...problems, `stack name: "${raw.stack}" has upper-case letters, and every resource name is lower-case, so it would collide with stack "${raw.stack.toLowerCase()}" (the same bucket, database and service). Use a lower-case stack name: \`pulumi stack rename ${raw.stack.toLowerCase()}\` (or \`pulumi stack init ${raw.stack.toLowerCase()}\`)`]);
   }
+  if (problems.length) throw new SettingsError(problems);
   const namePrefix = `${raw.project}-${raw.stack}`.toLowerCase();
   if (!/^[a-z0-9][a-z0-9-]{1,40}[a-z0-9]$/.test(namePrefix)) {
     throw new SettingsError([`stack name: "${raw.stack}" gives the name prefix "${namePrefix}", which must be 3-42 lower-case letters, digits and hyphens (it names the bucket and the database). Use a shorter stack name of that form`]);
@@ -589,7 +589,7 @@ export function parseSettings(raw: RawConfig, options: { allowUnsupported?: bool
       ...(expiresAt ? { [TAG_KEYS.expiresAt]: expiresAt } : {}),
     },
     skipped,
-    warnings: ecsWarnings(s, ns),
+    warnings: [...ecsWarnings(s, ns), ...noEffect.warnings],
   };
 }
 
@@ -614,14 +614,45 @@ function ecsWarnings(s: Parsed, ns: string): string[] {
 }
 
 /**
- * Settings a target cannot act on yet are refused there, saying why, rather than accepted and
- * silently ignored. Each is checked only when it differs from its default.
+ * Settings that do nothing on this stack (its target, database, artifact store, lifecycle),
+ * refused where given, saying why and the fix; the rules are the table of ./settings-effect.
  */
-function noEffectProblems(s: Parsed, _raw: RawConfig, ns: string): string[] {
-  const out: string[] = [];
-  if (s.target.kind !== "ecs") {
-    if (s.rotation.apiUserPassword !== 0) out.push(`${ns}rotation.apiUserPassword: only target.kind ecs has an API user with a generated password (MLflow's basic-auth users behind Traefik); ${s.target.kind} clients use the admin or the users you create in MLflow. Remove it or set it to 0`);
-    if (s.rotation.autheliaSecrets !== 0) out.push(`${ns}rotation.autheliaSecrets: only target.kind ecs runs Authelia; ${s.target.kind} has no Authelia secrets to rotate. Remove it or set it to 0`);
+function noEffectFindings(s: Parsed, raw: RawConfig, input: Record<string, unknown>): { problems: string[]; warnings: string[] } {
+  const ns = `${PROJECT}:`;
+  const at = (root: unknown, path: string) => path.split(".").reduce<unknown>((v, k) => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined), root);
+  const fullKey = (key: string) => (key.includes(":") ? key : `${ns}${key}`);
+  const given = (key: string) => {
+    const full = fullKey(key);
+    if (full in raw.values) return true;
+    return full.startsWith(ns) && at(input, full.slice(ns.length)) !== undefined;
+  };
+  const c: EffectContext = {
+    stack: raw.stack,
+    target: s.target.kind,
+    database: s.database.kind,
+    artifacts: s.artifacts.kind,
+    lifecycle: s.lifecycle,
+    existingVpc: s.database.kind === "rds" && Boolean(s.database.vpcId),
+    existingNeonProject: s.database.kind === "neon" && Boolean(s.database.projectId),
+    monitoringEnabled: s.monitoring.enabled,
+    logging: {
+      accessLogs: s.logging.accessLogs ?? s.lifecycle === "long-lived",
+      flowLogs: s.logging.flowLogs ?? s.lifecycle === "long-lived",
+      databaseLogs: s.logging.databaseLogs ?? s.lifecycle === "long-lived",
+      enhancedMonitoringSeconds: s.logging.enhancedMonitoringSeconds ?? (s.lifecycle === "long-lived" ? 60 : 0),
+    },
+    given,
+    value: (path) => at(s, path),
+  };
+  const out = { problems: [] as string[], warnings: [] as string[] };
+  for (const rule of RULES) {
+    if (!given(rule.key)) continue;
+    const why = rule.noEffect(c);
+    if (!why) continue;
+    const full = fullKey(rule.key);
+    const rm = `\`pulumi config rm ${full.includes(".") ? "--path " : ""}${full}\``;
+    const message = `${full}: has no effect with target.kind ${c.target} (database.kind ${c.database}, artifacts.kind ${c.artifacts}, ${c.lifecycle}): ${why}. It acts only on ${rule.appliesWhere}. Remove it (${rm})${rule.fix ? `. ${rule.fix}` : ""}`;
+    (rule.warnOnly ? out.warnings : out.problems).push(message);
   }
   return out;
 }
@@ -855,9 +886,19 @@ export function configReference(): Array<{ key: string; type: string; default: s
   return rows;
 }
 
+/**
+ * Where a key has an effect, from the table settings refuse by (./settings-effect): elsewhere
+ * `pulumi up` refuses it (secrets: warns). Empty for keys that act wherever they are accepted.
+ */
+function actsOn(key: string): string {
+  const bare = key.split(" ")[0].replace(/^mlflow-kit:/, "");
+  const rule = RULES.find((r) => r.key === bare || bare.startsWith(`${r.key}.`));
+  return rule ? `${rule.appliesWhere}${rule.warnOnly ? " (elsewhere: a warning)" : ""}` : "";
+}
+
 /** configReference() as the Markdown table README.md carries. */
 export function configReferenceMarkdown(): string {
   const esc = (t: string) => t.replace(/\|/g, "\\|"); // a pipe would end the cell
-  return ["| key | type | default | description |", "| --- | --- | --- | --- |",
-    ...configReference().map((r) => `| \`${r.key}\` | ${esc(r.type)} | ${r.default ? `\`${r.default}\`` : ""} | ${esc(r.description)} |`)].join("\n");
+  return ["| key | type | default | description | has an effect only on (refused elsewhere) |", "| --- | --- | --- | --- | --- |",
+    ...configReference().map((r) => `| \`${r.key}\` | ${esc(r.type)} | ${r.default ? `\`${r.default}\`` : ""} | ${esc(r.description)} | ${esc(actsOn(r.key))} |`)].join("\n");
 }

@@ -143,6 +143,13 @@ export class OfflineMocks implements pulumi.runtime.Mocks {
         const versionId = uuid(digest(args.name, JSON.stringify(inputs.secretString ?? "")));
         return { id: `${inputs.secretId}|${versionId}`, state: { ...inputs, versionId, arn: inputs.secretId } };
       }
+      case "aws:amp/workspace:Workspace": {
+        // Shapes of WorkspaceDescription: arn ...:aps:<region>:<account>:workspace/ws-..., and
+        // prometheusEndpoint https://aps-workspaces.<region>.amazonaws.com/workspaces/ws-.../api/v1/
+        // (https://docs.aws.amazon.com/prometheus/latest/APIReference/API_WorkspaceDescription.html).
+        const id = `ws-${uuid(digest(args.name))}`;
+        return { id, state: { ...inputs, arn: arn("aps", `workspace/${id}`), prometheusEndpoint: `https://aps-workspaces.${this.region}.amazonaws.com/workspaces/${id}/api/v1/` } };
+      }
       case "aws:lb/loadBalancer:LoadBalancer": {
         const name = inputs.name ?? args.name;
         const suffix = `app/${name}/${digest(args.name).slice(0, 16)}`;

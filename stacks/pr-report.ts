@@ -13,12 +13,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { offlineSection, parseReport, parseSection, previewSection, restClient, upsertReportComment, type PrReport } from "./lifecycle/pr-report";
+import { offlinePlanArgs } from "./plan-command";
 import { REPO_ROOT } from "./stack-config";
 
 function runSection(stack: string, kind: string): { section: ReturnType<typeof offlineSection>; code: number } {
   if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new Error(`--stack: "${stack}" is not a stack name`);
   if (kind === "offline") {
-    const r = spawnSync(process.execPath, [require.resolve("tsx/cli"), path.join(REPO_ROOT, "stacks/plan.ts"), "--stack", stack, "--json"], { cwd: REPO_ROOT, encoding: "utf8", maxBuffer: 64 << 20, timeout: 300_000 });
+    const r = spawnSync(process.execPath, offlinePlanArgs(stack, ["--json"]), { cwd: REPO_ROOT, encoding: "utf8", maxBuffer: 64 << 20, timeout: 300_000 });
     const code = r.status ?? 1;
     return { section: offlineSection(stack, r.stdout ?? "", r.stderr ?? String(r.error ?? ""), code), code };
   }

@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, YAMLError } from "yaml";
 import { PROJECT, SECRET_KEYS } from "../infra/settings";
+import { secretHasNoEffect } from "../infra/settings-effect";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
 
@@ -44,7 +45,7 @@ function placeholder(key: string, config: Record<string, unknown>): string {
  * open) and every secret key the kit declares are taken from the environment
  * (MLFLOW_KIT_<KEY>) or replaced by a placeholder.
  */
-export function readStackConfig(stack: string, env: NodeJS.ProcessEnv = process.env, dir = REPO_ROOT): StackConfig {
+export function readStackConfig(stack: string, env: NodeJS.ProcessEnv = process.env, dir = REPO_ROOT, overrides: Record<string, string> = {}): StackConfig {
   if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new Error(`--stack: "${stack}" is not a stack name (letters, digits, _ . -)`);
   const file = path.join(dir, `Pulumi.${stack}.yaml`);
   if (!fs.existsSync(file)) {
@@ -79,9 +80,24 @@ export function readStackConfig(stack: string, env: NodeJS.ProcessEnv = process.
     }
     config[fullKey] = typeof value === "string" ? value : JSON.stringify(value);
   }
+  // The kinds the plan evaluates: an override (JSON text) wins over the file.
+  const kind = (key: string) => {
+    const full = `${PROJECT}:${key}`;
+    let value: unknown = doc.config?.[full];
+    if (overrides[full] !== undefined) {
+      try {
+        value = JSON.parse(overrides[full]);
+      } catch {
+        value = undefined;
+      }
+    }
+    return String((value as { kind?: unknown } | undefined)?.kind ?? "");
+  };
   for (const key of Object.keys(SECRET_KEYS)) {
     const fullKey = `${PROJECT}:${key}`;
     if (key === "adminPassword" || fullKey in config) continue; // optional: generated when unset
+    // A key this stack's target or database never uses stands in for nothing (settings would warn).
+    if (env[secretEnvName(key)] === undefined && secretHasNoEffect(key, { target: kind("target"), database: kind("database") })) continue;
     fill(fullKey, key, false);
   }
   return { project: PROJECT, stack, config, secretKeys, placeholders, missing };

@@ -3,7 +3,7 @@
 # host built from the Go module proxy (test/engine/install.sh, minutes of compile on a cold
 # machine, so it starts first and runs beside the rest), PostgreSQL and the image test's venv
 # (test/image/setup.sh), the server binaries of every PostgreSQL major
-# (test/integration/setup.sh), a Docker engine, the local base image and the build of
+# (test/integration/setup.sh), chromium and prometheus from apt, a Docker engine, the local base image and the build of
 # images/mlflow (test/image/docker.sh).
 # test/run-all.sh starts this in the background while the type check and the unit tests use the
 # CPU; every step is idempotent and locked, so the suites that run it again later find it done.
@@ -26,8 +26,10 @@ engine_done() {
 trap 'engine_done || true' EXIT
 
 bash "$ROOT/test/image/setup.sh"
+bash "$ROOT/test/adopt/setup.sh" # the MLflow 2.x venvs of test/adopt (pip, both at once)
 bash "$ROOT/test/integration/setup.sh"
 bash "$ROOT/test/browser/setup.sh" # chromium from apt, for test/browser
+bash "$ROOT/test/metrics/setup.sh" # Debian's prometheus, for test/metrics
 # shellcheck source=test/image/docker.sh
 source "$ROOT/test/image/docker.sh"
 trap 'docker_down; engine_done || true' EXIT

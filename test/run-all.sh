@@ -64,5 +64,6 @@ stage browser npm run test:browser
 stage edge npm run test:edge
 stage ops npm run test:ops
 stage adopt npm run test:adopt
-# metrics: out of the test command until its tests follow the merged contract (MLFLOW_PUBLIC_SCHEME) and the pool panel (issue 17)
+# The real Prometheus scraping the real server under a bounded load, and the ECS collector's scrape configuration (~1-2 min on 2 shared cores).
+stage metrics npm run test:metrics
 summary

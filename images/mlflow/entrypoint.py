@@ -663,8 +663,19 @@ def migrate(settings):
         # Imports the auth app, which reads MLFLOW_AUTH_CONFIG_PATH once: written before this.
         from mlflow.server.auth.db.cli import upgrade as upgrade_auth
 
+        import psycopg2
+
+        import auth_carryover  # beside this file: NO_PERMISSIONS grants survive as DENY
+
         auth = settings["MLFLOW_AUTH_DATABASE_URI"]
-        run_click_command(upgrade_auth, ["--url", auth], describe_database("auth", auth))
+        try:
+            auth_carryover.around_upgrade(
+                lambda: connect(auth, 10),
+                lambda: run_click_command(upgrade_auth, ["--url", auth], describe_database("auth", auth)),
+                log)
+        except (psycopg2.Error, RuntimeError) as error:
+            raise StartupError(EXIT_MIGRATION, f"carrying the auth database's NO_PERMISSIONS "
+                               f"grants over failed: {str(error).strip()}")
 
 
 # The kit's record of which user it made admin, in the auth database: a rename of the admin

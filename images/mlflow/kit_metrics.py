@@ -15,7 +15,13 @@ that app with an ASGI middleware and adds, through prometheus_client's multiproc
   mlflow_kit_artifact_bytes_total{direction="upload"|"download"}   artifact body bytes
   mlflow_kit_worker_resident_memory_bytes{pid}                     each worker's RSS
   mlflow_kit_db_pool_checked_out_connections                       SQLAlchemy pool, in use
+  mlflow_kit_db_pool_checkouts_total                               connections handed out
   mlflow_kit_db_pool_connections_opened_total                      new DB connections
+
+The pool's rate is its checkouts: a warm QueuePool reuses its connections, so the rate of
+connections opened stays 0 under any steady load (it moves on start, on pool_recycle and when
+a dropped connection is replaced), while every request that reads or writes a store checks one
+out (the auth check of MLflow's basic auth too).
 """
 
 import importlib
@@ -60,6 +66,9 @@ POOL_CHECKED_OUT = Gauge(
     "Database connections checked out of the SQLAlchemy pools, all workers.",
     multiprocess_mode="livesum",
 )
+POOL_CHECKOUTS = Counter(
+    "mlflow_kit_db_pool_checkouts", "Connections handed out by the pools (one per store use)."
+)
 POOL_OPENED = Counter(
     "mlflow_kit_db_pool_connections_opened", "Database connections opened by the pools."
 )
@@ -87,7 +96,11 @@ def watch_database_pools():
     from sqlalchemy import event
     from sqlalchemy.pool import Pool
 
-    event.listen(Pool, "checkout", lambda *_: POOL_CHECKED_OUT.inc())
+    def checked_out(*_):
+        POOL_CHECKED_OUT.inc()
+        POOL_CHECKOUTS.inc()
+
+    event.listen(Pool, "checkout", checked_out)
     event.listen(Pool, "checkin", lambda *_: POOL_CHECKED_OUT.dec())
     event.listen(Pool, "connect", lambda *_: POOL_OPENED.inc())
 

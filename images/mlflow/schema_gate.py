@@ -148,7 +148,22 @@ def check(databases, migrate, allow_major, backup_hint, image_version, log):
         scripts = migration_scripts(kind)
         schema = read_schema(conn, kind)
         action = decide(kind, schema, scripts, migrate, allow_major, backup_hint, image_version)
+        if kind == "auth" and migrate == "off":
+            refuse_pending_denies(conn)
         current = schema.revision or ("empty" if schema.state == "empty" else "unversioned")
         log(f"schema gate: {label} at {current}, image head {scripts.get_current_head()}: {action}")
         actions[kind] = action
     return actions
+
+
+def refuse_pending_denies(conn):
+    """A start interrupted after the auth upgrade left NO_PERMISSIONS grants not yet written as
+    DENY (auth_carryover.py): serving now would let those users in."""
+    import auth_carryover  # beside this file
+
+    count = auth_carryover.pending(conn)
+    if count:
+        raise GateRefusal(
+            f"the auth database holds {count} NO_PERMISSIONS grant(s) of its old schema not yet "
+            "carried over as DENY (an earlier start stopped after the auth upgrade): start once "
+            "with MLFLOW_MIGRATE=auto or only to finish it")

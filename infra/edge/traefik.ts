@@ -136,6 +136,17 @@ export interface TraefikDynamicInputs {
   apiRateLimit?: { average: number; burst: number };
 }
 
+/**
+ * The server's Prometheus metrics (MLFLOW_METRICS=on: MLflow's --expose-prometheus, which
+ * prometheus_flask_exporter serves at /metrics, the only path it adds) are for the monitoring
+ * side in the task, never the public: no MLflow router matches a path that starts with /metrics
+ * in any case, so Traefik answers 404 and MLflow never sees it. Traefik matches the path after
+ * its own normalization (unreserved %XX decoded, dot segments and doubled slashes removed,
+ * https://doc.traefik.io/traefik/security/request-path): the server itself also answers
+ * /%6detrics and //metrics (test/edge/test_attacks.py), and those match here too.
+ */
+export const METRICS_PATH_REGEXP = "(?i)^/metrics";
+
 /** API clients log in bursts (batched metrics, artifacts); a guesser gets no more than this. */
 export const API_RATE_LIMIT = { average: 20, burst: 200 } as const;
 
@@ -146,6 +157,7 @@ export function renderTraefikDynamic(i: TraefikDynamicInputs): Record<string, un
   const strip = Object.fromEntries(strippedRequestHeaders().map((h) => [h, ""]));
   // Only requests the load balancer received over HTTPS; anything else matches no router (404).
   const https = "Header(`X-Forwarded-Proto`, `https`)";
+  const notMetrics = `!PathRegexp(\`${METRICS_PATH_REGEXP}\`)`;
   const first = ["strip-forwarded", "client-ip"];
   if (i.edgeSecret.length < 32) throw new Error("renderTraefikDynamic: the edge secret must have 32+ characters");
   const rate = i.apiRateLimit ?? API_RATE_LIMIT;
@@ -155,7 +167,7 @@ export function renderTraefikDynamic(i: TraefikDynamicInputs): Record<string, un
         // API clients (Basic): MLflow's own auth app checks the password; it never locks a
         // user out, so no stranger can. Rate-limited per client address.
         "mlflow-api": {
-          rule: `Host(\`${i.domain}\`) && ${https} && HeaderRegexp(\`Authorization\`, \`(?i)^\\s*basic\\s\`)`,
+          rule: `Host(\`${i.domain}\`) && ${https} && ${notMetrics} && HeaderRegexp(\`Authorization\`, \`(?i)^\\s*basic\\s\`)`,
           priority: 300,
           entryPoints: ["web"],
           service: "mlflow",
@@ -163,7 +175,7 @@ export function renderTraefikDynamic(i: TraefikDynamicInputs): Record<string, un
         },
         // People (browsers): Authelia's session, then MLflow believes Remote-User with the secret.
         mlflow: {
-          rule: `Host(\`${i.domain}\`) && ${https}`,
+          rule: `Host(\`${i.domain}\`) && ${https} && ${notMetrics}`,
           priority: 200,
           entryPoints: ["web"],
           service: "mlflow",

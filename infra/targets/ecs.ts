@@ -12,6 +12,8 @@ import {
 import { renderTraefikDynamic, renderTraefikStatic, TRAEFIK_CONTAINER_ENV, traefikPluginEnvironment, traefikStartScript } from "../edge/traefik";
 import { CONTRACT_VARIABLES, edgeRuntimeEnvironment, type RuntimeEnvironment } from "../runtime-contract";
 import { EcsAlarms } from "./ecs-alarms";
+import { EcsDashboard } from "./ecs-dashboard";
+import { EcsMonitoring } from "./ecs-monitoring";
 import { EcsLoadBalancer, type DnsRecord } from "./ecs-load-balancer";
 import { EcsNetwork } from "./ecs-network";
 import { FargateService, type ContainerSpec } from "./ecs-service";
@@ -57,6 +59,12 @@ export interface EcsTargetArgs {
   /** JSON text {username: digest}, a Pulumi secret; required when users is not empty. */
   userPasswordHashes?: pulumi.Input<string>;
   alarmEmails: string[];
+  /**
+   * monitoring.enabled: the server serves /metrics (MLFLOW_METRICS=on in `environment`), a
+   * collector in each MLflow task sends it to CloudWatch (and to a managed Prometheus workspace
+   * with managedPrometheus), and a CloudWatch dashboard shows it (ecs-monitoring.ts, ecs-dashboard.ts).
+   */
+  monitoring?: { managedPrometheus: boolean; adminUsername: string };
   rotation: { apiUserPassword: number; autheliaSecrets: number; databasePassword: number };
   /** Long-lived only: the load balancer's deletion protection off before `pulumi destroy`. */
   decommission?: boolean;
@@ -270,6 +278,15 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
           }
         : {}),
     });
+    const monitoring = args.monitoring && new EcsMonitoring(`${name}-monitoring`, {
+      namePrefix: id, lifecycle: args.lifecycle, managedPrometheus: args.monitoring.managedPrometheus,
+      mlflowPort: PORTS.mlflow, adminUsername: args.monitoring.adminUsername, passwordEnv: "MLFLOW_ADMIN_PASSWORD", tags,
+    }, { parent: this });
+    if (monitoring && !("MLFLOW_ADMIN_PASSWORD" in secretEnv)) throw new Error("EcsTarget: monitoring needs MLFLOW_ADMIN_PASSWORD among the server's secrets (basic mode)");
+    const taskPolicy = pulumi.all([pulumi.output(args.artifacts.bucketArn), monitoring?.policyStatements() ?? pulumi.output([])]).apply(([arn, extra]) => {
+      const doc = artifactUserPolicy(arn, args.artifacts.prefix);
+      return JSON.stringify({ ...doc, Statement: [...doc.Statement, ...extra] });
+    });
     const mlflow = new FargateService(`${name}-mlflow`, {
       ...common,
       service: "mlflow",
@@ -277,10 +294,11 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
       securityGroupId: mlflowSg.id,
       secrets: secretEnv,
       registryCredentialArn,
-      taskPolicy: pulumi.output(args.artifacts.bucketArn).apply((arn) => JSON.stringify(artifactUserPolicy(arn, args.artifacts.prefix))),
+      taskPolicy,
       containers: [
         mlflowContainer("migrate", "only"),
         mlflowContainer("mlflow", "off"),
+        ...(monitoring ? [monitoring.container] : []),
         // Fargate creates /tmp's task volume owned by root; MLflow runs as uid 1000. This
         // one-shot root container opens it up (sticky, like /tmp) before the others start.
         {
@@ -303,6 +321,15 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
       tags,
     }, { parent: this });
 
+    const dashboard = monitoring && new EcsDashboard(`${name}-dashboard`, {
+      namePrefix: id,
+      loadBalancerArnSuffix: lb.arnSuffix,
+      targetGroupArnSuffix: lb.targetGroupArnSuffix,
+      clusterName: cluster.name,
+      mlflowServiceName: mlflow.serviceName,
+      dbInstanceIdentifier: args.dbIdentifier,
+    }, { parent: this });
+
     this.url = pulumi.output(`https://${args.domain}`);
     this.outputs = {
       portalUrl: pulumi.output(`https://${args.authDomain}`),
@@ -311,6 +338,8 @@ export class EcsTarget extends pulumi.ComponentResource implements DeployedTarge
       loadBalancerDnsName: lb.dnsName,
       dnsRecords: lb.dnsRecords as pulumi.Output<DnsRecord[]>,
       alarmTopicArn: alarms.topicArn,
+      ...(dashboard ? { dashboardUrl: dashboard.url } : {}),
+      ...(monitoring?.workspace ? { prometheusWorkspaceId: monitoring.workspace.id, prometheusRemoteWriteUrl: monitoring.remoteWriteUrl! } : {}),
     };
     this.registerOutputs({ url: this.url, ...this.outputs });
   }

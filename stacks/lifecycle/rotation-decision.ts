@@ -121,6 +121,10 @@ const NOTES: Record<Exclude<Credential, "s3-key">, string> = {
  */
 function planKeyRotation(config: Record<string, string>, revokeInactive: boolean): RotationPlan {
   const artifacts = objectAt(config, "artifacts");
+  // Settings refuse the key slots on ecs (infra/settings-effect.ts): say so before writing them.
+  if (objectAt(config, "target").kind === "ecs") {
+    throw new RotationError(`${ns}target.kind: is ecs, whose tasks sign their S3 requests with the task role: there is no artifact access key to rotate (the role's credentials rotate by themselves)`);
+  }
   if (artifacts.kind === "minio") {
     if (revokeInactive) {
       throw new RotationError(`--revoke-inactive: ${ns}artifacts.kind is minio, whose user has one key and no inactive slot. Rotate it without --revoke-inactive`);

@@ -1,7 +1,8 @@
 """Logs the adoption data set into an MLflow 2.x server with its own 2.x client (run by the
-.venv-mlflow2 python): experiments, runs with params, metric steps and tags, nested runs,
+python of a 2.x venv, test/adopt/setup.sh): experiments, runs with params, metric steps and tags, nested runs,
 artifacts, a registered model with two versions, stages, aliases and tags, and a basic-auth user
-with permissions. Prints {"alice_password", "experiments": {name: id}} as JSON.
+with permissions (EDIT, MANAGE, and NO_PERMISSIONS on an experiment and on a model). Prints
+{"alice_password", "experiments": {name: id}, "run_in_b"} as JSON.
 
 MLFLOW_TRACKING_URI / _USERNAME / _PASSWORD come from the environment.
 """
@@ -78,7 +79,10 @@ def main():
     auth.create_experiment_permission(a, "alice", "EDIT")
     auth.create_experiment_permission(b, "alice", "NO_PERMISSIONS")
     auth.create_registered_model_permission("adopt-model", "alice", "MANAGE")
-    json.dump({"alice_password": password, "experiments": experiments}, sys.stdout)
+    client.create_registered_model("adopt-private", description="not for alice")
+    auth.create_registered_model_permission("adopt-private", "alice", "NO_PERMISSIONS")
+    json.dump({"alice_password": password, "experiments": experiments,
+               "run_in_b": second.info.run_id}, sys.stdout)
 
 
 if __name__ == "__main__":

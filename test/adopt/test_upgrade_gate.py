@@ -83,6 +83,32 @@ def test_an_unknown_auth_revision_is_refused_too(postgres, initialized):
     assert_refused(rc, output, "auth database is at schema revision fedcba987654")
 
 
+def test_an_interrupted_deny_carry_over_is_finished_before_serving(postgres, initialized):
+    """A start that stopped after the auth upgrade and before writing the stashed NO_PERMISSIONS
+    grants as DENY (images/mlflow/auth_carryover.py): off refuses, the next migration finishes."""
+    env = copy_pair(postgres, initialized, "gate_denies")
+    auth = database(env, "MLFLOW_AUTH_DATABASE_URI")
+    bob = postgres.sql("INSERT INTO users (username, password_hash, is_admin) "
+                       "VALUES ('bob', 'x', false) RETURNING id", auth).splitlines()[0]
+    postgres.sql("CREATE TABLE mlflow_kit_legacy_denies (user_id INTEGER NOT NULL, workspace "
+                 "VARCHAR(63) NOT NULL, resource_type VARCHAR(64) NOT NULL, resource_pattern "
+                 "VARCHAR(255) NOT NULL, PRIMARY KEY (user_id, workspace, resource_type, "
+                 f"resource_pattern)); INSERT INTO mlflow_kit_legacy_denies VALUES ({bob}, "
+                 "'default', 'experiment', '7'); ALTER TABLE mlflow_kit_legacy_denies "
+                 "OWNER TO mlflow_app", auth)
+    rc, output = image_conftest.run_entrypoint(dict(env, MLFLOW_MIGRATE="off"))
+    assert_refused(rc, output, "1 NO_PERMISSIONS grant(s)", "not yet carried over as DENY",
+                   "MLFLOW_MIGRATE=auto or only")
+    rc, output = image_conftest.run_entrypoint(dict(env, MLFLOW_MIGRATE="only"))
+    assert rc == 0, output[-3000:]
+    assert "1 NO_PERMISSIONS grant(s) carried over as DENY" in output, output[-3000:]
+    assert postgres.sql("SELECT r.name || ' ' || rp.resource_type || ' ' || rp.resource_pattern"
+                        " || ' ' || rp.permission FROM role_permissions rp JOIN roles r ON"
+                        f" r.id = rp.role_id JOIN user_role_assignments a ON a.role_id = r.id"
+                        f" WHERE a.user_id = {bob}", auth) == f"__user_{bob}__ experiment 7 DENY"
+    assert postgres.sql("SELECT to_regclass('mlflow_kit_legacy_denies') IS NULL", auth) == "t"
+
+
 def _parent_of(head):
     import importlib.util
 

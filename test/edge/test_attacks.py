@@ -7,6 +7,7 @@ that got through (conftest.pytest_terminal_summary)."""
 import base64
 
 import pytest
+import requests
 
 from conftest import attack
 from standins import raw_request
@@ -196,3 +197,56 @@ def test_basic_credentials_of_a_person_never_open_the_browser_path(edge):
     people have no password anyone knows."""
     status = attack(edge, "a portal person's name over Basic", lambda: alb_request(edge, edge.domain, API, ATTACKER, auth=("alice", "alice")), checked_by_mlflow=True)[0]
     assert status == 401
+
+
+# The server's Prometheus metrics (MLFLOW_METRICS=on in this edge's server, conftest.mlflow_env):
+# MLflow's exporter serves exactly /metrics (prometheus_flask_exporter's default path, the only
+# one it registers). Each spelling below is sent on the public MLflow host, with the API user's
+# Basic credentials, a person's session or nothing: none may reach MLflow.
+METRICS_PATHS = [
+    "/metrics", "/metrics/", "/METRICS", "/Metrics", "/metrics?name[]=mlflow_http_request_total", "/%6detrics", "/%6D%65trics",
+    "//metrics", "/./metrics", "/x/../metrics", "/static-files/../metrics", "/health/../metrics", "/metrics;x", "/metrics%3bx",
+    "/metrics%2f", "/metrics%00", "/metrics.txt", "/%2e/metrics", "/%2e%2e/metrics",
+]
+
+
+def test_metrics_are_served_by_the_server_behind_the_edge(edge):
+    """The control: straight to the server (not through the edge), /metrics answers with the
+    exporter's figures to the admin (the monitoring side's credentials; MLflow's fail-closed
+    basic auth answers 403 to the API user, a route no permission covers), so a refusal at the
+    edge is the edge's doing."""
+    direct = requests.get(f"http://127.0.0.1:{edge.mlflow_port}/metrics", auth=(edge.admin_username, edge.admin_password), timeout=30)
+    assert direct.status_code == 200 and "# TYPE mlflow_" in direct.text, direct.status_code
+    api_user = requests.get(f"http://127.0.0.1:{edge.mlflow_port}/metrics", auth=(edge.api_username, edge.api_password), timeout=30)
+    assert api_user.status_code == 403 and "mlflow_" not in api_user.text
+    # Which spellings the server itself answers with metrics (raw, no client normalization).
+    basic = "Authorization: Basic " + base64.b64encode(f"{edge.admin_username}:{edge.admin_password}".encode()).decode()
+    served = []
+    for path in METRICS_PATHS:
+        status, _, body = raw_request(edge.mlflow_port, [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", basic, "Connection: close"])
+        if status == 200 and b"# TYPE mlflow_" in body:
+            served.append(path)
+    print(f"spellings the server answers with metrics: {served}")
+    assert "/metrics" in served
+
+
+@pytest.mark.parametrize("path", METRICS_PATHS)
+def test_metrics_never_through_the_edge(edge, path):
+    basic = "Authorization: Basic " + base64.b64encode(f"{edge.api_username}:{edge.api_password}".encode()).decode()
+    admin = "Authorization: Basic " + base64.b64encode(f"{edge.admin_username}:{edge.admin_password}".encode()).decode()
+    cookie = "Cookie: " + edge.session("alice")["Cookie"]
+    for label, extra in {"api user": [basic], "admin": [admin], "a person's session": [cookie], "no credentials": []}.items():
+        name = f"metrics {path} ({label})"
+        answer = {}
+
+        def send():
+            answer["status"], _, answer["body"] = raw_request(edge.web_port, alb_lines(edge, edge.domain, path, extra=extra))
+            return answer["status"]
+
+        status = refused(edge, name, send)
+        assert status in (400, 404), (name, status)
+        assert b"mlflow_" not in answer["body"], name
+    # And as a client sends it, through the load balancer stand-in's HTTPS listener.
+    status = refused(edge, f"metrics {path} (client, api user)", lambda: edge.get(edge.domain, path, headers={**JSON, basic.split(": ", 1)[0]: basic.split(": ", 1)[1]}))
+    assert status in (400, 404), (path, status)
+

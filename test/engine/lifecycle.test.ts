@@ -75,8 +75,12 @@ beforeAll(async () => {
     "",
   ].join("\n"));
   // prod: long-lived, on ecs (so every credential kind exists), its data protected.
-  await initStack("prod", { lifecycle: "long-lived", target: { kind: "ecs" }, database: { kind: "rds" }, artifacts: { activeKey: "blue", keyRotations: { blue: 0, green: 0 } } });
+  await initStack("prod", { lifecycle: "long-lived", target: { kind: "ecs" }, database: { kind: "rds" } });
   await must(pulumi(["up", "--yes", "--skip-preview", "--stack", "prod"]));
+  // staging: long-lived on render, whose server signs with the S3 key slots (ecs has a task role
+  // and no keys: rotate refuses s3-key there, as settings refuse the slots).
+  await initStack("staging", { lifecycle: "long-lived", target: { kind: "render" }, database: { kind: "neon", projectId: "staging-project-1" }, artifacts: { activeKey: "blue", keyRotations: { blue: 0, green: 0 } } });
+  await must(pulumi(["up", "--yes", "--skip-preview", "--stack", "staging"]));
 }, 300_000);
 
 afterAll(() => {
@@ -86,15 +90,15 @@ afterAll(() => {
 
 describe("npm run rotate", () => {
   it("--dry-run decides from Pulumi.<stack>.yaml alone: no Pulumi CLI on PATH, no backend", async () => {
-    const before = fs.readFileSync(configFile("prod"), "utf8");
+    const before = fs.readFileSync(configFile("staging"), "utf8");
     const bare: NodeJS.ProcessEnv = { ...engine.env, PATH: [path.join(ROOT, "node_modules", ".bin"), "/usr/bin", "/bin"].join(path.delimiter) };
     delete bare.PULUMI_BACKEND_URL;
     delete bare.PULUMI_CONFIG_PASSPHRASE;
-    const r = await must(command("rotate", ["--stack", "prod", "s3-key", "--dry-run"], bare));
+    const r = await must(command("rotate", ["--stack", "staging", "s3-key", "--dry-run"], bare));
     expect(r.stdout).toContain("mlflow-kit:artifacts.activeKey: blue -> green");
     expect(r.stdout).toContain("mlflow-kit:artifacts.keyRotations.green: 0 -> 1");
     expect(r.stdout).toContain("dry run: config unchanged, nothing deployed");
-    expect(fs.readFileSync(configFile("prod"), "utf8")).toBe(before);
+    expect(fs.readFileSync(configFile("staging"), "utf8")).toBe(before);
   });
 
   // Each credential kind: its dry run changes nothing; the real one changes exactly that credential.
@@ -123,18 +127,18 @@ describe("npm run rotate", () => {
   }
 
   it("s3-key: the standby slot gets a new key and becomes active; the old key stays valid; --revoke-inactive then replaces the old one", async () => {
-    const before = await outputs("prod");
-    const r = await must(command("rotate", ["--stack", "prod", "s3-key"]));
+    const before = await outputs("staging");
+    const r = await must(command("rotate", ["--stack", "staging", "s3-key"]));
     expect(r.stdout).toContain("mlflow-kit:artifacts.activeKey: blue -> green");
-    const after = await outputs("prod");
+    const after = await outputs("staging");
     expect(after.activeKey).toBe("green");
     expect(after.s3Keys.blue).toBe(before.s3Keys.blue);
     expect(after.s3Keys.green).not.toBe(before.s3Keys.green);
     expect(after.s3AccessKey).toBe(after.s3Keys.green);
-    expect(readConfig("prod")["mlflow-kit:artifacts"]).toEqual({ activeKey: "green", keyRotations: { blue: 0, green: 1 } });
+    expect(readConfig("staging")["mlflow-kit:artifacts"]).toEqual({ activeKey: "green", keyRotations: { blue: 0, green: 1 } });
 
-    await must(command("rotate", ["--stack", "prod", "s3-key", "--revoke-inactive"]));
-    const revoked = await outputs("prod");
+    await must(command("rotate", ["--stack", "staging", "s3-key", "--revoke-inactive"]));
+    const revoked = await outputs("staging");
     expect(revoked.activeKey).toBe("green");
     expect(revoked.s3Keys.green).toBe(after.s3Keys.green);
     expect(revoked.s3Keys.blue).not.toBe(after.s3Keys.blue);
@@ -163,13 +167,13 @@ describe("npm run teardown", () => {
     const byStack = Object.fromEntries(result.decisions.map((d) => [d.stack, d.action]));
     expect(byStack["pr-3"]).toBe("destroy");
     expect(byStack.prod).not.toBe("destroy");
-    expect(await stacks()).toEqual(["pr-3", "prod"]);
+    expect(await stacks()).toEqual(["pr-3", "prod", "staging"]);
   });
 
   it("--expired destroys the expired stack's resources and removes it", async () => {
     const r = await must(command("teardown", ["--expired"]));
     expect(r.stdout).toContain("removed pr-3");
-    expect(await stacks()).toEqual(["prod"]);
+    expect(await stacks()).toEqual(["prod", "staging"]);
     expect(fs.existsSync(configFile("pr-3"))).toBe(false);
   });
 

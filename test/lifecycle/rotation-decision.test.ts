@@ -22,9 +22,17 @@ const PROD = {
   "mlflow-kit:rotation": JSON.stringify({ adminPassword: 0, databasePassword: 3, flaskSecretKey: 0 }),
 };
 
+/** A target whose server signs with the artifact user's keys (every one but ecs). */
+const DEV = { ...PROD, "mlflow-kit:target": JSON.stringify({ kind: "render" }) };
+
 describe("s3-key: two slots", () => {
+  it("refused on ecs: its tasks sign with the task role, so there is no key (settings refuse the slots there too)", () => {
+    expect(() => planRotation("s3-key", PROD)).toThrow(RotationError);
+    expect(() => planRotation("s3-key", PROD)).toThrow("mlflow-kit:target.kind: is ecs, whose tasks sign their S3 requests with the task role");
+  });
+
   it("switches to the other slot and bumps that slot's counter, in one change", () => {
-    const plan = planRotation("s3-key", PROD);
+    const plan = planRotation("s3-key", DEV);
     expect(plan.changes).toEqual([
       { path: "mlflow-kit:artifacts.activeKey", from: "blue", to: "green" },
       { path: "mlflow-kit:artifacts.keyRotations.green", from: 0, to: 1 },
@@ -34,8 +42,8 @@ describe("s3-key: two slots", () => {
   });
 
   it("two consecutive rotations flip the slots back, each bumping the slot it switches to", () => {
-    const first = planRotation("s3-key", PROD);
-    const afterFirst = apply(PROD, first.changes);
+    const first = planRotation("s3-key", DEV);
+    const afterFirst = apply(DEV, first.changes);
     const second = planRotation("s3-key", afterFirst);
     expect(second.changes).toEqual([
       { path: "mlflow-kit:artifacts.activeKey", from: "green", to: "blue" },
@@ -64,7 +72,7 @@ describe("s3-key: two slots", () => {
   });
 
   it("--revoke-inactive bumps only the slot not in use", () => {
-    const config = apply(PROD, planRotation("s3-key", PROD).changes); // green active, blue held the old key
+    const config = apply(DEV, planRotation("s3-key", DEV).changes); // green active, blue held the old key
     const plan = planRotation("s3-key", config, { revokeInactive: true });
     expect(plan.changes).toEqual([{ path: "mlflow-kit:artifacts.keyRotations.blue", from: 0, to: 1 }]);
     expect(plan.notes[0]).toContain("deletes the blue key (not in use: the server signs with green)");

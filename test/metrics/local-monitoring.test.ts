@@ -112,7 +112,8 @@ describe("local monitoring", () => {
     expect(problems("local", { enabled: true, grafanaPort: 5000 }).join("\n")).toMatch(/monitoring: prometheusPort and grafanaPort must differ from target.port/);
     expect(problems("local", { enabled: true, prometheusImage: "prom/prometheus:latest" }).join("\n")).toMatch(/monitoring.prometheusImage.*pinned by digest/);
     expect(problems("local", { grafanaPort: 9090 }).join("\n")).toMatch(/monitoring.grafanaPort: 9090 is also monitoring.prometheusPort/);
-    expect(problems("prod", { enabled: true }).join("\n")).toMatch(/monitoring.enabled: not yet on ecs/);
+    // ECS is no longer refused (the edge refuses /metrics: test/edge); its own option is ECS-only.
+    expect(problems("local", { enabled: true, managedPrometheus: true }).join("\n")).toMatch(/monitoring.managedPrometheus: .*needs target.kind ecs and monitoring.enabled true \(this stack: target.kind local/);
     expect(() => new LocalMonitoring("x", {
       namePrefix: "p", serverNetworkName: "n", serverHost: "s", serverPort: 5000, prometheusImage: "prom/prometheus:v3", grafanaImage: "g@sha256:" + "0".repeat(64),
       prometheusPort: 80, grafanaPort: 3000, tags: {},

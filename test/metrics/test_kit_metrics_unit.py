@@ -20,6 +20,23 @@ def load(name):
 
 
 entrypoint = load("entrypoint")
+CONTRACT = entrypoint.load_contract(entrypoint.contract_path())
+# The least env the runtime contract (images/mlflow/contract.json) accepts for proxy auth.
+MINIMAL_ENV = {
+    "MLFLOW_BACKEND_STORE_URI": "postgresql://u:pw-long-enough@db:5432/tracking",
+    "MLFLOW_AUTH_MODE": "proxy",
+    "MLFLOW_ARTIFACTS_DESTINATION": "s3://bucket-name/mlflow",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "MLFLOW_PUBLIC_HOSTNAME": "mlflow.example.com",
+}
+
+
+def contract_settings(**overrides):
+    """Settings as the entrypoint makes them: the contract's defaults (MLFLOW_PUBLIC_SCHEME, PORT,
+    MLFLOW_WORKERS, ...) applied and every value checked, so a new variable cannot be missed."""
+    settings, problems = entrypoint.validate(CONTRACT, {**MINIMAL_ENV, **overrides})
+    assert problems == [], problems
+    return settings
 
 
 def test_metrics_on_wraps_the_app_mlflow_would_run(monkeypatch):
@@ -44,10 +61,8 @@ def test_metrics_off_changes_nothing():
     env = {"MLFLOW_METRICS": "off"}
     assert entrypoint.with_kit_metrics(list(cmd), env) == cmd
     assert env == {"MLFLOW_METRICS": "off"}
-    settings = {"PORT": "5000", "MLFLOW_WORKERS": "1", "MLFLOW_PUBLIC_HOSTNAME": "m.example.com",
-                "MLFLOW_ARTIFACTS_DESTINATION": "s3://b/p", "MLFLOW_AUTH_MODE": "basic",
-                "MLFLOW_METRICS": "off"}
-    assert "--expose-prometheus" not in entrypoint.server_args(settings)
+    assert "--expose-prometheus" not in entrypoint.server_args(contract_settings(MLFLOW_METRICS="off"))
+    assert "--expose-prometheus" not in entrypoint.server_args(contract_settings())
 
 
 def test_each_start_gets_a_fresh_private_multiprocess_directory(monkeypatch):
@@ -61,10 +76,7 @@ def test_each_start_gets_a_fresh_private_multiprocess_directory(monkeypatch):
         assert stat.S_IMODE(os.stat(second).st_mode) == 0o700
         assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == second
         assert "prometheus_multiproc_dir" not in os.environ
-        settings = {"PORT": "5000", "MLFLOW_WORKERS": "1", "MLFLOW_PUBLIC_HOSTNAME": "m.example.com",
-                    "MLFLOW_ARTIFACTS_DESTINATION": "s3://b/p", "MLFLOW_AUTH_MODE": "proxy",
-                    "MLFLOW_METRICS": "on"}
-        args = entrypoint.server_args(settings)
+        args = entrypoint.server_args(contract_settings(MLFLOW_METRICS="on"))
         assert args[args.index("--expose-prometheus") + 1] == second
     finally:
         for path in (first, second):
@@ -74,17 +86,8 @@ def test_each_start_gets_a_fresh_private_multiprocess_directory(monkeypatch):
 
 
 def test_the_contract_defaults_metrics_off_and_refuses_other_values():
-    contract = entrypoint.load_contract(entrypoint.contract_path())
-    env = {
-        "MLFLOW_BACKEND_STORE_URI": "postgresql://u:pw-long-enough@db:5432/tracking",
-        "MLFLOW_AUTH_MODE": "proxy",
-        "MLFLOW_ARTIFACTS_DESTINATION": "s3://bucket-name/mlflow",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "MLFLOW_PUBLIC_HOSTNAME": "mlflow.example.com",
-    }
-    settings, problems = entrypoint.validate(contract, env)
-    assert problems == [] and settings["MLFLOW_METRICS"] == "off"
-    _, problems = entrypoint.validate(contract, {**env, "MLFLOW_METRICS": "yes"})
+    assert contract_settings()["MLFLOW_METRICS"] == "off"
+    _, problems = entrypoint.validate(CONTRACT, {**MINIMAL_ENV, "MLFLOW_METRICS": "yes"})
     assert any("MLFLOW_METRICS" in p for p in problems), problems
 
 

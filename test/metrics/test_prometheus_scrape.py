@@ -17,24 +17,23 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "image"))
-from helpers import (  # noqa: E402  (test/image's shared fixtures)
-    ROOT, MotoServer, PostgresCluster, free_port, runtime_env, token, wait_until)
+from metrics_server import ROOT, free_port, log_metrics, serve, stores, token, wait_until
 
-ENTRYPOINT = ROOT / "images" / "mlflow" / "entrypoint.py"
+TSX = ROOT / "node_modules" / ".bin" / "tsx"
+PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+
 DASHBOARD = ROOT / "infra" / "monitoring" / "mlflow-dashboard.json"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 JOB = "mlflow"
 BUCKET = "mlflow-kit-metrics-artifacts"
-START_DEADLINE_SECONDS = 120
 # The load: bounded in count; every request must answer within REQUEST_TIMEOUT.
 RUNS = 12
 METRICS_PER_RUN = 10
@@ -72,76 +71,23 @@ def workdir():
 
 @pytest.fixture(scope="module")
 def server(workdir):
-    pg_base = workdir / "pg"
-    pg_base.mkdir()
-    os.chmod(pg_base, 0o755)
-    postgres = PostgresCluster(pg_base)
-    s3 = MotoServer(workdir)
-    proc = None
-    log = open(workdir / "server.log", "w")
-    try:
-        postgres.start()
-        s3.start()
-        tracking = postgres.create_database("metrics_tracking")
-        auth = postgres.create_database("metrics_auth")
-        s3.ensure_bucket(BUCKET, "us-east-1")
-        port = free_port()
-        admin_password = token(24)
-        env = runtime_env("dev", tracking, auth, s3, port, admin_password, token(48), bucket=BUCKET)
-        env["MLFLOW_METRICS"] = "on"
-        base_env = {k: v for k, v in os.environ.items()
-                    if k in ("PATH", "HOME", "LANG", "TMPDIR", "SYSTEMROOT")}
-        proc = subprocess.Popen([sys.executable, str(ENTRYPOINT)], env={**base_env, **env},
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
-
-        def healthy():
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited {proc.returncode}:\n"
-                                   + (workdir / "server.log").read_text()[-4000:])
-            try:
-                return requests.get(f"{url}/health", timeout=2).status_code == 200
-            except requests.RequestException:
-                return False
-
-        wait_until(healthy, START_DEADLINE_SECONDS, "the server's /health", interval=0.5)
-        yield {"url": url, "port": port, "auth": (env["MLFLOW_ADMIN_USERNAME"], admin_password),
-               "log": workdir / "server.log"}
-    finally:
-        if proc and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-        log.close()
-        s3.stop()
-        postgres.stop()
+    """The image's server with MLFLOW_METRICS=on (metrics_server.py)."""
+    with stores(workdir, BUCKET) as (postgres, s3), serve(workdir, postgres, s3, BUCKET, "metrics") as srv:
+        yield srv
 
 
-@pytest.fixture(scope="module")
-def prometheus(workdir, server):
+@contextmanager
+def running_prometheus(workdir, name, config):
+    """The real Prometheus on a free loopback port with this configuration; yields its URL."""
     if not os.access(PROMETHEUS, os.X_OK):
         pytest.fail("prometheus not installed: run test/metrics/setup.sh")
-    secret = workdir / "scrape-password"
-    secret.write_text(server["auth"][1])
-    secret.chmod(0o600)
-    config = workdir / "prometheus.yml"
-    config.write_text(json.dumps({  # JSON is YAML
-        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [{
-            "job_name": JOB,
-            "metrics_path": "/metrics",
-            "static_configs": [{"targets": [f"127.0.0.1:{server['port']}"]}],
-            "basic_auth": {"username": server["auth"][0], "password_file": str(secret)},
-        }],
-    }))
+    path = workdir / f"{name}.yml"
+    path.write_text(json.dumps(config))  # JSON is YAML
+    path.chmod(0o600)
     port = free_port()
-    log = open(workdir / "prometheus.log", "w")
+    log = open(workdir / f"{name}.log", "w")
     proc = subprocess.Popen(
-        [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'tsdb'}",
+        [PROMETHEUS, f"--config.file={path}", f"--storage.tsdb.path={workdir / (name + '-tsdb')}",
          f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -149,7 +95,7 @@ def prometheus(workdir, server):
         def ready():
             if proc.poll() is not None:
                 raise RuntimeError(f"prometheus exited {proc.returncode}:\n"
-                                   + (workdir / "prometheus.log").read_text()[-4000:])
+                                   + (workdir / f"{name}.log").read_text()[-4000:])
             try:
                 return requests.get(f"{url}/-/ready", timeout=2).status_code == 200
             except requests.RequestException:
@@ -166,6 +112,24 @@ def prometheus(workdir, server):
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def prometheus(workdir, server):
+    secret = workdir / "scrape-password"
+    secret.write_text(server.auth[1])
+    secret.chmod(0o600)
+    config = {
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [{
+            "job_name": JOB,
+            "metrics_path": "/metrics",
+            "static_configs": [{"targets": [f"127.0.0.1:{server.port}"]}],
+            "basic_auth": {"username": server.auth[0], "password_file": str(secret)},
+        }],
+    }
+    with running_prometheus(workdir, "prometheus", config) as url:
+        yield url
 
 
 def query(prometheus_url, promql):
@@ -198,23 +162,17 @@ def wait_for_scrape_after(prometheus_url, moment, deadline=30):
 def load(server):
     """The bounded load: experiments, runs, metrics, artifact uploads and downloads, a 404."""
     s = requests.Session()
-    s.auth = server["auth"]
-    api = f"{server['url']}/api/2.0/mlflow"
+    s.auth = server.auth
+    api = f"{server.url}/api/2.0/mlflow"
     exp = s.post(f"{api}/experiments/create", json={"name": f"metrics-{token(8)}"},
                  timeout=REQUEST_TIMEOUT).json()["experiment_id"]
     counts = {"requests": 1, "uploaded": 0, "downloaded": 0}
     payload = os.urandom(ARTIFACT_BYTES)
     for i in range(RUNS):
-        run = s.post(f"{api}/runs/create", json={"experiment_id": exp}, timeout=REQUEST_TIMEOUT)
-        assert run.status_code == 200, run.text
-        run_id = run.json()["run"]["info"]["run_id"]
-        for step in range(METRICS_PER_RUN):
-            r = s.post(f"{api}/runs/log-metric", timeout=REQUEST_TIMEOUT, json={
-                "run_id": run_id, "key": "loss", "value": 1.0 / (step + 1),
-                "timestamp": int(time.time() * 1000), "step": step})
-            assert r.status_code == 200, r.text
+        run_id, _, errors = log_metrics(server.url, server.auth, exp, METRICS_PER_RUN, REQUEST_TIMEOUT)
+        assert errors == 0
         # Artifacts go through the server's proxy (--serve-artifacts) to S3.
-        path = f"{server['url']}/api/2.0/mlflow-artifacts/artifacts/{exp}/{run_id}/artifacts/blob-{i}.bin"
+        path = f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{exp}/{run_id}/artifacts/blob-{i}.bin"
         put = s.put(path, data=payload, timeout=REQUEST_TIMEOUT)
         assert put.status_code == 200, put.text
         got = s.get(path, timeout=REQUEST_TIMEOUT)
@@ -232,14 +190,14 @@ def load(server):
 
 
 def test_metrics_refuses_a_request_without_credentials(server):
-    r = requests.get(f"{server['url']}/metrics", timeout=10)
+    r = requests.get(f"{server.url}/metrics", timeout=10)
     assert r.status_code == 401
     assert "mlflow_" not in r.text
 
 
 def test_every_metric_the_dashboard_queries_is_in_the_servers_scrape(server):
     load(server)  # a few requests first: label sets appear once something was counted
-    text = requests.get(f"{server['url']}/metrics", auth=server["auth"], timeout=10).text
+    text = requests.get(f"{server.url}/metrics", auth=server.auth, timeout=10).text
     samples = set(re.findall(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", text, re.M))
     wanted = {n for _, expr in dashboard_queries() for n in metric_names(expr)}
     assert wanted, "the dashboard queries no mlflow_ metric"
@@ -258,6 +216,7 @@ def test_prometheus_scrapes_the_dashboards_series_and_they_move(server, promethe
         "downloaded": total(prometheus, f'sum(mlflow_kit_artifact_bytes_total{{job="{JOB}",direction="download"}})'),
         "latency": total(prometheus, f"sum(mlflow_http_request_duration_seconds_count{job})"),
         "opened": total(prometheus, f"sum(mlflow_kit_db_pool_connections_opened_total{job})"),
+        "checkouts": total(prometheus, f"sum(mlflow_kit_db_pool_checkouts_total{job})"),
     }
     started = time.time()
     did = load(server)
@@ -268,6 +227,7 @@ def test_prometheus_scrapes_the_dashboards_series_and_they_move(server, promethe
         "downloaded": total(prometheus, f'sum(mlflow_kit_artifact_bytes_total{{job="{JOB}",direction="download"}})'),
         "latency": total(prometheus, f"sum(mlflow_http_request_duration_seconds_count{job})"),
         "opened": total(prometheus, f"sum(mlflow_kit_db_pool_connections_opened_total{job})"),
+        "checkouts": total(prometheus, f"sum(mlflow_kit_db_pool_checkouts_total{job})"),
     }
     # Counters moved by at least what the load did (Prometheus' own scrapes of /metrics and the
     # health checks add to the request count, nothing subtracts).
@@ -277,6 +237,10 @@ def test_prometheus_scrapes_the_dashboards_series_and_they_move(server, promethe
     # MLflow's exporter times the Flask routes (the REST API; not the FastAPI artifact routes).
     assert after["latency"] - before["latency"] >= did["requests"] - 2 * RUNS - 1, (before, after)
     assert after["opened"] >= 1
+    # Every log-metric request writes the tracking store (and basic auth reads the auth store):
+    # at least one checkout each.
+    log_metrics = RUNS * METRICS_PER_RUN
+    assert after["checkouts"] - before["checkouts"] >= log_metrics, (before, after)
     statuses = {m["status"] for m, _ in query(prometheus, f"mlflow_kit_http_requests_total{job}")}
     assert {"200", "404"} <= statuses
     endpoints = {m["endpoint"] for m, _ in query(prometheus, f"mlflow_kit_http_requests_total{job}")}
@@ -284,18 +248,71 @@ def test_prometheus_scrapes_the_dashboards_series_and_they_move(server, promethe
     assert "/api/2.0/mlflow-artifacts/artifacts/{path}" in endpoints
     rss = query(prometheus, f"mlflow_kit_worker_resident_memory_bytes{job}")
     assert rss and all(v > 50 * 2**20 for _, v in rss), rss  # an MLflow worker is > 50 MiB
-    assert query(prometheus, f"mlflow_kit_db_pool_checked_out_connections{job}")
+    in_use = query(prometheus, f"mlflow_kit_db_pool_checked_out_connections{job}")
+    assert in_use and all(v >= 0 for _, v in in_use), in_use  # checkins never outnumber checkouts
 
-    # Every panel query, as Grafana sends it, returns series; rates and quantiles above zero
-    # (the 5xx panel is the one that stays empty while the server makes no errors).
-    empty = []
+    # Every panel query, as Grafana sends it, returns series; rates and quantiles above zero,
+    # the pool's checkouts/s among them. Left out of "above zero": the 5xx panel (empty while the
+    # server makes no errors), the pool's connections in use now (0 between requests) and its
+    # connections opened/s (0 once the pool is warm: kit_metrics.py).
+    may_be_zero = ("checked_out", "connections_opened")
+    empty, rates = [], {}
     for title, expr in dashboard_queries():
         result = query(prometheus, concrete(expr))
         if "5.." in expr:
             continue
         if not result:
             empty.append((title, expr))
-        elif "checked_out" not in expr:
+        elif not any(name in expr for name in may_be_zero):
             assert any(v > 0 for _, v in result), (title, expr, result)
+            rates[expr] = sum(v for _, v in result)
     assert not empty, f"panel queries with no series after the load: {empty}"
+    pool_rate = [v for expr, v in rates.items() if "db_pool_checkouts_total" in expr]
+    assert pool_rate and pool_rate[0] > 0, rates  # the pool panel has a real rate under load
     assert time.time() - started < 600
+
+
+def ecs_collector(port, username):
+    """The ECS collector's configuration and metric selectors, as infra/targets/ecs-monitoring.ts
+    renders them (the same function the ECS target calls), for a server on this port."""
+    script = (
+        'import { collectorConfig, EMF_METRICS, bothSpellings } from "./infra/targets/ecs-monitoring";'
+        f'const config = collectorConfig({{ stack: "metrics-test", mlflowPort: {int(port)}, adminUsername: {json.dumps(username)},'
+        ' passwordEnv: "MLFLOW_ADMIN_PASSWORD", region: "eu-west-1", emfLogGroupName: "/ecs/metrics-test/mlflow-metrics" });'
+        "process.stdout.write(JSON.stringify({ config, selectors: EMF_METRICS.map((m) => bothSpellings(m.name)) }));")
+    out = subprocess.run([str(TSX), "-e", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_the_ecs_collectors_scrape_configuration_scrapes_the_real_server(server, workdir):
+    """The ADOT collector's Prometheus receiver runs Prometheus' own scrape code on the
+    receiver's `config`: the real Prometheus and its promtool, given that section as rendered for
+    ECS (only the password expanded as the collector expands ${env:...}, and a 1 s interval so
+    the test need not wait 60 s), must accept it, scrape the real server as the admin, and find
+    every metric the collector sends to CloudWatch."""
+    import yaml  # PyYAML, in the image's lock (MLflow needs it)
+
+    rendered = ecs_collector(server.port, server.auth[0])
+    receiver = yaml.safe_load(rendered["config"])["receivers"]["prometheus"]["config"]
+    job = receiver["scrape_configs"][0]
+    assert job["basic_auth"]["password"] == "${env:MLFLOW_ADMIN_PASSWORD}"  # never the secret itself
+    job["basic_auth"]["password"] = server.auth[1]
+    receiver["global"]["scrape_interval"] = "1s"
+    receiver["global"]["scrape_timeout"] = "1s"
+    path = workdir / "ecs-receiver.yml"
+    path.write_text(json.dumps(receiver))
+    path.chmod(0o600)
+    assert os.access(PROMTOOL, os.X_OK), "promtool (Debian's prometheus package) not installed: run test/metrics/setup.sh"
+    check = subprocess.run([PROMTOOL, "check", "config", str(path)], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+    load(server)  # every metric has a series once something was counted
+    with running_prometheus(workdir, "ecs-receiver", receiver) as url:
+        def up():
+            return any(v == 1 for _, v in query(url, 'up{job="mlflow", stack="metrics-test"}'))
+
+        wait_until(up, 30, "the ECS receiver's scrape of the server", interval=0.5)
+        missing = [s for s in rendered["selectors"]
+                   if not query(url, f'{{__name__=~"{s.strip("^$")}", stack="metrics-test"}}')]
+        assert not missing, f"metrics the ECS collector declares but the server's scrape lacks: {missing}"

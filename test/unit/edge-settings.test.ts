@@ -24,7 +24,9 @@ const render = (): Record<string, unknown> => ({
 });
 
 function parse(values: Record<string, unknown>): Settings {
-  const raw: Record<string, string> = { "mlflow-kit:ghcrToken": "t".repeat(40), "mlflow-kit:neonApiKey": "n".repeat(40) };
+  // The Neon key only where the database is Neon: elsewhere it has no effect (a warning).
+  const neon = (values["mlflow-kit:database"] as { kind?: string } | undefined)?.kind === "neon";
+  const raw: Record<string, string> = { "mlflow-kit:ghcrToken": "t".repeat(40), ...(neon ? { "mlflow-kit:neonApiKey": "n".repeat(40) } : {}) };
   for (const [k, v] of Object.entries(values)) raw[k] = typeof v === "string" ? v : JSON.stringify(v);
   return parseSettings({ project: "mlflow-kit", stack: "prod", values: raw, secretKeys: new Set(["mlflow-kit:ghcrToken", "mlflow-kit:neonApiKey"]) });
 }
@@ -42,12 +44,12 @@ function problems(values: Record<string, unknown>): string[] {
 describe("settings that have no effect on a target are refused there", () => {
   it("rotation.apiUserPassword off ecs: there is no generated API user", () => {
     expect(() => parse(render())).not.toThrow();
-    expect(problems({ ...render(), "mlflow-kit:rotation": { apiUserPassword: 1 } })).toEqual([expect.stringMatching(/^mlflow-kit:rotation\.apiUserPassword: only target\.kind ecs has an API user/)]);
+    expect(problems({ ...render(), "mlflow-kit:rotation": { apiUserPassword: 1 } })).toEqual([expect.stringMatching(/^mlflow-kit:rotation\.apiUserPassword: has no effect with target\.kind render .*: only target\.kind ecs has an API user/)]);
     expect(() => parse({ ...ecs(), "mlflow-kit:rotation": { apiUserPassword: 1 } })).not.toThrow();
   });
 
   it("rotation.autheliaSecrets off ecs: there is no Authelia", () => {
-    expect(problems({ ...render(), "mlflow-kit:rotation": { autheliaSecrets: 2 } })).toEqual([expect.stringMatching(/^mlflow-kit:rotation\.autheliaSecrets: only target\.kind ecs runs Authelia/)]);
+    expect(problems({ ...render(), "mlflow-kit:rotation": { autheliaSecrets: 2 } })).toEqual([expect.stringMatching(/^mlflow-kit:rotation\.autheliaSecrets: has no effect with target\.kind render .*: only target\.kind ecs runs Authelia/)]);
     expect(() => parse({ ...ecs(), "mlflow-kit:rotation": { autheliaSecrets: 2 } })).not.toThrow();
   });
 

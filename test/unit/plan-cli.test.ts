@@ -4,10 +4,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { TS_RUN_REGISTER } from "../../stacks/plan-command";
 
 const root = path.resolve(__dirname, "..", "..");
 const run = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, ["--import", "tsx", path.join(root, "stacks", "plan.ts"), ...args], {
+  spawnSync(process.execPath, ["--require", TS_RUN_REGISTER, path.join(root, "stacks", "plan.ts"), ...args], {
     cwd: root, encoding: "utf8", env: { ...process.env, ...env }, timeout: 60_000,
   });
 

@@ -71,7 +71,9 @@ describe("settings: valid config", () => {
       [{ "mlflow-kit:database": { kind: "local" }, "mlflow-kit:target": { kind: "local" }, "mlflow-kit:artifacts": { kind: "minio" } }, []],
     ];
     for (const [change, secretKeys] of stacks) {
-      const s = parse({ ...base(), ...change, "mlflow-kit:skipTarget": undefined }, ["mlflow-kit:ghcrToken", ...secretKeys], { allowUnsupported: true });
+      // The local target pushes nothing: no image owner, no GHCR token (both would have no effect).
+      const local = (change["mlflow-kit:target"] as { kind: string }).kind === "local";
+      const s = parse({ ...base(), ...change, "mlflow-kit:skipTarget": undefined, ...(local ? { "mlflow-kit:image": undefined, "mlflow-kit:ghcrToken": undefined, "aws:region": undefined } : {}) }, local ? secretKeys : ["mlflow-kit:ghcrToken", ...secretKeys], { allowUnsupported: true });
       expect(s.deploy, JSON.stringify(change)).toEqual({ database: true, target: true });
       expect(s.skipped, JSON.stringify(change)).toEqual([]);
     }

@@ -110,6 +110,17 @@ describe("dev (neon + render, long-lived: the shared environment every merge dep
     expect(planJson(dev)).not.toContain("__provider");
   });
 
+  it("leaves the providers' code unserialized offline (test/providers serializes each), and puts Pulumi's serializer back", async () => {
+    const { OFFLINE_PROVIDER } = await import("../../stacks/offline");
+    const dynamic = dev.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
+    expect(dynamic.length).toBeGreaterThan(0);
+    for (const r of dynamic) expect(r.analyzer.properties.__provider, r.urn).toBe(OFFLINE_PROVIDER);
+    const closure = require("@pulumi/pulumi/runtime/closure/serializeClosure") as { serializeFunction(f: () => unknown): Promise<{ text: string }> };
+    const serialized = await closure.serializeFunction(() => 42);
+    expect(serialized.text).toContain("42");
+    expect(serialized.text).not.toBe(OFFLINE_PROVIDER);
+  });
+
   it("keeps its credentials secret", async () => {
     for (const name of ["adminPassword", "activeAccessKeyId", "trackingDatabaseUri", "authDatabaseUri", "envFile"]) {
       expect(await pulumi.isSecret(dev.rawOutputs[name] as pulumi.Output<unknown>), name).toBe(true);

@@ -8,12 +8,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { TS_RUN_REGISTER } from "../../stacks/plan-command";
 import { plan } from "../../stacks/plan";
 
 const root = path.resolve(__dirname, "..", "..");
 const cli = (args: string[], env: Record<string, string | undefined> = {}) => {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MLFLOW_KIT_")));
-  return spawnSync(process.execPath, ["--import", "tsx", path.join(root, "stacks", "plan.ts"), ...args], { cwd: root, encoding: "utf8", env: { ...clean, ...env }, timeout: 90_000 });
+  return spawnSync(process.execPath, ["--require", TS_RUN_REGISTER, path.join(root, "stacks", "plan.ts"), ...args], { cwd: root, encoding: "utf8", env: { ...clean, ...env }, timeout: 90_000 });
 };
 const service = (p: Awaited<ReturnType<typeof plan>>) => p.resources.find((r) => r.type === "pulumi-nodejs:dynamic/render:Service")!;
 

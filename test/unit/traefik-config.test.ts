@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import {
-  API_RATE_LIMIT, AUTH_RESPONSE_HEADERS, CLIENT_FORWARDING_HEADERS, EDGE_SECRET_HEADER, headerSpellings, LOAD_BALANCER_HEADERS, renderTraefikDynamic,
+  API_RATE_LIMIT, AUTH_RESPONSE_HEADERS, CLIENT_FORWARDING_HEADERS, EDGE_SECRET_HEADER, headerSpellings, LOAD_BALANCER_HEADERS, METRICS_PATH_REGEXP, renderTraefikDynamic,
   strippedRequestHeaders, TRAEFIK_CONTAINER_ENV, TRAEFIK_IDLE_TIMEOUT_SECONDS,
 } from "../../infra/edge/traefik";
 import * as fs from "node:fs";
@@ -79,6 +79,16 @@ describe("traefik: two ways into MLflow", () => {
     expect(Object.keys(dynamic.http.middlewares["edge-identity"].headers.customRequestHeaders)).toEqual([EDGE_SECRET_HEADER]);
     // Authelia never sees an Authorization header: nothing of Basic can reach its regulation.
     expect(dynamic.http.middlewares.authelia.forwardAuth.authRequestHeaders).not.toContain("Authorization");
+  });
+
+  it("no router to MLflow admits /metrics (the server's Prometheus metrics are never public; test/edge sends the requests)", () => {
+    const toMlflow = Object.entries<any>(dynamic.http.routers).filter(([, r]) => r.service === "mlflow");
+    expect(toMlflow.map(([n]) => n).sort()).toEqual(["mlflow", "mlflow-api"]);
+    for (const [name, r] of toMlflow) expect(r.rule, name).toContain(`!PathRegexp(\`${METRICS_PATH_REGEXP}\`)`);
+    const re = new RegExp(METRICS_PATH_REGEXP.replace("(?i)", ""), "i");
+    for (const p of ["/metrics", "/metrics/", "/METRICS", "/Metrics?x=1", "/metrics.txt"]) expect(re.test(p), p).toBe(true);
+    // MLflow's own REST routes with "metrics" in them stay routed.
+    for (const p of ["/api/2.0/mlflow/metrics/get-history", "/ajax-api/2.0/mlflow/metrics/get-history-bulk", "/"]) expect(re.test(p), p).toBe(false);
   });
 
   it("refuses a short edge secret", () => {
