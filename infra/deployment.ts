@@ -10,6 +10,7 @@ import { NeonDatabase } from "./database/neon";
 import { RdsDatabase } from "./database/rds";
 import type { MetadataDatabase } from "./database/types";
 import { PrivateNetwork } from "./docker/private-network";
+import { DEFAULT_PLATFORM, localBuildPlatform } from "./image/build-platform";
 import { MlflowImage } from "./image/mlflow-image";
 import { LOG_PREFIXES, LogBucket, logBucketName } from "./logging/log-bucket";
 import { stackRuntimeEnvironment, type RuntimeEnvironment } from "./runtime-contract";
@@ -71,10 +72,10 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           imageName: s.image.name,
           username: s.image.username ?? s.image.owner!,
           token: s.secrets.ghcrToken!,
-          platform: s.image.platform,
+          platform: s.image.platform ?? DEFAULT_PLATFORM,
           context,
         }
-      : { registry: "local", imageName: `${s.namePrefix}-server`, context }, { parent: this });
+      : { registry: "local", imageName: `${s.namePrefix}-server`, platform: localBuildPlatform(s.image.platform), context }, { parent: this });
 
     this.credentials = new ServerCredentials(`${name}-credentials`, {
       adminPassword: s.secrets.adminPassword,
@@ -173,7 +174,7 @@ export class MlflowDeployment extends pulumi.ComponentResource {
           cpu: t.cpu,
           memoryMb: t.memoryMb,
           desiredCount: t.desiredCount,
-          architecture: s.image.platform === "linux/arm64" ? "ARM64" : "X86_64",
+          architecture: (s.image.platform ?? DEFAULT_PLATFORM) === "linux/arm64" ? "ARM64" : "X86_64",
           image: this.image.imageRef,
           // settings.ts requires image.owner and ghcrToken wherever the image is pushed.
           registry: { username: s.image.username ?? s.image.owner!, token: s.secrets.ghcrToken! },

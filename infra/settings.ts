@@ -205,8 +205,8 @@ const image = z.strictObject({
   owner: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38})$/, { message: "must be a lower-case GitHub user or organization name (GHCR names are lower-case)" }).optional().describe("GitHub user or organization: ghcr.io/<owner>/<name> (not needed by target.kind local, which builds without pushing)"),
   name: z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*$/, { message: "must be a lower-case image name such as mlflow-kit-server" }).default("mlflow-kit-server").describe("Image name under the owner"),
   username: z.string().optional().describe("GitHub user the token belongs to; owner when unset"),
-  platform: z.enum(["linux/amd64", "linux/arm64"]).default("linux/amd64").describe("Platform of the pushed image (target.kind local builds for the machine's own)"),
-}).default({ name: "mlflow-kit-server", platform: "linux/amd64" });
+  platform: z.enum(["linux/amd64", "linux/arm64"]).optional().describe("Platform of the image: linux/amd64 when unset where it is pushed; target.kind local builds for it when set, else for DOCKER_DEFAULT_PLATFORM or the Docker engine's own platform"),
+}).default({ name: "mlflow-kit-server" });
 
 const credentialRotation = z
   .strictObject({

@@ -26,6 +26,7 @@ engine_done() {
 trap 'engine_done || true' EXIT
 
 bash "$ROOT/test/image/setup.sh"
+bash "$ROOT/test/adopt/setup.sh" # the MLflow 2.x venvs of test/adopt (pip, both at once)
 bash "$ROOT/test/integration/setup.sh"
 bash "$ROOT/test/browser/setup.sh" # chromium from apt, for test/browser
 bash "$ROOT/test/metrics/setup.sh" # Debian's prometheus, for test/metrics

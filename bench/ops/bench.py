@@ -13,6 +13,15 @@ PostgreSQL cluster (Debian's), moto's S3 server and the kit's entrypoint (the de
                   params, an artifact each) imported by tools/ops/import_mlruns.py into the
                   server: runs per second.
 
+Each beside its baseline, measured in the same run on the same machine:
+  backup/restore  pg_dump and pg_restore of the same two databases alone (the same flags as the
+                  tool, no artifacts, no checks): what the tool adds is the artifact copy and
+                  its checks;
+  import          MLflow's own client writing the same runs (same metrics, params, artifact)
+                  into a fresh server of the same stack: the rate a team's own logging gets.
+The load average (1, 5, 15 min) is printed at the start and the end: the figures are only
+comparable under a similar load.
+
 Prints the figures; writes nothing into the repository. Every loop is bounded by its count.
 """
 
@@ -142,21 +151,52 @@ def bench_backup(pg, s3, base, runs, artifact_every):
     count = len(dst.client().search_runs([dst.client().get_experiment_by_name("bench-backup").experiment_id], max_results=50000))
     src.stop()
     dst.stop()
+    baseline = pg_alone(pg, src, base)
     return {"runs": runs, "restored_runs_seen": count, "objects": len(manifest["artifacts"]["objects"]),
             "dump_bytes": sum(d["bytes"] for d in manifest["databases"].values()),
-            "fill_seconds": round(fill_s, 1), "backup_seconds": round(backup_s, 1), "restore_seconds": round(restore_s, 1)}
+            "fill_seconds": round(fill_s, 1), "backup_seconds": round(backup_s, 1), "restore_seconds": round(restore_s, 1),
+            "baseline_pg_dump_pg_restore": baseline}
 
 
-def bench_import(pg, s3, base, runs):
-    store = Path(base) / "mlruns"
-    maker = r'''
+def pg_alone(pg, src, base):
+    """The baseline of backup/restore: pg_dump of the source pair and pg_restore into a new pair,
+    with the flags tools/ops/kit_backup.py uses, and nothing else."""
+    bin_dir = Path(os.environ["MLFLOW_KIT_PG_BIN"])
+    connect = ["-h", str(pg.base), "-p", str(pg.port), "-U", "postgres"]
+    dumps = []
+    t0 = time.monotonic()
+    for uri in (src.tracking_uri, src.auth_uri):
+        name = uri.rsplit("/", 1)[1]
+        dump = Path(base) / f"baseline-{name}.dump"
+        subprocess.run([str(bin_dir / "pg_dump"), *connect, "--format=custom", "--no-owner",
+                        "--no-privileges", "--file", str(dump), name],
+                       check=True, capture_output=True, timeout=3600, stdin=subprocess.DEVNULL)
+        dumps.append(dump)
+    dump_s = time.monotonic() - t0
+    targets = [f"baseline_{kind}" for kind in ("tracking", "auth")]
+    for target in targets:
+        pg.create_database(target)
+    t0 = time.monotonic()
+    for dump, target in zip(dumps, targets):
+        subprocess.run([str(bin_dir / "pg_restore"), *connect, "--no-owner", "--no-privileges",
+                        "--single-transaction", "--exit-on-error", "-d", target, str(dump)],
+                       check=True, capture_output=True, timeout=3600, stdin=subprocess.DEVNULL)
+    restore_s = time.monotonic() - t0
+    return {"backup_seconds": round(dump_s, 1), "restore_seconds": round(restore_s, 1),
+            "dump_bytes": sum(d.stat().st_size for d in dumps)}
+
+
+# Writes N runs of the import's shape with MLflow's client: into a file store (argv[1] a
+# directory) for the import, or into a server (argv[1] its URL) for the baseline.
+WRITER = r'''
 import os, sys
 os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
-c = MlflowClient(tracking_uri="file:" + sys.argv[1])
+where = sys.argv[1]
+c = MlflowClient(tracking_uri=where if where.startswith("http") else "file:" + where)
 e = c.create_experiment("bench-import")
-art = os.path.join(sys.argv[1], "..", "a.txt")
+art = os.path.join(sys.argv[3], "import-artifact.txt")
 open(art, "w").write("y" * 1024)
 for i in range(int(sys.argv[2])):
     r = c.create_run(e, run_name=f"r{i}")
@@ -165,8 +205,28 @@ for i in range(int(sys.argv[2])):
     c.log_artifact(r.info.run_id, art)
     c.set_terminated(r.info.run_id)
 '''
-    subprocess.run([sys.executable, "-c", maker, str(store), str(runs)], check=True, timeout=3600,
-                   env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+
+
+def client_writes(pg, s3, base, runs):
+    """The baseline of the import: MLflow's client logging the same runs into a fresh server."""
+    target = Stack(pg, s3, "cli", base).start()
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true",
+           "MLFLOW_TRACKING_USERNAME": target.env["MLFLOW_ADMIN_USERNAME"],
+           "MLFLOW_TRACKING_PASSWORD": target.env["MLFLOW_ADMIN_PASSWORD"]}
+    t0 = time.monotonic()
+    try:
+        subprocess.run([sys.executable, "-c", WRITER, target.url, str(runs), str(base)], check=True,
+                       timeout=3600, env=env, capture_output=True)
+    finally:
+        target.stop()
+    seconds = time.monotonic() - t0
+    return {"runs": runs, "seconds": round(seconds, 1), "runs_per_second": round(runs / seconds, 2)}
+
+
+def bench_import(pg, s3, base, runs):
+    store = Path(base) / "mlruns"
+    subprocess.run([sys.executable, "-c", WRITER, str(store), str(runs), str(base)], check=True,
+                   timeout=3600, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
     target = Stack(pg, s3, "imp", base).start()
     env = {**target.tool_env(), "MLFLOW_TRACKING_URI": target.url,
            "MLFLOW_TRACKING_USERNAME": target.env["MLFLOW_ADMIN_USERNAME"],
@@ -182,6 +242,29 @@ for i in range(int(sys.argv[2])):
             "tool": r.stdout.strip().splitlines()[-1]}
 
 
+def loadavg():
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def table(r):
+    b, base, i, c = (r["backup_restore"], r["backup_restore"]["baseline_pg_dump_pg_restore"],
+                     r["import"], r["import_baseline_client"])
+    rows = [
+        (f"backup/restore of {b['runs']} runs ({b['objects']} artifacts)", "kit_backup.py",
+         "pg_dump/pg_restore alone"),
+        ("  backup (s)", b["backup_seconds"], base["backup_seconds"]),
+        ("  restore (s)", b["restore_seconds"], base["restore_seconds"]),
+        ("  dump bytes", b["dump_bytes"], base["dump_bytes"]),
+        (f"import of {i['runs']} runs", "import_mlruns.py", "MLflow client, same runs"),
+        ("  seconds", i["seconds"], c["seconds"]),
+        ("  runs/s", i["runs_per_second"], c["runs_per_second"]),
+    ]
+    lines = [f"{a:<48} {str(x):>18} {str(y):>26}" for a, x, y in rows]
+    lines.append(f"load average (1/5/15 min) start {r['load_average_start']}, end "
+                 f"{r['load_average_end']}, on {r['cores']} cores")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10_000)
@@ -195,9 +278,13 @@ def main():
     try:
         pg.start()
         s3.start()
-        results = {"backup_restore": bench_backup(pg, s3, base, args.runs, args.artifact_every),
-                   "import": bench_import(pg, s3, base, args.import_runs)}
+        results = {"cores": os.cpu_count(), "load_average_start": loadavg()}
+        results["backup_restore"] = bench_backup(pg, s3, base, args.runs, args.artifact_every)
+        results["import"] = bench_import(pg, s3, base, args.import_runs)
+        results["import_baseline_client"] = client_writes(pg, s3, base, args.import_runs)
+        results["load_average_end"] = loadavg()
         print(json.dumps(results, indent=1))
+        print(table(results))
     finally:
         s3.stop()
         pg.stop()

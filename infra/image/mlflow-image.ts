@@ -27,8 +27,10 @@ export type MlflowImageArgs = {
       platform: "linux/amd64" | "linux/arm64";
     }
   | {
-      /** Built into the Docker engine of the machine running `pulumi up`, for its own platform, never pushed (target.kind local). */
+      /** Built into the Docker engine of the machine running `pulumi up`, never pushed (target.kind local). */
       registry: "local";
+      /** Its engine's own platform unless set otherwise (./build-platform: localBuildPlatform). */
+      platform: "linux/amd64" | "linux/arm64";
     }
 );
 
@@ -60,8 +62,8 @@ export class MlflowImage extends pulumi.ComponentResource {
     super("mlflow-kit:image:MlflowImage", name, {}, opts);
     const local = args.registry === "local";
     this.repository = local ? args.imageName : `${args.registry}/${args.owner}/${args.imageName}`;
-    // A local build is for this machine's own platform only.
-    this.tag = `ctx-${contextHash(args.context).slice(0, 16)}${local ? "" : `-${args.platform.replace("/", "-")}`}`;
+    // An amd64 and an arm64 build never share a tag, pushed or local.
+    this.tag = `ctx-${contextHash(args.context).slice(0, 16)}-${args.platform.replace("/", "-")}`;
 
     const image = new docker.Image(name, {
       imageName: `${this.repository}:${this.tag}`,
@@ -70,8 +72,8 @@ export class MlflowImage extends pulumi.ComponentResource {
         // The provider resolves a given dockerfile against the working directory, not the
         // context: pass it absolute so `pulumi up` works from any directory.
         dockerfile: path.join(args.context, "Dockerfile"),
-        // A local build runs on this machine: its own platform, no emulation.
-        platform: local ? undefined : args.platform,
+        // Always said: unset, the provider warns and the build's platform depends on the machine.
+        platform: args.platform,
         builderVersion: docker.BuilderVersion.BuilderBuildKit,
         // No cacheFrom: the tag changes with every content change, so there is no stable
         // cache image to name; an unchanged context is not rebuilt at all (same imageName).

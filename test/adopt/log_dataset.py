@@ -1,5 +1,5 @@
 """Logs the adoption data set into an MLflow 2.x server with its own 2.x client (run by the
-.venv-mlflow2 python): experiments, runs with params, metric steps and tags, nested runs,
+python of a 2.x venv, test/adopt/setup.sh): experiments, runs with params, metric steps and tags, nested runs,
 artifacts, a registered model with two versions, stages, aliases and tags, and a basic-auth user
 with permissions (EDIT, MANAGE, and NO_PERMISSIONS on an experiment and on a model). Prints
 {"alice_password", "experiments": {name: id}, "run_in_b"} as JSON.

@@ -1,8 +1,9 @@
 """Adopting a running MLflow 2.x server, end to end, as the README's runbook says.
 
-A real MLflow 2.21.3 server (its own venv) with basic auth, on real Postgres, its artifacts in an
-S3 root of its own (moto) that clients write to directly, as `--default-artifact-root s3://...`
-servers do. Its own client logs the data set (log_dataset.py) and reads it back (snapshot.py).
+Real MLflow 2.21.3 and 2.9.2 servers (their own venvs) with basic auth, on real Postgres, their
+artifacts in an S3 root of their own (moto) that clients write to directly, as
+`--default-artifact-root s3://...` servers do. Their own clients log the data set
+(log_dataset.py) and read it back (snapshot.py); the two old servers do this side by side.
 Then the runbook: pg_dump both databases into the kit's (owned by the app role), copy the
 artifact tree under the kit's prefix and rewrite the stored locations (tools/adopt/adopt.py), the
 kit's entrypoint refuses the 2 -> 3 jump, then takes it with MLFLOW_ALLOW_MAJOR_UPGRADE=true. The
@@ -14,18 +15,27 @@ import os
 import signal
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-from conftest import MLFLOW2_PYTHON, ROOT, helpers, image_conftest
+from conftest import MLFLOW2_HEADS, ROOT, helpers, image_conftest, mlflow2_python
 
 HERE = Path(__file__).resolve().parent
 ADOPT_TOOL = ROOT / "tools" / "adopt" / "adopt.py"
 REGION = "eu-west-1"
-OLD_ROOT = "s3://old-mlflow-store/mlruns"
-LAST_2X_HEAD = "0584bdc529eb"
+VERSIONS = list(MLFLOW2_HEADS)
+
+
+def tag(version):
+    return version.replace(".", "_")
+
+
+def old_root(version):
+    """The old server's --default-artifact-root: a bucket of its own per version."""
+    return f"s3://old-mlflow-store-{version.replace('.', '-')}/mlruns"
 
 
 def client_env(url, username, password, s3=None):
@@ -53,9 +63,10 @@ def run_python(python, script, env, *args):
 class Mlflow2Server:
     """`mlflow server` of the 2.x venv with basic auth, as the deployments the kit replaces ran."""
 
-    def __init__(self, postgres, s3, workdir):
-        self.tracking = postgres.create_database("old_tracking")
-        self.auth = postgres.create_database("old_auth")
+    def __init__(self, postgres, s3, workdir, version):
+        self.version, self.root = version, old_root(version)
+        self.tracking = postgres.create_database(f"old_tracking_{tag(version)}")
+        self.auth = postgres.create_database(f"old_auth_{tag(version)}")
         self.admin_password = helpers.token(20)
         self.port = helpers.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -68,19 +79,19 @@ class Mlflow2Server:
         env = {"PATH": os.environ["PATH"], "HOME": str(workdir), "MLFLOW_AUTH_CONFIG_PATH": str(ini),
                "MLFLOW_FLASK_SERVER_SECRET_KEY": helpers.token(40), **s3_env(s3)}
         self.log = open(workdir / "mlflow2.log", "w")
-        mlflow = MLFLOW2_PYTHON.parent / "mlflow"
+        mlflow = mlflow2_python(version).parent / "mlflow"
         self.proc = subprocess.Popen(
             [str(mlflow), "server", "--backend-store-uri", self.tracking,
-             "--default-artifact-root", OLD_ROOT, "--no-serve-artifacts",
+             "--default-artifact-root", self.root, "--no-serve-artifacts",
              "--app-name", "basic-auth", "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", "1"],
             env=env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, cwd=workdir)
-        helpers.wait_until(self._up, 120, f"the MLflow 2.x server on {self.url}", interval=0.5)
+        helpers.wait_until(self._up, 120, f"the MLflow {version} server on {self.url}", interval=0.5)
 
     def _up(self):
         if self.proc.poll() is not None:
-            raise RuntimeError(f"mlflow 2.x server exited {self.proc.returncode}: "
+            raise RuntimeError(f"mlflow {self.version} server exited {self.proc.returncode}: "
                                f"{Path(self.log.name).read_text()[-3000:]}")
         return image_conftest.health_ok(self.url)
 
@@ -128,19 +139,43 @@ def permissions_seen_by_alice(url, password, logged):
     }
 
 
-@pytest.fixture(scope="module")
-def old_server(postgres, s3, tmp_path_factory):
-    s3.ensure_bucket(urlsplit(OLD_ROOT).netloc, REGION)
-    server = Mlflow2Server(postgres, s3, tmp_path_factory.mktemp("mlflow2"))
+def run_old_server(postgres, s3, workdir, version):
+    """The 2.x side of one version: its server, the data set its client logs, what alice may do
+    and what its client reads back; the server stopped after."""
+    s3.ensure_bucket(urlsplit(old_root(version)).netloc, REGION)
+    server = Mlflow2Server(postgres, s3, workdir, version)
+    python = mlflow2_python(version)
     try:
         env = client_env(server.url, "admin", server.admin_password, s3)
-        logged = json.loads(run_python(MLFLOW2_PYTHON, HERE / "log_dataset.py", env).strip().splitlines()[-1])
+        logged = json.loads(run_python(python, HERE / "log_dataset.py", env).strip().splitlines()[-1])
         # alice's checks write tags (EDIT, MANAGE): before the snapshot, so it holds them too.
         allowed = permissions_seen_by_alice(server.url, logged["alice_password"], logged)
-        before = json.loads(run_python(MLFLOW2_PYTHON, HERE / "snapshot.py", env).strip().splitlines()[-1])
+        before = json.loads(run_python(python, HERE / "snapshot.py", env).strip().splitlines()[-1])
     finally:
         server.stop()
     return server, logged, before, allowed
+
+
+@pytest.fixture(scope="module")
+def old_servers(postgres, s3, tmp_path_factory):
+    """Every version's 2.x side, side by side (they mostly wait on their servers)."""
+    with ThreadPoolExecutor(len(VERSIONS)) as pool:
+        futures = {v: pool.submit(run_old_server, postgres, s3, tmp_path_factory.mktemp(f"mlflow-{v}"), v)
+                   for v in VERSIONS}
+        return {v: future.result() for v, future in futures.items()}
+
+
+def kit_env(postgres, s3, version):
+    """The dev stack's runtime env on a fresh database pair, with a bucket of its own per version
+    (the comparison of the copied tree counts every object under the kit's prefix)."""
+    creds = image_conftest.Secrets()
+    pair = postgres.database_pair(f"adopt_{tag(version)}")
+    bucket = f"kit-artifacts-{version.replace('.', '-')}"
+    env = helpers.runtime_env("dev", pair.tracking_uri, pair.auth_uri, s3, helpers.free_port(),
+                              creds.admin_password, creds.flask_secret_key, bucket=bucket)
+    s3.ensure_bucket(bucket, env["AWS_DEFAULT_REGION"])
+    env["MLFLOW_DB_WAIT_SECONDS"] = "30"
+    return env, creds
 
 
 def dump_and_restore(postgres, source_uri, target_uri):
@@ -164,21 +199,23 @@ def without_locations(snapshot):
     return {k: v for k, v in snapshot.items() if k != "locations"}
 
 
-def test_adopting_a_2x_server_keeps_everything(old_server, postgres, s3, make_env, tmp_path):
-    server, logged, before, allowed_before = old_server
+@pytest.mark.parametrize("version", VERSIONS)
+def test_adopting_a_2x_server_keeps_everything(version, old_servers, postgres, s3, tmp_path):
+    server, logged, before, allowed_before = old_servers[version]
+    last_2x_head, old_store = MLFLOW2_HEADS[version], server.root
     assert len(before["runs"]) == 6 and before["models"]["adopt-model"]["aliases"] == {"champion": "2"}
     assert allowed_before == {
         "read a": 200, "edit a (EDIT)": 200, "read b (NO_PERMISSIONS)": 403, "read a run of b": 403,
         "experiments she finds": ["Default", "adopt-a"], "tag model (MANAGE)": 200,
         "read adopt-private (NO_PERMISSIONS)": 403, "models she finds": ["adopt-model"],
         "wrong password": 401}
-    env, creds = make_env("adopt")
+    env, creds = kit_env(postgres, s3, version)
 
     # 1. Both databases, dumped and restored into the kit's with the app role as owner.
     dump_and_restore(postgres, server.tracking, env["MLFLOW_BACKEND_STORE_URI"])
     dump_and_restore(postgres, server.auth, env["MLFLOW_AUTH_DATABASE_URI"])
     tracking_db = env["MLFLOW_BACKEND_STORE_URI"].rsplit("/", 1)[1]
-    assert postgres.sql("SELECT version_num FROM alembic_version", tracking_db) == LAST_2X_HEAD
+    assert postgres.sql("SELECT version_num FROM alembic_version", tracking_db) == last_2x_head
     owners = postgres.sql("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'",
                           tracking_db)
     assert owners == helpers.APP_ROLE
@@ -187,15 +224,15 @@ def test_adopting_a_2x_server_keeps_everything(old_server, postgres, s3, make_en
     tool_env = {"PATH": os.environ["PATH"], **s3_env(s3),
                 "MLFLOW_BACKEND_STORE_URI": env["MLFLOW_BACKEND_STORE_URI"]}
     destination = env["MLFLOW_ARTIFACTS_DESTINATION"]
-    copied = adopt_tool(tool_env, "artifacts", "--from", OLD_ROOT, "--to", destination)
-    old_keys = s3.keys(OLD_ROOT, REGION)
+    copied = adopt_tool(tool_env, "artifacts", "--from", old_store, "--to", destination)
+    old_keys = s3.keys(old_store, REGION)
     assert f"copied {len(old_keys)} objects, 0 already there" in copied
-    prefix, old_prefix = urlsplit(destination).path.strip("/"), urlsplit(OLD_ROOT).path.strip("/")
+    prefix, old_prefix = urlsplit(destination).path.strip("/"), urlsplit(old_store).path.strip("/")
     assert sorted(k[len(prefix):] for k in s3.keys(destination, REGION)) == \
         sorted(k[len(old_prefix):] for k in old_keys)
-    again = adopt_tool(tool_env, "artifacts", "--from", OLD_ROOT, "--to", destination)
+    again = adopt_tool(tool_env, "artifacts", "--from", old_store, "--to", destination)
     assert f"copied 0 objects, {len(old_keys)} already there" in again  # idempotent
-    rewritten = adopt_tool(tool_env, "locations", "--from", OLD_ROOT)
+    rewritten = adopt_tool(tool_env, "locations", "--from", old_store)
     assert "runs.artifact_uri: 6 rewritten" in rewritten, rewritten
 
     # 3. The kit's entrypoint refuses the one-way 2 -> 3 jump by default, naming the backup...
@@ -203,10 +240,10 @@ def test_adopting_a_2x_server_keeps_everything(old_server, postgres, s3, make_en
         rc, output = image_conftest.run_entrypoint(dict(env, MLFLOW_MIGRATE=migrate))
         assert rc == 4 and "Traceback" not in output, output[-3000:]
         last = output.strip().splitlines()[-1]
-        assert f"MLflow 2.x schema ({LAST_2X_HEAD})" in last and "pg_dump" in last, last
+        assert f"MLflow 2.x schema ({last_2x_head})" in last and "pg_dump" in last, last
         assert f"'{tracking_db}'" in last and "MLFLOW_ALLOW_MAJOR_UPGRADE=true" in last, last
         image_conftest.assert_no_secret(output, env)
-    assert postgres.sql("SELECT version_num FROM alembic_version", tracking_db) == LAST_2X_HEAD
+    assert postgres.sql("SELECT version_num FROM alembic_version", tracking_db) == last_2x_head
 
     # ...and takes it when told to.
     env["MLFLOW_ALLOW_MAJOR_UPGRADE"] = "true"
@@ -226,7 +263,7 @@ def test_adopting_a_2x_server_keeps_everything(old_server, postgres, s3, make_en
     # 4. The same data set through the 3.x client, locations moved under the kit's store.
     assert without_locations(after) == without_locations(before)
     for name, location in before["locations"].items():
-        moved = location.replace(OLD_ROOT, "mlflow-artifacts:", 1)
+        moved = location.replace(old_store, "mlflow-artifacts:", 1)
         assert after["locations"][name] == moved, name
     assert all(v.startswith(("mlflow-artifacts:/", "runs:/", "models:/"))
                for v in after["locations"].values()), after["locations"]

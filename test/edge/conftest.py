@@ -1,7 +1,6 @@
 """Fixtures of the edge test. Postgres, moto's S3 and the real MLflow entrypoint come from the
 image test's harness (test/image/conftest.py, helpers.py), loaded under their own names."""
 
-import importlib.util
 import json
 import os
 import socket
@@ -19,9 +18,7 @@ sys.path.insert(0, str(IMAGE_TESTS))
 import helpers  # noqa: E402  (test/image/helpers.py)
 from helpers import ROOT, free_port, token, wait_until  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("image_conftest", IMAGE_TESTS / "conftest.py")
-image_conftest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(image_conftest)
+image_conftest = helpers.image_conftest()
 postgres = image_conftest.postgres  # session fixture: a throwaway cluster
 s3 = image_conftest.s3  # session fixture: moto's S3 server
 start_server = image_conftest.start_server  # the entrypoint as a server

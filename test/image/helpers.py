@@ -4,6 +4,7 @@ Everything listens on 127.0.0.1 only."""
 
 import contextlib
 import glob
+import importlib.util
 import json
 import os
 import secrets
@@ -214,3 +215,16 @@ def runtime_env(stack, tracking_uri, auth_uri, s3, port, admin_password, flask_s
     if not all(isinstance(v, str) for v in env.values()):
         raise RuntimeError(f"stacks/runtime-env.ts printed non-string values for {sorted(env)}")
     return env
+
+
+def image_conftest():
+    """test/image/conftest.py as a module named image_conftest, loaded once per process: the
+    suites that run on the image test's harness (test/edge, test/adopt, test/ops) take its
+    fixtures (postgres, s3, make_env, start_server) from it and register them as their own."""
+    module = sys.modules.get("image_conftest")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("image_conftest", Path(__file__).with_name("conftest.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["image_conftest"] = module
+        spec.loader.exec_module(module)
+    return module

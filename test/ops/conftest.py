@@ -3,7 +3,6 @@ throwaway PostgreSQL cluster (Debian's server), moto's S3 server and the kit's r
 in the image venv, all on 127.0.0.1 (test/image/conftest.py and helpers.py, loaded from there
 so both suites run the same thing)."""
 
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -20,14 +19,7 @@ os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 import helpers  # noqa: E402  (test/image/helpers.py)
 
 
-def _load_image_conftest():
-    spec = importlib.util.spec_from_file_location("image_conftest", IMAGE_TESTS / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-image = _load_image_conftest()
+image = helpers.image_conftest()
 # The image suite's fixtures, registered here as this suite's own.
 postgres = image.postgres
 s3 = image.s3

@@ -187,6 +187,41 @@ describe("ecs: secrets, logs, migrations", () => {
   });
 });
 
+describe("ecs: a rollout without a gap (issue 16)", () => {
+  // Each service keeps its old tasks until new ones are healthy (min 100 %, max 200 %), and
+  // whatever sends requests to a task sends them only to healthy ones: the load balancer's
+  // target group (Traefik, health-checked on /ping, drained 30 s) and Cloud Map (MLflow and
+  // Authelia: ECS marks an instance healthy from the container health check,
+  // healthCheckCustomConfig). A single task (desiredCount 1) rolls the same way.
+  it("every service rolls new-before-old and waits for steady state", () => {
+    for (const s of of(prod, T.service)) {
+      expect(s.inputs, String(s.inputs.name)).toMatchObject({ deploymentMinimumHealthyPercent: 100, deploymentMaximumPercent: 200, waitForSteadyState: true });
+    }
+  });
+
+  it("the load balancer sends traffic only to Traefik tasks that answer its health check, and drains the old ones", () => {
+    const [tg] = of(prod, "aws:lb/targetGroup:TargetGroup");
+    expect(tg.inputs).toMatchObject({ targetType: "ip", deregistrationDelay: 30, healthCheck: { path: "/ping", matcher: "200", healthyThreshold: 2, unhealthyThreshold: 3 } });
+    const traefik = of(prod, T.service).find((s) => s.inputs.name === "traefik")!;
+    expect(traefik.inputs.loadBalancers).toEqual([expect.objectContaining({ containerName: "traefik" })]);
+    expect(traefik.inputs.healthCheckGracePeriodSeconds).toBe(60);
+  });
+
+  it("MLflow and Authelia are reached through Cloud Map, which lists a task only while its container health check passes", () => {
+    const discovery = of(prod, "aws:servicediscovery/service:Service");
+    expect(discovery.map((d) => d.inputs.name).sort()).toEqual(["authelia", "mlflow", "traefik"]);
+    for (const d of discovery) {
+      expect(d.inputs.healthCheckCustomConfig, String(d.inputs.name)).toEqual({ failureThreshold: 1 });
+      expect(d.inputs.dnsConfig).toMatchObject({ routingPolicy: "MULTIVALUE", dnsRecords: [{ type: "A", ttl: 10 }] });
+    }
+    for (const s of of(prod, T.service)) expect(s.inputs.serviceRegistries, String(s.inputs.name)).toBeDefined();
+    // Every container that serves has a health check for ECS to go by.
+    for (const td of of(prod, T.taskDef)) {
+      for (const c of containers(td).filter((c: any) => c.essential)) expect(c.healthCheck?.command?.length, `${td.name} ${c.name}`).toBeGreaterThan(1);
+    }
+  });
+});
+
 describe("ecs: the API user and the people of the portal", () => {
   const secretValue = (p: Plan, env: string) => String(of(p, T.secretVersion).find((v) => v.name === `mlflow-target-mlflow-${env.toLowerCase().replace(/_/g, "-")}`)!.inputs.secretString);
 

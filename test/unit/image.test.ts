@@ -5,8 +5,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hfSpaceFiles } from "../../infra/image/hf-space-files";
+import { asPlatform, localBuildPlatform } from "../../infra/image/build-platform";
 import { contextHash, MlflowImage } from "../../infra/image/mlflow-image";
 import { evaluateStack, SECRET, type EvaluatedStack } from "../../stacks/offline";
+import { plan } from "../../stacks/plan";
 
 const TOKEN = "ghp_" + "unitTestTokenThatMustNeverAppear0001";
 const DIGEST = "0123456789abcdef".repeat(4);
@@ -106,17 +108,17 @@ describe("MlflowImage, built for the local engine only", () => {
     ev = await evaluateStack({
       project: "mlflow-kit", stack: "unit", config: {}, secretKeys: [],
       program: () => {
-        const image = new MlflowImage("mlflow-image", { registry: "local", imageName: "mlflow-kit-local-server", context });
+        const image = new MlflowImage("mlflow-image", { registry: "local", imageName: "mlflow-kit-local-server", platform: "linux/arm64", context });
         return { imageRef: image.imageRef, repository: image.repository, tag: image.tag };
       },
     });
   });
 
-  it("builds for this machine's platform and never pushes or logs in", () => {
+  it("builds for the platform it is given (always said: the provider warns without one) and never pushes or logs in", () => {
     const [image] = ev.resources.filter((r) => r.type === "docker:index/image:Image");
-    expect(image.inputs).toMatchObject({ imageName: `mlflow-kit-local-server:ctx-${contextHash(context).slice(0, 16)}`, skipPush: true });
+    expect(image.inputs).toMatchObject({ imageName: `mlflow-kit-local-server:ctx-${contextHash(context).slice(0, 16)}-linux-arm64`, skipPush: true });
     expect(image.inputs.registry).toBeUndefined();
-    expect((image.inputs.build as any).platform).toBeUndefined();
+    expect((image.inputs.build as any).platform).toBe("linux/arm64");
     expect((image.inputs.build as any).dockerfile).toBe(path.join(context, "Dockerfile"));
   });
 
@@ -124,6 +126,40 @@ describe("MlflowImage, built for the local engine only", () => {
     expect(ev.outputs.imageRef).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(ev.outputs.repository).toBe("mlflow-kit-local-server");
   });
+});
+
+describe("the local build's platform (issue 16: the build warned that none was set)", () => {
+  it("image.platform when set, else DOCKER_DEFAULT_PLATFORM, else the Docker engine's, else linux/amd64", () => {
+    const never = () => { throw new Error("the engine is not asked when the platform is known"); };
+    expect(localBuildPlatform("linux/arm64", { DOCKER_DEFAULT_PLATFORM: "linux/amd64" }, never)).toBe("linux/arm64");
+    expect(localBuildPlatform(undefined, { DOCKER_DEFAULT_PLATFORM: "linux/arm64" }, never)).toBe("linux/arm64");
+    expect(localBuildPlatform(undefined, {}, () => "linux/arm64")).toBe("linux/arm64");
+    expect(localBuildPlatform(undefined, { DOCKER_DEFAULT_PLATFORM: "windows/amd64" }, () => undefined)).toBe("linux/amd64");
+    expect(localBuildPlatform(undefined, {}, () => undefined)).toBe("linux/amd64");
+  });
+
+  it("reads Docker's and the kernel's architecture names", () => {
+    expect(["linux/amd64", "linux/x86_64", "amd64", "x86_64\n"].map(asPlatform)).toEqual(Array(4).fill("linux/amd64"));
+    expect(["linux/arm64", "linux/aarch64", "arm64", "linux/arm64/v8"].map(asPlatform)).toEqual(Array(4).fill("linux/arm64"));
+    expect(["windows/amd64", "linux/s390x", "", undefined].map(asPlatform)).toEqual(Array(4).fill(undefined));
+  });
+
+  it.each([
+    ["DOCKER_DEFAULT_PLATFORM", {}, "linux/arm64"],
+    ["image.platform", { "mlflow-kit:image": JSON.stringify({ platform: "linux/amd64" }) }, "linux/amd64"],
+  ])("the local stack's build carries the platform (%s)", async (_how, overrides, expected) => {
+    const before = process.env.DOCKER_DEFAULT_PLATFORM;
+    process.env.DOCKER_DEFAULT_PLATFORM = "linux/arm64";
+    try {
+      const p = await plan("local", { strict: true, overrides });
+      const [image] = p.resources.filter((r) => r.type === "docker:index/image:Image");
+      expect((image.inputs.build as any).platform).toBe(expected);
+      expect(String(image.inputs.imageName)).toMatch(new RegExp(`^mlflow-kit-local-server:ctx-[0-9a-f]{16}-${expected.replace("/", "-")}$`));
+    } finally {
+      if (before === undefined) delete process.env.DOCKER_DEFAULT_PLATFORM;
+      else process.env.DOCKER_DEFAULT_PLATFORM = before;
+    }
+  }, 120_000);
 });
 
 describe("contextHash", () => {

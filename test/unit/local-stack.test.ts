@@ -83,7 +83,9 @@ describe("local stack: what it runs", () => {
     const [image] = byType(local, "docker:index/image:Image");
     expect(image.inputs).toMatchObject({ skipPush: true });
     expect(image.inputs.registry).toBeUndefined();
-    expect(String(image.inputs.imageName)).toMatch(/^mlflow-kit-local-server:ctx-[0-9a-f]{16}$/);
+    // For a platform it names (the engine's own unless set: infra/image/build-platform.ts).
+    expect(String(image.inputs.imageName)).toMatch(/^mlflow-kit-local-server:ctx-[0-9a-f]{16}-linux-(amd64|arm64)$/);
+    expect((image.inputs.build as { platform?: string }).platform).toMatch(/^linux\/(amd64|arm64)$/);
     // The server runs the image it built, by id.
     expect(local.outputs.imageRef).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(container(local, "mlflow-kit-local-server").inputs.image).toBe(local.outputs.imageRef);

@@ -13,9 +13,9 @@ import { TS_RUN_REGISTER } from "../../stacks/plan-command";
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "ts-run-test-"));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-const run = (file: string, cache: string) =>
+const run = (file: string, cache: string, env: Record<string, string> = {}) =>
   spawnSync(process.execPath, ["--require", TS_RUN_REGISTER, file, "arg1"], {
-    cwd: work, encoding: "utf8", env: { ...process.env, MLFLOW_KIT_TS_RUN_CACHE: cache }, timeout: 60_000,
+    cwd: work, encoding: "utf8", env: { ...process.env, NODE_COMPILE_CACHE: "", MLFLOW_KIT_TS_RUN_CACHE: cache, ...env }, timeout: 60_000,
   });
 
 const source = (word: string) => `
@@ -52,6 +52,17 @@ describe("tools/ts-run/register.cjs", () => {
     fs.writeFileSync(main, source("after"));
     expect(JSON.parse(run(main, cache).stdout).colour).toBe("after");
     expect(fs.readdirSync(cache).filter((f) => f.endsWith(".js"))).toHaveLength(3);
+  });
+
+  it("keeps V8's code cache on a developer's machine, not on a CI runner (nothing would read it)", () => {
+    fs.writeFileSync(main, source("v8"));
+    const dev = path.join(work, "cache-dev");
+    expect(run(main, dev, { CI: "" }).status).toBe(0);
+    expect(fs.readdirSync(path.join(dev, "v8")).length).toBeGreaterThan(0);
+    const ci = path.join(work, "cache-ci");
+    expect(run(main, ci, { CI: "true" }).status).toBe(0);
+    expect(fs.existsSync(path.join(ci, "v8"))).toBe(false);
+    expect(fs.readdirSync(ci).filter((f) => f.endsWith(".js"))).toHaveLength(2); // the transforms are still cached
   });
 
   it("runs without a cache where the cache cannot be written", () => {

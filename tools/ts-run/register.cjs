@@ -13,7 +13,8 @@
  * Caches, both under <repo>/.cache/ts-run (ignored by git, safe to delete):
  * - the transformed code, one file per (source, options, esbuild, Node) digest: an edited file
  *   misses and is transformed again; entries beyond MAX_ENTRIES are pruned oldest first;
- * - V8's compile cache (module.enableCompileCache), for node_modules and the transformed code.
+ * - V8's compile cache (module.enableCompileCache), for node_modules and the transformed code,
+ *   except on CI runners (below).
  * A directory that cannot be written only costs the speed: the code is transformed in memory.
  * Source maps are inline: `NODE_OPTIONS=--enable-source-maps` gives .ts lines in stack traces.
  */
@@ -78,8 +79,10 @@ Module._extensions[".ts"] = function compileTypeScript(module, filename) {
   module._compile(transform(fs.readFileSync(filename, "utf8"), filename), filename);
 };
 
-// Node 22.1+: V8's code cache on disk (the entry point's own modules, and node_modules).
-if (typeof Module.enableCompileCache === "function" && !process.env.NODE_COMPILE_CACHE) {
+// Node 22.1+: V8's code cache on disk (the entry point's own modules, and node_modules). Not on a
+// CI runner (CI=true, as GitHub Actions and this project's CI set it): each job starts with an empty cache
+// and ends with the machine, so writing ~1,400 modules' code at exit (~0.25 s) would serve nobody.
+if (typeof Module.enableCompileCache === "function" && !process.env.NODE_COMPILE_CACHE && process.env.CI !== "true") {
   try {
     Module.enableCompileCache(path.join(CACHE_DIR, "v8"));
   } catch {
