@@ -16,8 +16,14 @@ Per server: seconds from process start to the first /health 200; RSS of the whol
 tree (the process and all its descendants, summed) idle after a settle, and its peak sampled
 every 100 ms under load; the load is N clients (16), each logging one metric per request
 (POST /api/2.0/mlflow/runs/log-metric) to its own run for BENCH_SECONDS (30) from a separate
-client process; requests/s, p50/p95 latency, errors (anything but 200), then every run's
-metric history is read back and compared with the steps the clients got a 200 for.
+client process; requests/s, requests/s per busy server core (the server tree's CPU), p50/p95
+latency, errors (anything but 200), then every run's metric history is read back and compared
+with the steps the clients got a 200 for. The image's server takes the load twice: as the
+admin, then as a non-admin user with an EDIT grant on the experiment (MLflow checks that
+permission on every request; it skips the check for admins).
+
+Then issue 18's server figures, each beside its target and stock's from this run, and the
+machine's load average at the start and the end (the figures are only as quiet as the machine).
 
 Also, from the images bench/image/run.sh built for the run: image size (docker image inspect)
 and site-packages of the image as it ships and of the same with mlflow's whole declared
@@ -201,12 +207,14 @@ class ServerSpec:
         self.notes = notes
 
 
-def kit_spec(pg, s3, home, entrypoint):
+def kit_spec(pg, s3, home, entrypoint, workers=None):
     entrypoint = Path(entrypoint).resolve()  # the server runs in a temp dir
     port = free_port()
     admin_password, flask_key = token(24), token(48)
     env = kit_runtime_env(pg.create_database("kit_tracking"), pg.create_database("kit_auth"), s3, port,
                           admin_password, flask_key)
+    if workers:
+        env["MLFLOW_WORKERS"] = str(workers)
     auth = (env["MLFLOW_ADMIN_USERNAME"], admin_password) if env.get(
         "MLFLOW_AUTH_MODE", "basic") == "basic" else None
     notes = (f"env of stacks/runtime-env.ts --stack {STACK}: auth {env.get('MLFLOW_AUTH_MODE')}, "
@@ -359,8 +367,15 @@ class TreeSampler(threading.Thread):
             self._halt.wait(self.interval)
 
     def window(self, active):
+        """Starts (resetting the window's peak) or ends a load window."""
         with self._lock:
+            if active:
+                self.peak_window, self.peak_window_rows, self.samples_in_window = 0, [], 0
             self.in_window = active
+
+    def take_window_peak(self):
+        with self._lock:
+            return self.peak_window
 
     def stop(self):
         self._halt.set()
@@ -430,9 +445,10 @@ def client_worker():
 
 
 class ClientProcesses:
-    def __init__(self, spec, run_ids, procs, seconds):
+    def __init__(self, spec, run_ids, procs, seconds, auth):
         self.procs = []
         self.spec = spec
+        self.auth = auth
         self.groups = [run_ids[i::procs] for i in range(procs)]
         self.seconds = seconds
 
@@ -443,7 +459,7 @@ class ClientProcesses:
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                 start_new_session=True)
             self.procs.append(proc)
-            cfg = {"url": self.spec.url, "auth": self.spec.auth, "runs": runs,
+            cfg = {"url": self.spec.url, "auth": self.auth, "runs": runs,
                    "seconds": self.seconds, "timeout": 30, "key": METRIC_KEY}
             proc.stdin.write(json.dumps(cfg) + "\n")
             proc.stdin.flush()
@@ -546,17 +562,42 @@ class Measurement:
             session.auth = spec.auth
         experiment = self.api(session, "POST", "experiments/create",
                               json={"name": f"bench-{spec.label.split()[0]}"})["experiment_id"]
+        res.update(self.load_phase(session, experiment, spec.auth, "client"))
+        if spec.auth:
+            # The same load from a user who is not an admin: MLflow checks its permission on
+            # the run's experiment (an EDIT grant) on every request, which it skips for admins.
+            user = ("bench-editor", token(24))
+            self.api(session, "POST", "users/create",
+                     json={"username": user[0], "password": user[1]})
+            response = session.post(f"{spec.url}/api/3.0/mlflow/users/permissions/grant",
+                                    json={"username": user[0], "resource_type": "experiment",
+                                          "resource_id": experiment, "permission": "EDIT"},
+                                    timeout=30)
+            if response.status_code != 200:
+                raise RuntimeError(f"granting EDIT: {response.status_code} {response.text[:300]}")
+            res["editor"] = self.load_phase(session, experiment, user, "editor")
+        res["peak_life_rss"] = self.sampler.peak_life
+        return res
+
+    def load_phase(self, session, experiment, auth, prefix):
+        """args.clients clients on fresh runs for args.seconds, as `auth`; then every run's
+        metric history read back and compared with the steps the clients got a 200 for."""
+        import psutil
+
+        spec, args = self.spec, self.args
+        res = {}
         run_ids = [self.api(session, "POST", "runs/create",
-                            json={"experiment_id": experiment, "run_name": f"client-{i}",
+                            json={"experiment_id": experiment, "run_name": f"{prefix}-{i}",
                                   "start_time": int(time.time() * 1000)})["run"]["info"]["run_id"]
                    for i in range(args.clients)]
-
-        clients = ClientProcesses(spec, run_ids, args.client_procs, args.seconds)
+        who = f" as {auth[0]}" if auth else ""
+        clients = ClientProcesses(spec, run_ids, args.client_procs, args.seconds, auth)
         try:
             clients.start()
             client_pids = [proc.pid for proc in clients.procs]
-            log(f"{spec.label}: load, {args.clients} clients in {args.client_procs} "
+            log(f"{spec.label}: load, {args.clients} clients{who} in {args.client_procs} "
                 f"process(es), {args.seconds} s")
+            root = self.sampler.root
             server_cpu0 = tree_cpu(tree(root))
             pg_cpu0 = tree_cpu(tree(self.postmaster))
             everyone0 = all_processes_cpu()
@@ -592,18 +633,18 @@ class Measurement:
             rps=len(latencies) / client_wall, ok_rps=ok / client_wall,
             p50=percentile(latencies, 0.50), p95=percentile(latencies, 0.95),
             p99=percentile(latencies, 0.99),
-            peak_load_rss=self.sampler.peak_window, peak_rows=self.sampler.peak_window_rows,
+            peak_load_rss=self.sampler.take_window_peak(),
             rss_samples=self.sampler.samples_in_window,
             server_cpu=cpu_delta(server_cpu0, server_cpu1) / load_wall,
             pg_cpu=cpu_delta(pg_cpu0, pg_cpu1) / load_wall,
             client_cpu=sum(out["cpu_s"] for out in outputs) / client_wall,
             harness_cpu=cpu_delta(own0, own1) / load_wall,
         )
+        res["peak_rows"] = self.sampler.peak_window_rows
         ours = {*server_cpu0, *server_cpu1, *pg_cpu0, *pg_cpu1, *own1, *client_pids}
         others = {pid: cpu for pid, cpu in everyone1.items() if pid not in ours}
         res["other_cpu"] = cpu_delta(everyone0, others) / load_wall
 
-        # Read back every run's metric history and compare with what got a 200.
         lost = extra = duplicates = stored_total = 0
         for c in client_results:
             stored, page_token = [], None
@@ -623,8 +664,7 @@ class Measurement:
             extra += len(set(stored) - acked)
         res.update(stored=stored_total, lost=lost, extra=extra, duplicates=duplicates,
                    runs_checked=len(client_results), after_rss=self.sampler.latest[0])
-        res["peak_life_rss"] = self.sampler.peak_life
-        log(f"{spec.label}: {ok} metrics acked, {stored_total} stored, {lost} lost")
+        log(f"{spec.label}{who}: {ok} metrics acked, {stored_total} stored, {lost} lost")
         return res
 
     def log_tail(self, lines=40):
@@ -692,6 +732,8 @@ def table(results, sizes):
         return f"{r['error_total']} ({', '.join(f'{k}: {v}' for k, v in sorted(r['errors'].items()))})"
 
     kit, stock = results.get("kit"), results.get("stock")
+    # The non-admin load ran on the kit's server after the admin's: start and idle are shared.
+    editor = {**kit, **kit["editor"]} if kit and kit.get("editor") else None
     rows = [
         ("time to first /health 200", lambda r: f"{r['healthy_s']:.1f} s"),
         ("processes in tree (idle)", lambda r: str(r["idle_procs"])),
@@ -700,6 +742,7 @@ def table(results, sizes):
         ("RSS after load + read-back", lambda r: mib(r["after_rss"])),
         ("RSS peak start..stop, whole tree", lambda r: mib(r["peak_life_rss"])),
         ("requests/s (log-metric)", lambda r: f"{r['rps']:.0f}"),
+        ("requests/s per busy server core", lambda r: f"{per_core(r):.0f}"),
         ("latency p50 / p95 / p99", lambda r: f"{r['p50']:.0f} / {r['p95']:.0f} / {r['p99']:.0f} ms"),
         ("requests / errors (non-200)", lambda r: f"{r['requests']} / {errors(r)}"),
         ("metrics acked 200 / read back", lambda r: f"{r['ok']} / {r['stored']}"),
@@ -711,15 +754,63 @@ def table(results, sizes):
         ("bench harness CPU (RSS sampler)", lambda r: f"{100 * r['harness_cpu']:.0f}% of a core"),
         ("other processes' CPU under load", lambda r: f"{100 * r['other_cpu']:.0f}% of a core"),
     ]
-    body = [(name, cell(kit, fn), cell(stock, fn)) for name, fn in rows]
+    columns = [kit, editor, stock] if editor else [kit, stock]
+    body = [(name, *(cell(res, fn) for res in columns)) for name, fn in rows]
     shared = f"{sizes['shared_mib']:.0f} MiB" if sizes.get("shared_mib") else "n/a"
-    body.append(("site-packages, bench venv (shared)", shared, shared))
-    header = ("metric", "mlflow-kit image", "stock mlflow server")
-    widths = [max(len(r[i]) for r in [header, *body]) for i in range(3)]
+    body.append(("site-packages, bench venv (shared)", *([shared] * len(columns))))
+    header = ("metric", "mlflow-kit image (admin)", *(["same, non-admin user"] if editor else []),
+              "stock mlflow server (no auth)")
+    return render(header, body)
+
+
+def render(header, body):
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
     out = [" | ".join(h.ljust(w) for h, w in zip(header, widths)),
            " | ".join("-" * w for w in widths)]
     out += [" | ".join(c.ljust(w) for c, w in zip(r, widths)) for r in body]
     return "\n".join(out)
+
+
+def per_core(res):
+    """log-metric requests/s per core the server tree kept busy (its CPU seconds per second)."""
+    return res["rps"] / res["server_cpu"]
+
+
+# Issue 18's targets for the server, each against stock MLflow measured in the same run.
+TARGET_IDLE_MIB = 150
+TARGET_PEAK_MIB = 200
+
+
+def targets(results):
+    """Each server figure of issue 18 beside its target and stock's, and whether it is met."""
+    kit, stock = results.get("kit"), results.get("stock")
+    if not (kit and stock):
+        return "issue 18 targets: need both servers measured (no --only)"
+    editor = kit.get("editor")
+
+    def verdict(ok):
+        return "met" if ok else "NOT met"
+
+    rows = []
+    for label, res in (("admin", kit), ("non-admin user", editor)):
+        if not res:
+            continue
+        rows.append((f"requests/s per busy core, 16 clients, auth on ({label})",
+                     f"{per_core(res):.0f}", f"{per_core(stock):.0f}", "at least stock's",
+                     verdict(per_core(res) >= per_core(stock))))
+        rows.append((f"latency p50 / p95 under that load ({label})",
+                     f"{res['p50']:.0f} / {res['p95']:.0f} ms",
+                     f"{stock['p50']:.0f} / {stock['p95']:.0f} ms", "at most stock's",
+                     verdict(res["p50"] <= stock["p50"] and res["p95"] <= stock["p95"])))
+    rows.append(("idle RSS, whole server tree", mib(kit["idle_rss"]), mib(stock["idle_rss"]),
+                 f"at most {TARGET_IDLE_MIB} MiB", verdict(kit["idle_rss"] <= TARGET_IDLE_MIB * MIB)))
+    peak = max(kit["peak_load_rss"], (editor or {}).get("peak_load_rss", 0))
+    rows.append(("peak RSS under load (both loads)", mib(peak), mib(stock["peak_load_rss"]),
+                 f"at most {TARGET_PEAK_MIB} MiB", verdict(peak <= TARGET_PEAK_MIB * MIB)))
+    rows.append(("start to first /health", f"{kit['healthy_s']:.1f} s", f"{stock['healthy_s']:.1f} s",
+                 "at most half of stock's", verdict(kit["healthy_s"] <= stock["healthy_s"] / 2)))
+    header = ("issue 18 figure (this run)", "mlflow-kit image", "stock mlflow server", "target", "")
+    return render(header, rows)
 
 
 def breakdown(res):
@@ -736,12 +827,13 @@ def verdict(kit):
     if kit is None or "peak_load_rss" not in kit:
         return "image budget: not measured"
     problems = []
-    if kit["peak_load_rss"] >= BUDGET_MIB * MIB:
-        problems.append(f"peak RSS {mib(kit['peak_load_rss'])} >= {BUDGET_MIB} MiB")
-    if kit["error_total"]:
-        problems.append(f"{kit['error_total']} errors")
-    if kit["lost"]:
-        problems.append(f"{kit['lost']} lost metrics")
+    for phase in (kit, kit.get("editor") or {}):
+        if phase.get("peak_load_rss", 0) >= BUDGET_MIB * MIB:
+            problems.append(f"peak RSS {mib(phase['peak_load_rss'])} >= {BUDGET_MIB} MiB")
+        if phase.get("error_total"):
+            problems.append(f"{phase['error_total']} errors")
+        if phase.get("lost"):
+            problems.append(f"{phase['lost']} lost metrics")
     state = "FAIL" if problems else "PASS"
     detail = "; ".join(problems) if problems else (
         f"peak RSS under load {mib(kit['peak_load_rss'])} < {BUDGET_MIB} MiB, 0 errors, "
@@ -766,6 +858,8 @@ def parse_args(argv):
     parser.add_argument("--settle", type=float, default=10.0,
                         help="seconds between healthy and the idle RSS reading (10)")
     parser.add_argument("--only", choices=("kit", "stock"), help="measure one server only")
+    parser.add_argument("--kit-workers", type=int,
+                        help="MLFLOW_WORKERS for the image's server (default: the dev stack's)")
     parser.add_argument("--entrypoint", type=Path, default=ENTRYPOINT,
                         help="entrypoint of the image's server, to try a candidate change "
                              "before making it in images/mlflow (default: images/mlflow/"
@@ -817,6 +911,7 @@ def main(argv):
     signal.signal(signal.SIGINT, raise_interrupt)
     signal.signal(signal.SIGTERM, raise_interrupt)
     signal.signal(signal.SIGHUP, raise_interrupt)
+    load_before = os.getloadavg()
     before = all_processes_cpu()
     time.sleep(1.0)
     after = all_processes_cpu()
@@ -846,7 +941,7 @@ def main(argv):
             s3.start()
             specs = []
             if args.only in (None, "kit"):
-                kit = kit_spec(pg, s3, home, args.entrypoint)
+                kit = kit_spec(pg, s3, home, args.entrypoint, args.kit_workers)
                 region = kit.env["AWS_DEFAULT_REGION"]
                 specs.append(("kit", kit))
             else:
@@ -883,18 +978,25 @@ def main(argv):
     print()
     print(table(results, sizes))
     print()
+    print(targets(results))
+    print()
     for key, res in results.items():
         spec = next(m.spec for m in measurements if m.result is res)
         print(f"{res['label']}: {spec.notes}")
-        print(f"  {res['rss_samples']} RSS samples under load")
-        if res.get("sample_error"):
-            print(f"  first error: {mask(res['sample_error'])}")
+        for phase, title in ((res, "admin" if spec.auth else "no auth"), (res.get("editor"), "non-admin user")):
+            if not phase:
+                continue
+            print(f"  {title}: {phase['rss_samples']} RSS samples under load")
+            if phase.get("sample_error"):
+                print(f"  {title}: first error: {mask(phase['sample_error'])}")
         print("\n".join(breakdown(res)))
     print()
     print(image_table(sizes))
     print()
     print("site-packages, bench venv: .venv-image (image requirements + test/image/requirements.txt)")
-    print(f"machine CPU busy in the second before the run: {busy_before:.0f}% of a core")
+    print(f"machine CPU busy in the second before the run: {busy_before:.0f}% of a core; load "
+          f"average (1/5/15 min) at the start {' / '.join(f'{x:.1f}' for x in load_before)}, at "
+          f"the end {' / '.join(f'{x:.1f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
     print(f"whole run: {time.monotonic() - bench_started:.0f} s (this process; setup.sh not included)")
     print(verdict(results.get("kit")))
     return 0

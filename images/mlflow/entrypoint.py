@@ -59,8 +59,10 @@ SECURITY_OVERRIDES = ("MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE",)
 MOVED_TO_AUTH_CONFIG = ("MLFLOW_ADMIN_PASSWORD", "MLFLOW_AUTH_DATABASE_URI", "MLFLOW_EDGE_SECRET")
 # Used at start-up only (sync_edge_identities), never by the server: kept out of its env.
 START_UP_ONLY = ("MLFLOW_API_USER_PASSWORDS", "MLFLOW_EDGE_USERS")
-# Seconds a verified credential stays cached in the server (MLflow's auth_cache_ttl_seconds).
-AUTH_CACHE_SECONDS = "60"
+# Seconds a verified credential stays cached in the server (MLflow's auth_cache_ttl_seconds),
+# and every other auth fact auth_caches.py caches: a change made through one worker applies
+# at once there and within this many seconds in every other worker and task.
+AUTH_CACHE_SECONDS = "30"
 MLFLOW_AUTH_APP = "mlflow.server.auth:create_app"
 BOUNDED_AUTH_APP = "bounded_auth:create_app"
 # MLFLOW_METRICS=on: MLflow's exporter plus kit_metrics.py's figures, one /metrics per server.

