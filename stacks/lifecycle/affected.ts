@@ -20,6 +20,10 @@ const PROGRAM_PATHS: RegExp[] = [
   /^Pulumi\.yaml$/,
   /^package(-lock)?\.json$/,
   /^tsconfig\.json$/,
+  // The plan and policy verdict a pull request shows are computed by these, so a change to them
+  // can change every stack's offline plan even with infra/ untouched.
+  /^stacks\/(plan|plan-command|offline|offline-mocks|policy-check|stack-config)\.ts$/,
+  /^tools\/ts-run\//,
 ];
 
 const STACK_FILE = /^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$/;

@@ -11,7 +11,7 @@ describe("affectedStacks: which stacks a pull request affects", () => {
     expect(affectedStacks(["Pulumi.dev.yaml"], STACKS)).toEqual({ stacks: ["dev"], reasons: { dev: ["Pulumi.dev.yaml"] } });
   });
 
-  it.each(["index.ts", "infra/settings.ts", "infra/artifacts/s3.ts", "images/mlflow/Dockerfile", "policies/index.ts", "Pulumi.yaml", "package.json", "package-lock.json", "tsconfig.json"])(
+  it.each(["index.ts", "infra/settings.ts", "infra/artifacts/s3.ts", "images/mlflow/Dockerfile", "policies/index.ts", "Pulumi.yaml", "package.json", "package-lock.json", "tsconfig.json", "stacks/plan.ts", "stacks/offline.ts", "stacks/offline-mocks.ts", "stacks/policy-check.ts", "tools/ts-run/register.cjs"])(
     "%s affects every stack",
     (path) => {
       expect(affectedStacks([path], STACKS)).toEqual({ stacks: ["dev", "prod"], reasons: { dev: [path], prod: [path] } });
