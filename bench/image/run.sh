@@ -34,4 +34,6 @@ echo "[docker] built $BENCH_IMAGE_BEFORE in $(($(date +%s) - started)) s" >&2
 cd "$ROOT"
 status=0
 "$ROOT/.venv-image/bin/python" "$ROOT/bench/image/bench.py" "$@" || status=$?
+# Where the idle RSS and the start time go, by package (issue 18, item 3).
+"$ROOT/.venv-image/bin/python" "$ROOT/bench/image/imports.py" || status=$?
 exit "$status"
