@@ -98,6 +98,11 @@ export function runtimeEnvironment(i: RuntimeInputs): RuntimeEnvironment {
     });
   }
 
+  return contractEntries(env);
+}
+
+/** Each set value as its contract variable, secret where contract.json says so. */
+function contractEntries(env: Record<string, pulumi.Input<string> | undefined>): RuntimeEnvironment {
   const out: RuntimeEnvironment = {};
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue;
@@ -126,14 +131,7 @@ export function edgeRuntimeEnvironment(e: EdgeIdentities): RuntimeEnvironment {
     MLFLOW_EDGE_USERS: e.people.length ? e.people.join(",") : undefined,
     MLFLOW_API_USER_PASSWORDS: pulumi.output(e.apiUsers).apply((users) => JSON.stringify(users)),
   };
-  const out: RuntimeEnvironment = {};
-  for (const [name, value] of Object.entries(env)) {
-    if (value === undefined) continue;
-    const variable = byName.get(name);
-    if (!variable) throw new Error(`runtime-contract: ${name} is not declared in images/mlflow/contract.json`);
-    out[name] = variable.secret ? pulumi.secret(value) : pulumi.output(value);
-  }
-  return out;
+  return contractEntries(env);
 }
 
 /** What a deployment has made by the time the server can run. */

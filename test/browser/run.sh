@@ -11,12 +11,7 @@ bash "$ROOT/test/image/setup.sh"
 bash "$ROOT/test/browser/setup.sh"
 # shellcheck source=test/image/docker.sh
 source "$ROOT/test/image/docker.sh"
-trap docker_down EXIT
-trap 'exit 130' INT TERM
-
-export MLFLOW_KIT_TEST_IMAGE="${MLFLOW_KIT_TEST_IMAGE:-mlflow-kit-server:test}"
-docker_up
-docker_build_image "$MLFLOW_KIT_TEST_IMAGE"
+docker_test_image
 cd "$ROOT"
 status=0
 npx vitest run --config vitest.browser.config.ts "$@" || status=$?

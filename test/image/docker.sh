@@ -6,6 +6,8 @@
 #   docker_build_image TAG [BASE]   images/mlflow built on BASE (default: the local base)
 #   docker_down        removes this run's containers; stops the engine if this run started it
 #                      and no other run still uses it. Call it from an EXIT trap.
+#   docker_test_image  what a suite on the test image starts with: docker_down on exit, an
+#                      engine, $MLFLOW_KIT_TEST_IMAGE (default mlflow-kit-server:test) built
 #
 # Runs share an engine: each holds a shared lock on $DOCKER_USERS_LOCK while it uses it; the
 # run that releases last stops an engine one of them started (recorded in $KIT_DOCKERD_PID).
@@ -111,4 +113,12 @@ docker_build_image() { # TAG [BASE_IMAGE]
   rm -f "$log"
   dlog "built $tag in $(($(date +%s) - started)) s, $(docker image inspect -f '{{.Size}}' "$tag" \
     | awk '{printf "%.0f MiB", $1 / 1048576}')"
+}
+
+docker_test_image() {
+  trap docker_down EXIT
+  trap 'exit 130' INT TERM
+  export MLFLOW_KIT_TEST_IMAGE="${MLFLOW_KIT_TEST_IMAGE:-mlflow-kit-server:test}"
+  docker_up
+  docker_build_image "$MLFLOW_KIT_TEST_IMAGE"
 }

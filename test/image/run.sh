@@ -10,12 +10,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 bash "$ROOT/test/image/setup.sh"
 # shellcheck source=test/image/docker.sh
 source "$ROOT/test/image/docker.sh"
-trap docker_down EXIT
-trap 'exit 130' INT TERM
-
-export MLFLOW_KIT_TEST_IMAGE="${MLFLOW_KIT_TEST_IMAGE:-mlflow-kit-server:test}"
-docker_up
-docker_build_image "$MLFLOW_KIT_TEST_IMAGE"
+docker_test_image
 cd "$ROOT"
 # No exec: the EXIT trap must run after pytest.
 status=0

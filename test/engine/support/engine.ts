@@ -227,15 +227,4 @@ export function isEncryptedSecret(v: unknown): boolean {
 }
 
 /** Paths in `text`-bearing JSON where any of `secrets` shows in plain text. */
-export function plainTextLeaks(value: unknown, secrets: string[]): string[] {
-  const leaks: string[] = [];
-  const walk = (v: unknown, p: string) => {
-    if (typeof v === "string") {
-      for (const s of secrets) if (s && v.includes(s)) leaks.push(p);
-    } else if (v && typeof v === "object") {
-      for (const [k, x] of Object.entries(v)) walk(x, `${p}.${k}`);
-    }
-  };
-  walk(value, "");
-  return leaks;
-}
+export { plainTextLeaks } from "../../support/leaks";

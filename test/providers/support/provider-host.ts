@@ -14,6 +14,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
+import { plainTextLeaks } from "../../support/leaks";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 const PULUMI = path.join(ROOT, "node_modules", "@pulumi", "pulumi");
@@ -202,15 +203,8 @@ function secretNames(props: Props, marks: { secretInputs: string[]; additionalSe
  * empty for every state a provider returns.
  */
 export function plainSecretLeaks(state: State, secrets: string[]): string[] {
-  const leaks: string[] = [];
-  const walk = (v: unknown, p: string) => {
-    if (typeof v === "string") {
-      for (const s of secrets) if (s && v.includes(s)) leaks.push(p);
-    } else if (v && typeof v === "object") {
-      for (const [k, x] of Object.entries(v)) walk(x, `${p}.${k}`);
-    }
-  };
   // __provider too: a token captured by the closure would be stored there in clear.
-  for (const [k, v] of Object.entries(state.props)) if (!state.secret.includes(k)) walk(v, k);
-  return leaks;
+  return Object.entries(state.props)
+    .filter(([k]) => !state.secret.includes(k))
+    .flatMap(([k, v]) => plainTextLeaks(v, secrets).map((p) => k + p));
 }
