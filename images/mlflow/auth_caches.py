@@ -8,28 +8,36 @@ the grants query (resolve_permissions -> store.list_grants) and the whole run (_
 -> tracking get_run: run, tags, params, latest metrics) only to learn the run's experiment.
 
 Cached here, per process:
-  users    store.get_user(name) and store.has_user(name)    at most MAX_USERS entries each
-  grants   store.list_grants(user id, workspace, types)     at most MAX_GRANTS entries
-  runs     a run's experiment id (never changes)            at most MAX_RUNS entries
+  users    store.get_user(name)                          at most MAX_USERS entries
+  known    store.has_user(name), only when True          at most MAX_USERS entries
+  runs     a run's experiment id (never changes)         at most MAX_RUNS entries
 every entry for at most TTL seconds: MLflow's auth_cache_ttl_seconds (0 turns all of this off),
 so one number bounds every cached auth fact, credentials included.
 
+Not cached: a user's grants (store.list_grants). Each worker and each task has its own caches,
+and a grant is most often new: MLflow writes MANAGE for the creator of an experiment or model
+in the worker that served the create, and the creator's next request (create a run in it) may
+reach another worker. A grants list cached there before the create would answer with the
+default permission (READ on the dev and prod stacks) and refuse the creator for up to TTL
+seconds: found by test:edge on the prod stack's two workers. Likewise "no such user" is not
+cached (a user just created elsewhere), nor is any missing user.
+
 Invalidation: every auth-store method that is not a read (anything but get_/list_/has_/is_/
 user_has_/authenticate_: create_user, update_user, delete_user, grant_..., revoke_..., roles, ...)
-clears the users and grants caches, and MLflow's credential cache, in the process that ran it,
-after it ran (even if it failed). A read that started before a change never stores its result
-(a generation counter). So a revoked user, a changed password or a changed permission applies
-at once in the worker that served the change, and within TTL seconds in every other worker of
-the task and in every other task (nothing is shared between processes). Wrong credentials are
-never cached (MLflow's cache stores successes only), so a wrong-password flood cannot grow any
-of this: each cache is bounded by its entry count whatever arrives.
+clears the users caches, and MLflow's credential cache, in the process that ran it, after it
+ran (even if it failed). A read that started before a change never stores its result (a
+generation counter). So a deleted or demoted user, or a changed password, applies at once in
+the worker that served the change, and within TTL seconds in every other worker of the task and
+in every other task (nothing is shared between processes); permissions apply at once
+everywhere. Wrong credentials are never cached (MLflow's cache stores successes only), so a
+wrong-password flood cannot grow any of this: each cache is bounded by its entry count whatever
+arrives.
 """
 
 import threading
 import time
 
 MAX_USERS = 1024
-MAX_GRANTS = 4096
 MAX_RUNS = 10000
 READ_PREFIXES = ("get_", "list_", "has_", "is_", "user_has_", "authenticate_")
 
@@ -45,7 +53,6 @@ class Caches:
         self.generation = 0
         self.users = TTLCache(MAX_USERS, ttl, timer=timer)
         self.known = TTLCache(MAX_USERS, ttl, timer=timer)
-        self.grants = TTLCache(MAX_GRANTS, ttl, timer=timer)
         self.runs = TTLCache(MAX_RUNS, ttl, timer=timer)
         self.on_change = []  # more caches to drop with ours (MLflow's credential cache)
 
@@ -67,19 +74,17 @@ class Caches:
             self.generation += 1
             self.users.clear()
             self.known.clear()
-            self.grants.clear()
         for drop in self.on_change:
             drop()
 
     def sizes(self):
         with self.lock:
-            return {"users": len(self.users), "known": len(self.known),
-                    "grants": len(self.grants), "runs": len(self.runs)}
+            return {"users": len(self.users), "known": len(self.known), "runs": len(self.runs)}
 
 
 def cache_store(store, caches):
     """Wraps one auth SqlAlchemyStore instance: cached reads, every write invalidates."""
-    get_user, has_user, list_grants = store.get_user, store.has_user, store.list_grants
+    get_user, has_user = store.get_user, store.has_user
 
     def cached_get_user(username):
         return caches.fetch(caches.users, username, lambda: get_user(username))
@@ -87,16 +92,12 @@ def cache_store(store, caches):
     def cached_has_user(username, **kwargs):
         if kwargs:  # use_primary=True: a caller that wants the primary's answer now
             return has_user(username, **kwargs)
-        return caches.fetch(caches.known, username, lambda: has_user(username))
-
-    def cached_list_grants(user_id, workspace, resource_types):
-        key = (user_id, workspace, frozenset(resource_types))
-        return list(caches.fetch(caches.grants, key,
-                                 lambda: tuple(list_grants(user_id, workspace, resource_types))))
+        # Only "exists": a user created a moment ago by another worker must be found.
+        return caches.fetch(caches.known, username, lambda: has_user(username),
+                            keep=lambda exists: exists is True)
 
     store.get_user = cached_get_user
     store.has_user = cached_has_user
-    store.list_grants = cached_list_grants
     for name in dir(type(store)):
         if name.startswith("_") or name.startswith(READ_PREFIXES):
             continue

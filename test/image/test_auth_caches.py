@@ -177,3 +177,39 @@ def test_a_wrong_password_flood_keeps_memory_flat(server, env, editor):
     assert after - before < check, mib
     # And the server still takes the right password.
     assert log_metric(server, editor, step=20).status_code == 200
+
+
+# --- two workers, as the prod stack runs (server.workers: 2) ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_workers(make_env, start_server):
+    env, _ = make_env("caches_two_workers")
+    env["MLFLOW_WORKERS"] = "2"
+    return env, start_server(env, "venv")
+
+
+def test_the_creator_of_an_experiment_uses_it_at_once_whichever_worker_answers(two_workers):
+    # MLflow grants MANAGE to an experiment's creator in the worker that served the create. A
+    # grants list cached by the other worker must not answer the creator's next request with
+    # the default permission (READ): that refused runs/create with 403 through the prod edge.
+    # Each call is a new connection, so the two workers share them between them.
+    env, server = two_workers
+    name = f"user{token(8).lower()}"
+    ok(call(server, admin(env), "POST", "users/create", {"username": name, "password": PASSWORD}))
+    user = (name, PASSWORD)
+    shared = ok(call(server, admin(env), "POST", "experiments/create",
+                     {"name": f"shared-{token(8)}"}))["experiment_id"]
+    grant(server, env, name, shared, "EDIT")
+    for _ in range(16):  # both workers look this user's grants up (and, before, kept them)
+        ok(call(server, user, "POST", "runs/create", {"experiment_id": shared, "start_time": 0}))
+    refused = []
+    for attempt in range(3):
+        own = ok(call(server, user, "POST", "experiments/create",
+                      {"name": f"own-{attempt}-{token(8)}"}))["experiment_id"]
+        for _ in range(8):
+            response = call(server, user, "POST", "runs/create",
+                            {"experiment_id": own, "start_time": 0})
+            if response.status_code != 200:
+                refused.append((attempt, response.status_code, response.text[:120]))
+    assert refused == []
