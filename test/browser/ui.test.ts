@@ -260,9 +260,24 @@ function expectNoRefusal(person: Person, allowed: (a: Answer) => boolean = () =>
   expect(bad.map((a) => `${a.status} ${a.method} ${a.path} ${a.body}`)).toEqual([]);
 }
 
+/**
+ * Clicks into `selector`'s input and types `value` over its text. While the dialog opens, React
+ * may render the input again after it was found, and the found node is then detached ("Node is
+ * either not clickable or not an Element", seen once in CI): found again and clicked again, as a
+ * person would (5 tries, 200 ms apart).
+ */
 async function replaceInput(page: Page, selector: string, value: string) {
-  const input = (await page.waitForSelector(selector, { visible: true }))!;
-  await input.click();
+  let input = (await page.waitForSelector(selector, { visible: true }))!;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await input.click();
+      break;
+    } catch (err) {
+      if (attempt === 5 || !/not clickable|detached/i.test(String(err))) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      input = (await page.waitForSelector(selector, { visible: true }))!;
+    }
+  }
   await page.keyboard.down("Control");
   await page.keyboard.press("a");
   await page.keyboard.up("Control");
