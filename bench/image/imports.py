@@ -18,7 +18,6 @@ Prints a table; writes nothing.
 """
 
 import importlib.abc
-import importlib.util
 import os
 import sys
 import time
